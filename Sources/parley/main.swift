@@ -1,0 +1,2 @@
+import ParleyWebRTC
+print("parley")

@@ -1,0 +1,2 @@
+import Testing
+@Test func webRTCModuleBuilds() { #expect(Bool(true)) }
