@@ -9,6 +9,12 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // System-library shims: headers plus small C functions for macros and variadic calls.
@@ -18,12 +24,41 @@ let package = Package(
 
         // Pure codecs: no I/O, no clocks.
         .target(name: "ParleyWire", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
-        // Sans-IO WebRTC peer: ICE-lite, DTLS, SRTP, Opus.
+        // Sans-IO WebRTC peer: ICE-lite, DTLS, SRTP, RTP/RTCP, Opus.
         .target(name: "ParleyWebRTC", dependencies: ["ParleyWire", "COpenSSL", "CSRTP", "COpus"]),
+        // Transceiver runtime: UDP socket, session table, timers, signaling HTTP, metrics.
+        .target(
+            name: "ParleyTransceiver",
+            dependencies: [
+                "ParleyWebRTC",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Resources/index.html")]
+        ),
 
-        .executableTarget(name: "parley", dependencies: ["ParleyWebRTC"]),
+        .executableTarget(
+            name: "parley",
+            dependencies: [
+                "ParleyTransceiver",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
 
         .testTarget(name: "ParleyWireTests", dependencies: ["ParleyWire"]),
         .testTarget(name: "ParleyWebRTCTests", dependencies: ["ParleyWebRTC"]),
+        .testTarget(
+            name: "ParleyTransceiverTests",
+            dependencies: [
+                "ParleyTransceiver",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
     ]
 )

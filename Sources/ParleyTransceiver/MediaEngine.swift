@@ -1,0 +1,343 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ParleyWebRTC
+import ParleyWire
+
+/// A call the signaling API answered.
+public struct CallAnswer: Sendable {
+    public let id: SessionID
+    public let sdp: String
+}
+
+/// Why a call could not be set up, for the signaling API to turn into an HTTP answer.
+public enum CallSetupError: Error, Sendable {
+    case offer(SDPError)
+    case unsupportedFingerprint(String)
+    case capacity(limit: Int)
+    case draining
+    case internalFailure(String)
+}
+
+/// The media side of a transceiver: one UDP socket for every session, the session table
+/// (by server ufrag for STUN, then by client address), timers and the echo pipeline.
+///
+/// All mutable state is confined to `eventLoop`: the socket's reads, the timers and the
+/// signaling calls (submitted to the loop) all run there, so no locks are taken per packet.
+public final class MediaEngine: @unchecked Sendable {
+    public let eventLoop: any EventLoop
+    public let configuration: TransceiverConfiguration
+    public let metrics: TransceiverMetrics
+    let certificate: DTLSCertificate
+    private let logger: Logger
+    private var channel: (any Channel)?
+    private var sessions: [SessionID: MediaSession] = [:]
+    private var sessionsByUfrag: [String: MediaSession] = [:]
+    private var sessionsByAddress: [PeerAddress: MediaSession] = [:]
+    private var addressesBySession: [SessionID: Set<PeerAddress>] = [:]
+    private var isDraining = false
+    private var pendingFlush = false
+
+    /// Addresses one session may be reached from (RFC 8445 peer-reflexive candidates); more are ignored.
+    private static let maxAddressesPerSession = 8
+
+    public init(configuration: TransceiverConfiguration, metrics: TransceiverMetrics, eventLoop: any EventLoop, logger: Logger) throws(DTLSError) {
+        self.configuration = configuration
+        self.metrics = metrics
+        self.eventLoop = eventLoop
+        self.logger = logger
+        certificate = try DTLSCertificate.generateSelfSigned()
+    }
+
+    /// Binds the media socket; returns the bound address (the port is chosen when 0 is asked).
+    public func start() async throws -> PeerAddress {
+        let bootstrap = DatagramBootstrap(group: eventLoop)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelOption(.datagramVectorReadMessageCount, value: 16)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2_048))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(MediaDatagramHandler(engine: self))
+                }
+            }
+        let channel = try await bootstrap.bind(to: configuration.udpAddress.socketAddress).get()
+        try await eventLoop.submit { self.channel = channel }.get()
+        guard let local = channel.localAddress, let address = PeerAddress(local) else {
+            throw CallSetupError.internalFailure("media socket has no local address")
+        }
+        return address
+    }
+
+    public func stop() async {
+        try? await channel?.close()
+    }
+
+    public var sessionCount: Int {
+        get async { (try? await eventLoop.submit { self.sessions.count }.get()) ?? 0 }
+    }
+
+    public var isAcceptingCalls: Bool {
+        get async { (try? await eventLoop.submit { !self.isDraining }.get()) ?? false }
+    }
+
+    // MARK: Signaling
+
+    /// Answers an SDP offer (RFC 8829 §5.3) and creates the session that will own the call.
+    public func createCall(offerSDP: String) async throws -> CallAnswer {
+        let offer: SDPOffer
+        do {
+            offer = try SDPOffer(parsing: offerSDP)
+        } catch {
+            throw CallSetupError.offer(error)
+        }
+        guard let remoteFingerprint = DTLSFingerprint(algorithm: offer.fingerprint.algorithm, hex: offer.fingerprint.value) else {
+            throw CallSetupError.unsupportedFingerprint(offer.fingerprint.algorithm)
+        }
+        return try await eventLoop.submit {
+            try self.insertCall(offer: offer, remoteFingerprint: remoteFingerprint)
+        }.get()
+    }
+
+    /// Ends a call as the signaling API's DELETE asks; false when there is no such call.
+    public func endCall(_ id: SessionID) async -> Bool {
+        (try? await eventLoop.submit { () -> Bool in
+            guard let session = self.sessions[id] else { return false }
+            let now = Instant.now
+            session.connection.close(now: now)
+            self.drive(session, now: now)
+            return true
+        }.get()) ?? false
+    }
+
+    /// Stops taking calls; live sessions continue until they end or `deadline` passes.
+    public func drain(deadline: Duration) async {
+        _ = try? await eventLoop.submit { self.isDraining = true }.get()
+        let end = Instant.now + deadline
+        while await sessionCount > 0, Instant.now < end {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        _ = try? await eventLoop.submit {
+            let now = Instant.now
+            for session in self.sessions.values {
+                session.connection.close(now: now)
+                self.drive(session, now: now)
+            }
+        }.get()
+    }
+
+    private func insertCall(offer: SDPOffer, remoteFingerprint: DTLSFingerprint) throws -> CallAnswer {
+        guard !isDraining else { throw CallSetupError.draining }
+        guard sessions.count < configuration.maxSessions else {
+            throw CallSetupError.capacity(limit: configuration.maxSessions)
+        }
+        var local = ICECredentials.random()
+        while sessionsByUfrag[local.ufrag] != nil { local = ICECredentials.random() }
+        // RFC 8842 §5.2: an actpass or passive offerer lets us be the DTLS client, which
+        // starts the handshake the moment ICE succeeds and saves half a round trip.
+        let dtlsRole: DTLSRole = offer.setup == .active ? .server : .client
+        let now = Instant.now
+        let connection: PeerConnection
+        let session: MediaSession
+        do {
+            connection = try PeerConnection(
+                configuration: .init(
+                    localICE: local, ice: .liteResponder(remoteUfrag: offer.iceUfrag),
+                    certificate: certificate, remoteFingerprint: remoteFingerprint, dtlsRole: dtlsRole,
+                    audioPayloadType: offer.audio.opusPayloadType),
+                now: now)
+            session = try MediaSession(id: .random(), serverUfrag: local.ufrag, connection: connection, createdAt: now)
+        } catch {
+            throw CallSetupError.internalFailure("\(error)")
+        }
+        let answer = SDPAnswerBuilder.answer(to: offer, with: SDPAnswerParameters(
+            iceUfrag: local.ufrag, icePassword: local.password,
+            fingerprint: DTLSFingerprintLine(algorithm: certificate.fingerprint.algorithm, value: certificate.fingerprint.hexValue),
+            setup: dtlsRole == .client ? .active : .passive,
+            candidates: configuration.candidates,
+            sessionID: UInt64.random(in: 1...UInt64(Int64.max)),
+            audioSSRC: connection.configuration.localSSRC,
+            cname: connection.configuration.cname))
+        sessions[session.id] = session
+        sessionsByUfrag[local.ufrag] = session
+        metrics.sessions.increment()
+        metrics.sessionsCreated.increment()
+        rearm(session)
+        logger.debug("call created", metadata: ["session": "\(session.id)"])
+        return CallAnswer(id: session.id, sdp: answer)
+    }
+
+    // MARK: Datagrams
+
+    /// One datagram from the media socket: STUN requests are routed by the server ufrag in
+    /// USERNAME (RFC 8445 §7.2.2), everything else by the client address ICE validated.
+    func receive(_ envelope: AddressedEnvelope<ByteBuffer>) {
+        metrics.packetsReceived.increment()
+        guard let source = PeerAddress(envelope.remoteAddress) else { return metrics.drop("bad_source_address") }
+        let datagram = Array(envelope.data.readableBytesView)
+        let now = Instant.now
+        if PacketKind(datagram) == .stun {
+            let message: STUNMessage
+            do {
+                message = try STUNMessage(parsing: datagram)
+            } catch {
+                return metrics.drop("stun_malformed")
+            }
+            if message.messageClass == .request {
+                return receiveCheck(message, from: source, now: now)
+            }
+            guard let session = sessionsByAddress[source] else { return metrics.drop("unknown_address") }
+            record(session.connection.handle(message, from: source, now: now))
+            return drive(session, now: now)
+        }
+        guard let session = sessionsByAddress[source] else { return metrics.drop("unknown_address") }
+        record(session.connection.handle(datagram, from: source, now: now))
+        drive(session, now: now)
+    }
+
+    private func receiveCheck(_ message: STUNMessage, from source: PeerAddress, now: Instant) {
+        guard let username = message.username,
+              let ufrag = username.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first,
+              let session = sessionsByUfrag[String(ufrag)] else {
+            return metrics.drop("unknown_ufrag")
+        }
+        let verdict = session.connection.handle(message, from: source, now: now)
+        record(verdict)
+        if verdict == .accepted { learn(source, for: session) }
+        drive(session, now: now)
+    }
+
+    private func record(_ verdict: PeerConnection.Verdict) {
+        if case .dropped(let reason) = verdict { metrics.drop(reason.rawValue) }
+    }
+
+    /// Remembers an address that passed an ICE check, so its other packets find the session.
+    private func learn(_ address: PeerAddress, for session: MediaSession) {
+        var known = addressesBySession[session.id, default: []]
+        guard !known.contains(address), known.count < Self.maxAddressesPerSession else { return }
+        if let previous = sessionsByAddress[address], previous !== session {
+            addressesBySession[previous.id]?.remove(address)
+        }
+        known.insert(address)
+        addressesBySession[session.id] = known
+        sessionsByAddress[address] = session
+    }
+
+    // MARK: Driving sessions
+
+    /// Drains a session after input or a timeout: its transmits, its events, due audio; then
+    /// re-arms its timer or, once it closed, frees everything it held.
+    private func drive(_ session: MediaSession, now: Instant) {
+        guard !session.isRemoved else { return }
+        var progressed = true
+        while progressed {
+            progressed = false
+            while let event = session.connection.pollEvent() {
+                progressed = true
+                handle(event, of: session, now: now)
+            }
+            if session.connection.isMediaReady {
+                do {
+                    if try session.sendDueAudio(now: now), session.firstAudioSentAt == nil {
+                        session.firstAudioSentAt = now
+                        metrics.firstAudioAfter.record(now - session.createdAt)
+                    }
+                } catch {
+                    metrics.drop("opus_encode")
+                }
+            }
+            while let transmit = session.connection.pollTransmit() {
+                progressed = true
+                send(transmit)
+            }
+        }
+        flushIfNeeded()
+        if session.connection.isClosed {
+            remove(session)
+        } else {
+            rearm(session)
+        }
+    }
+
+    private func handle(_ event: PeerConnection.Event, of session: MediaSession, now: Instant) {
+        switch event {
+        case .iceConnected:
+            session.iceConnectedAt = now
+            metrics.iceConnectedAfter.record(now - session.createdAt)
+        case .dtlsConnected:
+            session.dtlsConnectedAt = now
+            metrics.dtlsConnectedAfter.record(now - session.createdAt)
+        case .audio(let audio):
+            do {
+                try session.receiveAudio(audio, now: now)
+            } catch {
+                metrics.drop("opus_decode")
+            }
+        case .applicationData:
+            metrics.drop("data_channel_unsupported")
+        case .closed(let reason):
+            metrics.sessionEnded(reason.rawValue)
+            logger.debug("call ended", metadata: ["session": "\(session.id)", "reason": "\(reason.rawValue)"])
+        }
+    }
+
+    private func send(_ transmit: Transmit) {
+        guard let channel else { return }
+        var buffer = channel.allocator.buffer(capacity: transmit.payload.count)
+        buffer.writeBytes(transmit.payload)
+        channel.write(AddressedEnvelope(remoteAddress: transmit.destination.socketAddress, data: buffer), promise: nil)
+        metrics.packetsSent.increment()
+        pendingFlush = true
+    }
+
+    private func flushIfNeeded() {
+        guard pendingFlush else { return }
+        pendingFlush = false
+        channel?.flush()
+    }
+
+    private func rearm(_ session: MediaSession) {
+        let deadline = session.nextDeadline()
+        guard deadline != session.timerDeadline else { return }
+        session.timer?.cancel()
+        session.timerDeadline = deadline
+        guard let deadline else {
+            session.timer = nil
+            return
+        }
+        session.timer = eventLoop.scheduleTask(deadline: deadline.nioDeadline) { [weak self, weak session] in
+            guard let self, let session else { return }
+            session.timer = nil
+            session.timerDeadline = nil
+            let now = Instant.now
+            session.connection.handleTimeout(now: now)
+            self.drive(session, now: now)
+        }
+    }
+
+    private func remove(_ session: MediaSession) {
+        session.isRemoved = true
+        session.timer?.cancel()
+        session.timer = nil
+        sessions[session.id] = nil
+        sessionsByUfrag[session.serverUfrag] = nil
+        for address in addressesBySession.removeValue(forKey: session.id) ?? [] where sessionsByAddress[address] === session {
+            sessionsByAddress[address] = nil
+        }
+        metrics.sessions.decrement()
+    }
+}
+
+/// Hands every datagram of the media socket to the engine, on the engine's event loop.
+final class MediaDatagramHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+
+    private let engine: MediaEngine
+
+    init(engine: MediaEngine) {
+        self.engine = engine
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        engine.receive(unwrapInboundIn(data))
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import Hummingbird
+import ParleyWire
+
+/// The HTTP signaling API: `POST /v1/realtime/calls` (the OpenAI Realtime WebRTC shape) and
+/// `POST /whip` (RFC 9725) take an SDP offer and answer `201 Created` with the SDP answer and
+/// a `Location` to `DELETE`; plus health, readiness, metrics and the demo page.
+public struct SignalingAPI: Sendable {
+    /// Offers larger than this are refused (413); a browser's offer is a few KiB.
+    static let maxOfferBytes = 64 * 1_024
+
+    let engine: MediaEngine
+    let demoPage: ByteBuffer
+
+    public init(engine: MediaEngine) {
+        self.engine = engine
+        demoPage = ByteBuffer(bytes: Self.loadDemoPage())
+    }
+
+    public func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: CORSMiddleware(
+            allowOrigin: .all,
+            allowHeaders: [.accept, .authorization, .contentType, .origin],
+            allowMethods: [.get, .post, .delete, .options],
+            exposedHeaders: ["Location"],
+            maxAge: .seconds(600)))
+        router.get("/") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: demoPage))
+        }
+        router.get("/healthz") { _, _ in "ok\n" }
+        router.get("/readyz") { _, _ in
+            await engine.isAcceptingCalls
+                ? Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
+                : Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: "draining\n")))
+        }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: .init(byteBuffer: ByteBuffer(string: engine.metrics.exposition())))
+        }
+        let calls = router.group("/v1/realtime/calls").add(middleware: BearerKeyMiddleware(keys: engine.configuration.bearerKeys, metrics: engine.metrics))
+        calls.post { request, _ in try await createCall(request, locationPrefix: "/v1/realtime/calls/") }
+        calls.delete(":id") { _, context in try await endCall(context) }
+        let whip = router.group("/whip").add(middleware: BearerKeyMiddleware(keys: engine.configuration.bearerKeys, metrics: engine.metrics))
+        whip.post { request, _ in try await createCall(request, locationPrefix: "/whip/") }
+        whip.delete(":id") { _, context in try await endCall(context) }
+        return router
+    }
+
+    private func createCall(_ request: Request, locationPrefix: String) async throws -> Response {
+        let started = Instant.now
+        guard let contentType = request.headers[.contentType],
+              contentType.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() == "application/sdp" else {
+            return rejection(.unsupportedMediaType, code: "unsupported_media_type",
+                             "the body must be an SDP offer with Content-Type: application/sdp")
+        }
+        var request = request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: Self.maxOfferBytes)
+        } catch {
+            return rejection(.contentTooLarge, code: "offer_too_large", "the SDP offer is larger than \(Self.maxOfferBytes) bytes")
+        }
+        let answer: CallAnswer
+        do {
+            answer = try await engine.createCall(offerSDP: String(buffer: body))
+        } catch let error as CallSetupError {
+            return rejection(for: error)
+        }
+        engine.metrics.signalingDuration.record(Instant.now - started)
+        return Response(
+            status: .created,
+            headers: [.contentType: "application/sdp", .location: locationPrefix + answer.id.rawValue],
+            body: .init(byteBuffer: ByteBuffer(string: answer.sdp)))
+    }
+
+    private func endCall(_ context: BasicRequestContext) async throws -> Response {
+        guard let text = context.parameters.get("id"), let id = SessionID(rawValue: text) else {
+            return rejection(.notFound, code: "no_such_call", "no call has that id")
+        }
+        guard await engine.endCall(id) else {
+            return rejection(.notFound, code: "no_such_call", "call \(id) does not exist or already ended")
+        }
+        return Response(status: .noContent)
+    }
+
+    private func rejection(for error: CallSetupError) -> Response {
+        switch error {
+        case .offer(let sdpError):
+            switch sdpError {
+            case .noAudio:
+                return rejection(.unprocessableContent, code: "no_audio", "the offer has no audio m-line; Parley needs one")
+            case .noCommonCodec:
+                return rejection(.unprocessableContent, code: "no_common_codec", "the offer's audio does not include opus/48000/2")
+            default:
+                return rejection(.badRequest, code: "invalid_offer", "the SDP offer is not usable: \(sdpError)")
+            }
+        case .unsupportedFingerprint(let algorithm):
+            return rejection(.unprocessableContent, code: "unsupported_fingerprint",
+                             "fingerprint algorithm '\(algorithm)' is not supported; use sha-256")
+        case .capacity(let limit):
+            return rejection(.serviceUnavailable, code: "at_capacity",
+                             "this transceiver is at its limit of \(limit) calls; retry shortly", retryAfter: 5)
+        case .draining:
+            return rejection(.serviceUnavailable, code: "draining",
+                             "this transceiver is shutting down; retry to reach another", retryAfter: 1)
+        case .internalFailure(let reason):
+            return rejection(.internalServerError, code: "internal_error", "the call could not be set up: \(reason)")
+        }
+    }
+
+    private func rejection(_ status: HTTPResponse.Status, code: String, _ message: String, retryAfter: Int? = nil) -> Response {
+        Self.errorResponse(status, code: code, message, retryAfter: retryAfter, metrics: engine.metrics)
+    }
+
+    /// A JSON error body naming the problem: `{"error":{"code":"...","message":"..."}}`.
+    static func errorResponse(_ status: HTTPResponse.Status, code: String, _ message: String, retryAfter: Int? = nil, metrics: TransceiverMetrics) -> Response {
+        metrics.signalingRejected(code)
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        let body = #"{"error":{"code":"# + jsonString(code) + #","message":"# + jsonString(message) + "}}\n"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    private static func jsonString(_ text: String) -> String {
+        var result = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result + "\""
+    }
+
+    private static func loadDemoPage() -> [UInt8] {
+        guard let url = Bundle.module.url(forResource: "index", withExtension: "html"),
+              let data = try? Data(contentsOf: url) else {
+            return Array("<!doctype html><p>The Parley demo page is missing from this build.</p>".utf8)
+        }
+        return Array(data)
+    }
+}
+
+/// Optional `Authorization: Bearer KEY` check (RFC 6750 §2.1) on the call endpoints.
+struct BearerKeyMiddleware<Context: RequestContext>: RouterMiddleware {
+    let keys: Set<String>
+    let metrics: TransceiverMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard !keys.isEmpty, request.method != .options else { return try await next(request, context) }
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+              keys.contains(String(header.dropFirst("Bearer ".count))) else {
+            var response = SignalingAPI.errorResponse(
+                .unauthorized, code: "unauthorized", "send Authorization: Bearer with a valid API key", metrics: metrics)
+            response.headers[.wwwAuthenticate] = "Bearer"
+            return response
+        }
+        return try await next(request, context)
+    }
+}

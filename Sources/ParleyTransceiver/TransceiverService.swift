@@ -1,0 +1,60 @@
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import ParleyWire
+import ServiceLifecycle
+
+/// A whole transceiver as services: the media engine and the signaling HTTP server.
+/// On SIGTERM it stops taking calls (`/readyz` answers 503) and keeps live sessions until
+/// they end or the drain deadline passes, then stops.
+public struct Transceiver {
+    public let engine: MediaEngine
+    public let logger: Logger
+
+    public init(configuration: TransceiverConfiguration, logger: Logger, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
+        if let problem = configuration.authenticationProblem() {
+            throw TransceiverStartupError(message: problem)
+        }
+        self.logger = logger
+        engine = try MediaEngine(
+            configuration: configuration, metrics: TransceiverMetrics(),
+            eventLoop: eventLoopGroup.next(), logger: logger)
+    }
+
+    /// Runs until SIGTERM or SIGINT, then drains.
+    public func run() async throws {
+        let media = MediaService(engine: engine, logger: logger)
+        let http = Application(
+            router: SignalingAPI(engine: engine).makeRouter(),
+            configuration: .init(address: .hostname(engine.configuration.httpAddress.ip.description,
+                                                     port: Int(engine.configuration.httpAddress.port))),
+            logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: http), .init(service: media)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+    }
+}
+
+public struct TransceiverStartupError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
+/// Owns the media socket's life inside a `ServiceGroup`.
+struct MediaService: Service {
+    let engine: MediaEngine
+    let logger: Logger
+
+    func run() async throws {
+        let address = try await engine.start()
+        logger.info("media socket bound", metadata: ["udp": "\(address)", "candidates": "\(engine.configuration.candidates)"])
+        try? await gracefulShutdown()
+        logger.info("draining", metadata: ["sessions": "\(await engine.sessionCount)"])
+        await engine.drain(deadline: engine.configuration.drainDeadline)
+        await engine.stop()
+    }
+}

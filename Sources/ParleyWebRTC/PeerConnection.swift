@@ -1,0 +1,523 @@
+import ParleyWire
+
+/// The transport of one WebRTC peer connection carrying one Opus audio stream, sans-IO:
+/// ICE (an ICE-lite responder for the server, a controlling agent for Parley's own client),
+/// DTLS-SRTP (RFC 5764), SRTP/SRTCP (RFC 3711), RTP and RTCP reports (RFC 3550 §6.4),
+/// all multiplexed on one 5-tuple (RFC 8843 BUNDLE, RFC 5761 rtcp-mux, RFC 7983 demux).
+///
+/// The caller feeds datagrams and timeouts, then drains `pollTransmit()` and `pollEvent()`
+/// and arms a timer for `nextDeadline()`. Nothing here reads a clock or touches a socket.
+public final class PeerConnection {
+    /// How this side runs ICE.
+    public enum ICEMode: Sendable {
+        /// RFC 8445 §2.5 lite responder: the server side of Parley.
+        case liteResponder(remoteUfrag: String?)
+        /// RFC 8445 §7.2 controlling full agent: Parley's own client role.
+        case controlling(remote: ICECredentials, candidates: [PeerAddress], tieBreaker: UInt64)
+    }
+
+    public struct Configuration: Sendable {
+        public var localICE: ICECredentials
+        public var ice: ICEMode
+        public var certificate: DTLSCertificate
+        public var remoteFingerprint: DTLSFingerprint
+        public var dtlsRole: DTLSRole
+        /// The payload type the offer gave Opus (RFC 7587 §7).
+        public var audioPayloadType: UInt8
+        public var localSSRC: UInt32
+        public var cname: String
+        /// How often RTCP reports go out once SRTP is up.
+        public var rtcpInterval: Duration
+
+        public init(
+            localICE: ICECredentials, ice: ICEMode, certificate: DTLSCertificate,
+            remoteFingerprint: DTLSFingerprint, dtlsRole: DTLSRole, audioPayloadType: UInt8,
+            localSSRC: UInt32 = .random(in: 1...UInt32.max), cname: String = "parley",
+            rtcpInterval: Duration = .seconds(1)
+        ) {
+            self.localICE = localICE
+            self.ice = ice
+            self.certificate = certificate
+            self.remoteFingerprint = remoteFingerprint
+            self.dtlsRole = dtlsRole
+            self.audioPayloadType = audioPayloadType
+            self.localSSRC = localSSRC
+            self.cname = cname
+            self.rtcpInterval = rtcpInterval
+        }
+    }
+
+    /// One received audio packet, decrypted and parsed.
+    public struct ReceivedAudio: Sendable, Equatable {
+        public var sequenceNumber: UInt16
+        public var rtpTimestamp: UInt32
+        public var ssrc: UInt32
+        public var payload: [UInt8]
+    }
+
+    public enum CloseReason: String, Sendable {
+        /// No ICE check arrived in time (RFC 8445 §8.3 applied to a lite agent).
+        case iceTimeout = "ice_timeout"
+        case iceFailed = "ice_failed"
+        /// RFC 7675 §5.1: no consent for 30 s.
+        case consentExpired = "consent_expired"
+        case dtlsClosed = "dtls_closed"
+        case dtlsFailed = "dtls_failed"
+        /// RFC 3550 §6.6: the peer's SSRC left.
+        case rtcpBye = "rtcp_bye"
+        case localClose = "local_close"
+    }
+
+    public enum Event: Sendable, Equatable {
+        case iceConnected(PeerAddress)
+        case dtlsConnected(SRTPProfile)
+        case audio(ReceivedAudio)
+        /// DTLS application data (SCTP, RFC 8261), for the data-channel layer.
+        case applicationData([UInt8])
+        case closed(CloseReason)
+    }
+
+    /// Why a datagram was not accepted; the runtime counts these by name.
+    public enum DropReason: String, Sendable {
+        case stunMalformed = "stun_malformed"
+        case stunRejected = "stun_rejected"
+        case unvalidatedSource = "unvalidated_source"
+        case srtpNotReady = "srtp_not_ready"
+        case srtpAuthentication = "srtp_auth"
+        case srtpReplay = "srtp_replay"
+        case rtpMalformed = "rtp_malformed"
+        case rtcpMalformed = "rtcp_malformed"
+        case unexpectedPayloadType = "unexpected_payload_type"
+        case unknownPacketKind = "unknown_packet_kind"
+        case sessionClosed = "session_closed"
+    }
+
+    public enum Verdict: Sendable, Equatable {
+        case accepted
+        case dropped(DropReason)
+    }
+
+    /// Counters a load generator and the metrics read.
+    public struct Statistics: Sendable {
+        public var rtpPacketsSent: UInt64 = 0
+        public var rtpOctetsSent: UInt64 = 0
+        public var rtpPacketsReceived: UInt64 = 0
+        /// Loss and jitter the peer reported about our stream (RFC 3550 §6.4.1).
+        public var remoteFractionLost: Double = 0
+        public var remoteCumulativeLost: Int32 = 0
+        public var remoteJitterSamples: UInt32 = 0
+        /// Round-trip time from the peer's report blocks (RFC 3550 §6.4.1, LSR/DLSR).
+        public var roundTripTime: Duration?
+        /// Our view of the incoming stream.
+        public var receive: RTPReceiveStatistics?
+    }
+
+    private enum ICEAgent {
+        case lite(ICELiteAgent)
+        case controlling(ICEControllingAgent)
+    }
+
+    public let configuration: Configuration
+    public private(set) var statistics = Statistics()
+    public private(set) var isClosed = false
+    public private(set) var selectedAddress: PeerAddress?
+
+    private var ice: ICEAgent
+    private let dtls: DTLSEndpoint
+    private var srtp: SRTPSession?
+    private var validatedSources: Set<PeerAddress> = []
+    private var transmits: [Transmit] = []
+    private var transmitHead = 0
+    private var events: [Event] = []
+    private var eventHead = 0
+    private var nextReport: Instant?
+    private let rtpSequenceBase = UInt16.random(in: 0...UInt16.max)
+    private let rtpTimestampBase = UInt32.random(in: 0...UInt32.max)
+    private var lastMediaTime: UInt32?
+    private var lastSendInstant: Instant?
+    private var lastSenderReportReceived: (middle: UInt32, at: Instant)?
+    private var sentForRetransmission = RetransmissionBuffer(capacity: 128)
+
+    public init(configuration: Configuration, now: Instant) throws(DTLSError) {
+        self.configuration = configuration
+        switch configuration.ice {
+        case .liteResponder(let remoteUfrag):
+            ice = .lite(ICELiteAgent(local: configuration.localICE, remoteUfrag: remoteUfrag, now: now))
+        case .controlling(let remote, let candidates, let tieBreaker):
+            ice = .controlling(ICEControllingAgent(
+                local: configuration.localICE, remote: remote, remoteCandidates: candidates,
+                tieBreaker: tieBreaker, now: now))
+            validatedSources = Set(candidates)
+        }
+        dtls = try DTLSEndpoint(
+            role: configuration.dtlsRole, certificate: configuration.certificate,
+            remoteFingerprint: configuration.remoteFingerprint, now: now)
+        drainICE(now: now)
+    }
+
+    // MARK: Input
+
+    /// Handles one datagram from `source`, demultiplexed by its first byte (RFC 7983 §7).
+    @discardableResult
+    public func handle(_ datagram: [UInt8], from source: PeerAddress, now: Instant) -> Verdict {
+        guard !isClosed else { return .dropped(.sessionClosed) }
+        switch PacketKind(datagram) {
+        case .stun:
+            guard let message = try? STUNMessage(parsing: datagram) else { return .dropped(.stunMalformed) }
+            return handle(message, from: source, now: now)
+        case .dtls:
+            guard validatedSources.contains(source) else { return .dropped(.unvalidatedSource) }
+            dtls.handle(datagram, now: now)
+            drainDTLS(now: now)
+            return .accepted
+        case .rtp:
+            return handleRTP(datagram, from: source, now: now)
+        case .rtcp:
+            return handleRTCP(datagram, from: source, now: now)
+        case .unknown:
+            return .dropped(.unknownPacketKind)
+        }
+    }
+
+    /// Handles a STUN message the runtime already parsed (to route it by USERNAME).
+    @discardableResult
+    public func handle(_ message: STUNMessage, from source: PeerAddress, now: Instant) -> Verdict {
+        guard !isClosed else { return .dropped(.sessionClosed) }
+        let accepted: Bool
+        switch ice {
+        case .lite(var agent):
+            let verdict = agent.handle(message, from: source, now: now)
+            ice = .lite(agent)
+            accepted = verdict == .answered
+            if accepted, validatedSources.count < 16 { validatedSources.insert(source) }
+        case .controlling(var agent):
+            accepted = agent.handle(message, from: source, now: now)
+            ice = .controlling(agent)
+        }
+        drainICE(now: now)
+        return accepted ? .accepted : .dropped(.stunRejected)
+    }
+
+    public func handleTimeout(now: Instant) {
+        guard !isClosed else { return }
+        switch ice {
+        case .lite(var agent):
+            agent.handleTimeout(now: now)
+            ice = .lite(agent)
+        case .controlling(var agent):
+            agent.handleTimeout(now: now)
+            ice = .controlling(agent)
+        }
+        drainICE(now: now)
+        guard !isClosed else { return }
+        dtls.handleTimeout(now: now)
+        drainDTLS(now: now)
+        if let due = nextReport, due <= now {
+            sendReport(now: now)
+        }
+    }
+
+    // MARK: Output
+
+    public func pollTransmit() -> Transmit? {
+        guard transmitHead < transmits.count else {
+            if !transmits.isEmpty { transmits.removeAll(keepingCapacity: true); transmitHead = 0 }
+            return nil
+        }
+        defer { transmitHead += 1 }
+        return transmits[transmitHead]
+    }
+
+    public func pollEvent() -> Event? {
+        guard eventHead < events.count else {
+            if !events.isEmpty { events.removeAll(keepingCapacity: true); eventHead = 0 }
+            return nil
+        }
+        defer { eventHead += 1 }
+        return events[eventHead]
+    }
+
+    public func nextDeadline() -> Instant? {
+        guard !isClosed else { return nil }
+        let iceDeadline: Instant?
+        switch ice {
+        case .lite(let agent): iceDeadline = agent.nextDeadline()
+        case .controlling(let agent): iceDeadline = agent.nextDeadline()
+        }
+        return iceDeadline.earliest(dtls.nextDeadline()).earliest(nextReport)
+    }
+
+    /// True once SRTP keys exist, so audio can be sent.
+    public var isMediaReady: Bool { srtp != nil && !isClosed }
+
+    /// Sends one Opus frame. `mediaTime` counts 48 kHz ticks from the start of our stream
+    /// (RFC 7587 §4.1: the RTP clock is always 48 kHz); `marker` flags the first packet
+    /// after silence (RFC 3551 §4.1).
+    public func sendAudio(_ opusPayload: [UInt8], mediaTime: UInt32, marker: Bool, now: Instant) {
+        guard let srtp, let destination = selectedAddress, !isClosed else { return }
+        let sequence = rtpSequenceBase &+ UInt16(truncatingIfNeeded: statistics.rtpPacketsSent)
+        let packet = RTPPacket(
+            marker: marker, payloadType: configuration.audioPayloadType, sequenceNumber: sequence,
+            timestamp: rtpTimestampBase &+ mediaTime, ssrc: configuration.localSSRC, payload: opusPayload)
+        guard let protected = try? srtp.protectRTP(packet.encoded()) else { return }
+        statistics.rtpPacketsSent += 1
+        statistics.rtpOctetsSent += UInt64(opusPayload.count)
+        lastMediaTime = mediaTime
+        lastSendInstant = now
+        sentForRetransmission.store(protected, sequence: sequence)
+        transmits.append(Transmit(destination: destination, payload: protected))
+    }
+
+    /// Ends the connection: an RTCP BYE (RFC 3550 §6.6) and a DTLS close_notify go out.
+    public func close(now: Instant) {
+        guard !isClosed else { return }
+        if srtp != nil {
+            queueRTCP([.bye(RTCPBye(sources: [configuration.localSSRC], reason: nil))])
+        }
+        dtls.close()
+        drainDTLSTransmits()
+        finish(.localClose)
+    }
+
+    // MARK: Internals
+
+    private func finish(_ reason: CloseReason) {
+        guard !isClosed else { return }
+        isClosed = true
+        nextReport = nil
+        events.append(.closed(reason))
+    }
+
+    private func drainICE(now: Instant) {
+        while true {
+            let transmit: Transmit?
+            let event: ICEEvent?
+            switch ice {
+            case .lite(var agent):
+                transmit = agent.pollTransmit()
+                event = agent.pollEvent().map(ICEEvent.init)
+                ice = .lite(agent)
+            case .controlling(var agent):
+                transmit = agent.pollTransmit()
+                event = agent.pollEvent().map(ICEEvent.init)
+                ice = .controlling(agent)
+            }
+            if let transmit { transmits.append(transmit) }
+            if let event { handleICEEvent(event, now: now) }
+            if transmit == nil, event == nil { return }
+        }
+    }
+
+    private func handleICEEvent(_ event: ICEEvent, now: Instant) {
+        switch event {
+        case .selected(let address):
+            let first = selectedAddress == nil
+            selectedAddress = address
+            validatedSources.insert(address)
+            guard first else { return }
+            events.append(.iceConnected(address))
+            if configuration.dtlsRole == .client {
+                dtls.start(now: now)
+                drainDTLS(now: now)
+            }
+        case .failed:
+            finish(.iceFailed)
+        case .consentExpired:
+            finish(selectedAddress == nil ? .iceTimeout : .consentExpired)
+        }
+    }
+
+    private func drainDTLS(now: Instant) {
+        drainDTLSTransmits()
+        while let event = dtls.pollEvent() {
+            switch event {
+            case .connected(let keying):
+                do {
+                    srtp = try SRTPSession(keying: keying)
+                    nextReport = now + configuration.rtcpInterval
+                    events.append(.dtlsConnected(keying.profile))
+                } catch {
+                    finish(.dtlsFailed)
+                }
+            case .applicationData(let data):
+                events.append(.applicationData(data))
+            case .closed:
+                finish(.dtlsClosed)
+            case .failed:
+                finish(.dtlsFailed)
+            }
+        }
+    }
+
+    private func drainDTLSTransmits() {
+        while let datagram = dtls.pollTransmit() {
+            guard let destination = selectedAddress else { continue }
+            transmits.append(Transmit(destination: destination, payload: datagram))
+        }
+    }
+
+    private func handleRTP(_ datagram: [UInt8], from source: PeerAddress, now: Instant) -> Verdict {
+        guard let srtp else { return .dropped(.srtpNotReady) }
+        guard validatedSources.contains(source) else { return .dropped(.unvalidatedSource) }
+        let clear: [UInt8]
+        do {
+            clear = try srtp.unprotectRTP(datagram)
+        } catch .replay {
+            return .dropped(.srtpReplay)
+        } catch {
+            return .dropped(.srtpAuthentication)
+        }
+        guard let packet = try? RTPPacket(parsing: clear) else { return .dropped(.rtpMalformed) }
+        guard packet.payloadType == configuration.audioPayloadType else { return .dropped(.unexpectedPayloadType) }
+        if statistics.receive?.ssrc != packet.ssrc {
+            statistics.receive = RTPReceiveStatistics(ssrc: packet.ssrc, firstSequence: packet.sequenceNumber)
+        }
+        statistics.receive?.record(sequenceNumber: packet.sequenceNumber, rtpTimestamp: packet.timestamp, arrival: now)
+        statistics.rtpPacketsReceived += 1
+        events.append(.audio(ReceivedAudio(
+            sequenceNumber: packet.sequenceNumber, rtpTimestamp: packet.timestamp,
+            ssrc: packet.ssrc, payload: packet.payload)))
+        return .accepted
+    }
+
+    private func handleRTCP(_ datagram: [UInt8], from source: PeerAddress, now: Instant) -> Verdict {
+        guard let srtp else { return .dropped(.srtpNotReady) }
+        guard validatedSources.contains(source) else { return .dropped(.unvalidatedSource) }
+        let clear: [UInt8]
+        do {
+            clear = try srtp.unprotectRTCP(datagram)
+        } catch .replay {
+            return .dropped(.srtpReplay)
+        } catch {
+            return .dropped(.srtpAuthentication)
+        }
+        guard let packets = try? RTCPCompoundPacket.parse(clear) else { return .dropped(.rtcpMalformed) }
+        for packet in packets {
+            switch packet {
+            case .senderReport(let report):
+                lastSenderReportReceived = (UInt32(truncatingIfNeeded: report.ntpTimestamp >> 16), now)
+                absorb(report.reportBlocks, now: now)
+            case .receiverReport(let report):
+                absorb(report.reportBlocks, now: now)
+            case .bye(let bye):
+                if let remote = statistics.receive?.ssrc, bye.sources.contains(remote) {
+                    finish(.rtcpBye)
+                }
+            case .genericNACK(let nack):
+                for sequence in nack.lostSequenceNumbers {
+                    if let packet = sentForRetransmission.packet(sequence: sequence), let destination = selectedAddress {
+                        transmits.append(Transmit(destination: destination, payload: packet))
+                    }
+                }
+            case .sourceDescription, .other:
+                break
+            }
+        }
+        return .accepted
+    }
+
+    /// RFC 3550 §6.4.1: RTT = arrival − LSR − DLSR, in 1/65536 s.
+    private func absorb(_ blocks: [RTCPReportBlock], now: Instant) {
+        for block in blocks where block.ssrc == configuration.localSSRC {
+            statistics.remoteFractionLost = Double(block.fractionLost) / 256
+            statistics.remoteCumulativeLost = block.cumulativeLost
+            statistics.remoteJitterSamples = block.jitter
+            if block.lastSenderReport != 0 {
+                let units = NTPTime(now).middle32 &- block.lastSenderReport &- block.delaySinceLastSenderReport
+                if units < 0x8000_0000 {
+                    statistics.roundTripTime = .nanoseconds(Int64(units) * 1_000_000_000 / 65_536)
+                }
+            }
+        }
+    }
+
+    private func sendReport(now: Instant) {
+        nextReport = now + configuration.rtcpInterval
+        var blocks: [RTCPReportBlock] = []
+        if var receive = statistics.receive {
+            var lsr: UInt32 = 0
+            var dlsr: UInt32 = 0
+            if let last = lastSenderReportReceived {
+                lsr = last.middle
+                dlsr = UInt32(clamping: (now - last.at).nanosecondsRounded * 65_536 / 1_000_000_000)
+            }
+            blocks.append(receive.makeReportBlock(lastSenderReport: lsr, delaySinceLastSenderReport: dlsr))
+            statistics.receive = receive
+        }
+        let report: RTCPPacket
+        if let lastMediaTime, let lastSendInstant {
+            let elapsedTicks = (now - lastSendInstant).nanosecondsRounded * 48_000 / 1_000_000_000
+            report = .senderReport(RTCPSenderReport(
+                ssrc: configuration.localSSRC,
+                ntpTimestamp: NTPTime(now).value,
+                rtpTimestamp: rtpTimestampBase &+ lastMediaTime &+ UInt32(truncatingIfNeeded: elapsedTicks),
+                packetCount: UInt32(truncatingIfNeeded: statistics.rtpPacketsSent),
+                octetCount: UInt32(truncatingIfNeeded: statistics.rtpOctetsSent),
+                reportBlocks: blocks))
+        } else {
+            report = .receiverReport(RTCPReceiverReport(ssrc: configuration.localSSRC, reportBlocks: blocks))
+        }
+        queueRTCP([report, .sourceDescription(RTCPSourceDescription(ssrc: configuration.localSSRC, cname: configuration.cname))])
+    }
+
+    private func queueRTCP(_ packets: [RTCPPacket]) {
+        guard let srtp, let destination = selectedAddress,
+              let protected = try? srtp.protectRTCP(RTCPCompoundPacket.encode(packets)) else { return }
+        transmits.append(Transmit(destination: destination, payload: protected))
+    }
+}
+
+/// ICE events of either agent, in one vocabulary.
+private enum ICEEvent {
+    case selected(PeerAddress)
+    case failed
+    case consentExpired
+
+    init(_ event: ICELiteAgent.Event) {
+        switch event {
+        case .selected(let address): self = .selected(address)
+        case .consentExpired: self = .consentExpired
+        }
+    }
+
+    init(_ event: ICEControllingAgent.Event) {
+        switch event {
+        case .connected(let address): self = .selected(address)
+        case .failed: self = .failed
+        case .consentExpired: self = .consentExpired
+        }
+    }
+}
+
+/// A 64-bit NTP timestamp (RFC 5905 §6) made from a monotonic instant. RTCP uses it only to
+/// measure round trips (RFC 3550 §6.4.1), so the peer needs consistency, not wall-clock truth.
+struct NTPTime {
+    var value: UInt64
+
+    init(_ instant: Instant) {
+        let seconds = UInt64(max(0, instant.nanoseconds)) / 1_000_000_000
+        let nanos = UInt64(max(0, instant.nanoseconds)) % 1_000_000_000
+        value = seconds << 32 | (nanos << 32) / 1_000_000_000
+    }
+
+    /// The middle 32 bits, as carried in LSR (RFC 3550 §6.4.1).
+    var middle32: UInt32 { UInt32(truncatingIfNeeded: value >> 16) }
+}
+
+/// The last protected RTP packets we sent, by sequence number, for NACK (RFC 4585 §6.2.1).
+struct RetransmissionBuffer {
+    private var slots: [(sequence: UInt16, packet: [UInt8])?]
+
+    init(capacity: Int) {
+        slots = Array(repeating: nil, count: capacity)
+    }
+
+    mutating func store(_ packet: [UInt8], sequence: UInt16) {
+        slots[Int(sequence) % slots.count] = (sequence, packet)
+    }
+
+    func packet(sequence: UInt16) -> [UInt8]? {
+        guard let slot = slots[Int(sequence) % slots.count], slot.sequence == sequence else { return nil }
+        return slot.packet
+    }
+}

@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ParleyTransceiver
+import ParleyWire
+
+@main
+struct Parley: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Parley: a WebRTC edge for voice AI.",
+        subcommands: [TransceiverCommand.self, DemoCommand.self])
+}
+
+/// Options every transceiver-like command shares.
+struct TransceiverOptions: ParsableArguments {
+    @Option(help: "Signaling HTTP listener, IP:PORT.")
+    var http: PeerAddressArgument = .init(PeerAddress("127.0.0.1:8080")!)
+
+    @Option(help: "The UDP socket all sessions share, IP:PORT.")
+    var udp: PeerAddressArgument = .init(PeerAddress("127.0.0.1:3478")!)
+
+    @Option(help: "An address written into answers as a host candidate, IP:PORT (repeatable; default: the UDP address).")
+    var advertise: [PeerAddressArgument] = []
+
+    @Option(help: "New calls beyond this many get 503.")
+    var maxSessions: Int = 1_000
+
+    @Option(help: "An API key callers must send as 'Authorization: Bearer KEY' (repeatable; also PARLEY_API_KEYS, comma separated). Required off loopback.")
+    var apiKey: [String] = []
+
+    @Option(help: "Seconds live calls may continue after SIGTERM.")
+    var drainSeconds: Int = 30
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    func makeConfiguration() -> TransceiverConfiguration {
+        let environmentKeys = ProcessInfo.processInfo.environment["PARLEY_API_KEYS"]?
+            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } ?? []
+        return TransceiverConfiguration(
+            httpAddress: http.address, udpAddress: udp.address,
+            advertisedAddresses: advertise.map(\.address), maxSessions: maxSessions,
+            bearerKeys: Set(apiKey + environmentKeys), drainDeadline: .seconds(drainSeconds))
+    }
+
+    func run(name: String) async throws {
+        var logger = Logger(label: "parley.\(name)")
+        logger.logLevel = logLevel
+        let transceiver = try Transceiver(configuration: makeConfiguration(), logger: logger)
+        logger.info("signaling listening", metadata: ["http": "http://\(http.address)"])
+        try await transceiver.run()
+    }
+}
+
+struct TransceiverCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "transceiver",
+        abstract: "Terminate WebRTC calls: HTTP signaling, ICE-lite, DTLS, SRTP, Opus, on one UDP port.")
+
+    @OptionGroup var options: TransceiverOptions
+
+    func run() async throws {
+        try await options.run(name: "transceiver")
+    }
+}
+
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Everything in one process on loopback: open http://127.0.0.1:8080 and talk.")
+
+    @OptionGroup var options: TransceiverOptions
+
+    func run() async throws {
+        print("Parley demo: open http://\(options.http.address)/ in a browser")
+        try await options.run(name: "demo")
+    }
+}
+
+/// `IP:PORT` or `[IPv6]:PORT` on the command line.
+struct PeerAddressArgument: ExpressibleByArgument {
+    let address: PeerAddress
+
+    init(_ address: PeerAddress) {
+        self.address = address
+    }
+
+    init?(argument: String) {
+        guard let address = PeerAddress(argument) else { return nil }
+        self.address = address
+    }
+
+    var defaultValueDescription: String { address.description }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

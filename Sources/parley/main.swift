@@ -1,2 +1,0 @@
-import ParleyWebRTC
-print("parley")

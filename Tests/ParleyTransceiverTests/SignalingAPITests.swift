@@ -1,0 +1,174 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import NIOPosix
+import ParleyTransceiver
+import ParleyWebRTC
+import ParleyWire
+import Testing
+
+/// Pins the signaling API's contract: status codes, headers, JSON error bodies, and that
+/// sessions are freed when calls end.
+@Suite struct SignalingAPITests {
+    static func makeEngine(maxSessions: Int = 10, keys: Set<String> = []) throws -> MediaEngine {
+        try MediaEngine(
+            configuration: TransceiverConfiguration(
+                udpAddress: PeerAddress("127.0.0.1:0")!,
+                advertisedAddresses: [PeerAddress("127.0.0.1:3478")!],
+                maxSessions: maxSessions, bearerKeys: keys),
+            metrics: TransceiverMetrics(),
+            eventLoop: MultiThreadedEventLoopGroup.singleton.next(),
+            logger: Logger(label: "test"))
+    }
+
+    static func clientOffer() throws -> String {
+        let certificate = try DTLSCertificate.generateSelfSigned()
+        let ice = ICECredentials.random()
+        return SDPOfferBuilder.offer(with: SDPOfferParameters(
+            iceUfrag: ice.ufrag, icePassword: ice.password,
+            fingerprint: DTLSFingerprintLine(algorithm: "sha-256", value: certificate.fingerprint.hexValue),
+            sessionID: 42, audioSSRC: 1234, cname: "test"))
+    }
+
+    func withAPI(_ engine: MediaEngine, _ body: (any TestClientProtocol) async throws -> Void) async throws {
+        let app = Application(router: SignalingAPI(engine: engine).makeRouter())
+        try await app.test(.router, body)
+    }
+
+    @Test func validOfferIsAnsweredAndTheCallCanBeDeleted() async throws {
+        let engine = try Self.makeEngine()
+        let offer = try Self.clientOffer()
+        try await withAPI(engine) { client in
+            let location = try await client.execute(
+                uri: "/v1/realtime/calls", method: .post, headers: [.contentType: "application/sdp"],
+                body: ByteBuffer(string: offer)
+            ) { response in
+                #expect(response.status == .created)
+                #expect(response.headers[.contentType] == "application/sdp")
+                let answer = try SDPAnswer(parsing: String(buffer: response.body))
+                #expect(answer.isICELite)
+                #expect(answer.setup == .active)
+                #expect(answer.candidates.map(\.port) == [3478])
+                return try #require(response.headers[.location])
+            }
+            #expect(location.hasPrefix("/v1/realtime/calls/rtc_"))
+            #expect(await engine.sessionCount == 1)
+            try await client.execute(uri: location, method: .delete) { response in
+                #expect(response.status == .noContent)
+            }
+            try await client.execute(uri: location, method: .delete) { response in
+                #expect(response.status == .notFound)
+            }
+        }
+        #expect(await engine.sessionCount == 0)
+        #expect(engine.metrics.exposition().contains("parley_sessions 0"))
+    }
+
+    @Test func whipIsTheSameResource() async throws {
+        let engine = try Self.makeEngine()
+        let offer = try Self.clientOffer()
+        try await withAPI(engine) { client in
+            let location = try await client.execute(
+                uri: "/whip", method: .post, headers: [.contentType: "application/sdp"], body: ByteBuffer(string: offer)
+            ) { response in
+                #expect(response.status == .created)
+                return try #require(response.headers[.location])
+            }
+            #expect(location.hasPrefix("/whip/rtc_"))
+            try await client.execute(uri: location, method: .delete) { #expect($0.status == .noContent) }
+        }
+    }
+
+    @Test(arguments: [
+        ("text/plain", "v=0\r\n", HTTPResponse.Status.unsupportedMediaType, "unsupported_media_type"),
+        ("application/sdp", "this is not sdp", .badRequest, "invalid_offer"),
+        ("application/sdp", "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n", .unprocessableContent, "no_audio"),
+    ])
+    func badOffersGetAnErrorThatNamesTheProblem(contentType: String, body: String, status: HTTPResponse.Status, code: String) async throws {
+        let engine = try Self.makeEngine()
+        try await withAPI(engine) { client in
+            try await client.execute(
+                uri: "/v1/realtime/calls", method: .post, headers: [.contentType: contentType], body: ByteBuffer(string: body)
+            ) { response in
+                #expect(response.status == status)
+                #expect(response.headers[.contentType] == "application/json")
+                #expect(String(buffer: response.body).contains(#""code":"\#(code)""#))
+            }
+        }
+        #expect(await engine.sessionCount == 0)
+    }
+
+    @Test func offerWithoutOpusIsUnprocessable() async throws {
+        let engine = try Self.makeEngine()
+        let offer = try Self.clientOffer()
+            .replacingOccurrences(of: "opus/48000/2", with: "PCMU/8000")
+        try await withAPI(engine) { client in
+            try await client.execute(
+                uri: "/v1/realtime/calls", method: .post, headers: [.contentType: "application/sdp"], body: ByteBuffer(string: offer)
+            ) { response in
+                #expect(response.status == .unprocessableContent)
+                #expect(String(buffer: response.body).contains("no_common_codec"))
+            }
+        }
+    }
+
+    @Test func overCapacityGets503WithRetryAfter() async throws {
+        let engine = try Self.makeEngine(maxSessions: 1)
+        let offer = try Self.clientOffer()
+        try await withAPI(engine) { client in
+            for expected in [HTTPResponse.Status.created, .serviceUnavailable] {
+                try await client.execute(
+                    uri: "/v1/realtime/calls", method: .post, headers: [.contentType: "application/sdp"], body: ByteBuffer(string: offer)
+                ) { response in
+                    #expect(response.status == expected)
+                    if expected == .serviceUnavailable {
+                        #expect(response.headers[.retryAfter] != nil)
+                        #expect(String(buffer: response.body).contains("at_capacity"))
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func bearerKeysAreEnforcedWhenConfigured() async throws {
+        let engine = try Self.makeEngine(keys: ["secret"])
+        let offer = try Self.clientOffer()
+        try await withAPI(engine) { client in
+            try await client.execute(
+                uri: "/v1/realtime/calls", method: .post, headers: [.contentType: "application/sdp"], body: ByteBuffer(string: offer)
+            ) { response in
+                #expect(response.status == .unauthorized)
+                #expect(response.headers[.wwwAuthenticate] == "Bearer")
+            }
+            try await client.execute(
+                uri: "/v1/realtime/calls", method: .post,
+                headers: [.contentType: "application/sdp", .authorization: "Bearer secret"], body: ByteBuffer(string: offer)
+            ) { response in
+                #expect(response.status == .created)
+            }
+        }
+    }
+
+    @Test func openSignalingOffLoopbackIsRefusedAtStartup() {
+        let open = TransceiverConfiguration(httpAddress: PeerAddress("0.0.0.0:8080")!)
+        #expect(open.authenticationProblem() != nil)
+        let keyed = TransceiverConfiguration(httpAddress: PeerAddress("0.0.0.0:8080")!, bearerKeys: ["k"])
+        #expect(keyed.authenticationProblem() == nil)
+        #expect(TransceiverConfiguration().authenticationProblem() == nil)
+    }
+
+    @Test func corsLetsABrowserOnAnotherOriginReadTheLocation() async throws {
+        let engine = try Self.makeEngine()
+        try await withAPI(engine) { client in
+            try await client.execute(
+                uri: "/v1/realtime/calls", method: .options,
+                headers: [.origin: "https://app.example", .accessControlRequestMethod: "POST"]
+            ) { response in
+                #expect(response.headers[.accessControlAllowOrigin] != nil)
+                #expect(response.headers[.accessControlAllowMethods]?.contains("POST") == true)
+            }
+        }
+    }
+}

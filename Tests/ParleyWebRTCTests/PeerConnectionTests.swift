@@ -1,0 +1,112 @@
+import ParleyWebRTC
+import ParleyWire
+import Testing
+
+@Suite struct PeerConnectionTests {
+    static func isConnected(_ events: [PeerConnection.Event]) -> Bool {
+        events.contains { if case .dtlsConnected = $0 { return true } else { return false } }
+    }
+
+    static func audio(_ events: [PeerConnection.Event]) -> [PeerConnection.ReceivedAudio] {
+        events.compactMap { if case .audio(let audio) = $0 { return audio } else { return nil } }
+    }
+
+    @Test func clientAndServerConnectAndExchangeSRTP() throws {
+        let pair = try PeerPair()
+        #expect(pair.run(until: { Self.isConnected($0.serverEvents) && Self.isConnected($0.clientEvents) }, limit: .seconds(5)))
+        #expect(pair.serverEvents.first == .iceConnected(PeerPair.clientAddress))
+        // ICE check, response, then DTLS: 2 round trips of 20 ms each, with the server starting DTLS.
+        #expect(pair.elapsed < .milliseconds(100))
+        for frame in 0..<10 {
+            pair.client.sendAudio([0xF8, UInt8(frame)], mediaTime: UInt32(frame) * 960, marker: frame == 0, now: pair.now)
+            pair.server.sendAudio([0xF8, 0x80 | UInt8(frame)], mediaTime: UInt32(frame) * 960, marker: frame == 0, now: pair.now)
+            pair.advance(by: .milliseconds(20))
+        }
+        pair.advance(by: .milliseconds(50))
+        #expect(Self.audio(pair.serverEvents).map(\.payload) == (0..<10).map { [0xF8, UInt8($0)] })
+        #expect(Self.audio(pair.clientEvents).map(\.payload) == (0..<10).map { [0xF8, 0x80 | UInt8($0)] })
+    }
+
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func tenPercentLossStillConnectsAndCarriesSRTP(seed: UInt64) throws {
+        let pair = try PeerPair(lossRate: 0.10, seed: seed)
+        #expect(pair.run(until: { Self.isConnected($0.serverEvents) && Self.isConnected($0.clientEvents) }, limit: .seconds(20)))
+        for frame in 0..<100 {
+            pair.client.sendAudio([0xF8, UInt8(frame)], mediaTime: UInt32(frame) * 960, marker: false, now: pair.now)
+            pair.advance(by: .milliseconds(20))
+        }
+        pair.advance(by: .milliseconds(100))
+        let received = Self.audio(pair.serverEvents).count
+        #expect(received > 75 && received < 100, "received \(received) of 100 at 10% loss")
+        #expect(pair.datagramsLost > 0)
+    }
+
+    @Test func rtcpReportsMeasureRoundTripTime() throws {
+        let pair = try PeerPair(oneWayDelay: .milliseconds(25))
+        #expect(pair.run(until: { Self.isConnected($0.serverEvents) && Self.isConnected($0.clientEvents) }, limit: .seconds(5)))
+        for frame in 0..<150 {
+            pair.client.sendAudio([0xF8], mediaTime: UInt32(frame) * 960, marker: false, now: pair.now)
+            pair.server.sendAudio([0xF8], mediaTime: UInt32(frame) * 960, marker: false, now: pair.now)
+            pair.advance(by: .milliseconds(20))
+        }
+        let rtt = try #require(pair.client.statistics.roundTripTime)
+        #expect(rtt >= .milliseconds(49) && rtt <= .milliseconds(52), "rtt \(rtt)")
+        #expect(pair.server.statistics.receive?.packetsReceived == 150)
+    }
+
+    @Test func closeSendsByeAndEndsThePeer() throws {
+        let pair = try PeerPair()
+        #expect(pair.run(until: { Self.isConnected($0.serverEvents) && Self.isConnected($0.clientEvents) }, limit: .seconds(5)))
+        pair.client.sendAudio([0xF8], mediaTime: 0, marker: true, now: pair.now)
+        pair.advance(by: .milliseconds(30))
+        pair.client.close(now: pair.now)
+        pair.advance(by: .milliseconds(30))
+        #expect(pair.clientEvents.last == .closed(.localClose))
+        #expect(pair.server.isClosed)
+        let reason = pair.serverEvents.compactMap { if case .closed(let reason) = $0 { return reason } else { return nil } }
+        #expect(reason == [.rtcpBye] || reason == [.dtlsClosed])
+    }
+
+    @Test func consentExpiresWhenTheClientGoesSilent() throws {
+        let pair = try PeerPair(lossRate: 0)
+        #expect(pair.run(until: { Self.isConnected($0.serverEvents) }, limit: .seconds(5)))
+        pair.client.close(now: pair.now)
+        // Drop everything from now on by not delivering: the server hears nothing more.
+        let lonely = pair.server
+        var now = pair.now
+        while !lonely.isClosed, now < pair.now + .seconds(40) {
+            now = lonely.nextDeadline() ?? now + .seconds(1)
+            lonely.handleTimeout(now: now)
+        }
+        #expect(lonely.isClosed)
+        #expect(now - pair.now >= .seconds(29))
+    }
+
+    @Test func serverWithoutAnyCheckTimesOut() throws {
+        let pair = try PeerPair()
+        let start = pair.now
+        pair.server.handleTimeout(now: start + .seconds(29))
+        #expect(!pair.server.isClosed)
+        pair.server.handleTimeout(now: start + .seconds(31))
+        #expect(pair.server.isClosed)
+        var reasons: [PeerConnection.CloseReason] = []
+        while let event = pair.server.pollEvent() { if case .closed(let reason) = event { reasons.append(reason) } }
+        #expect(reasons == [.iceTimeout])
+    }
+
+    @Test func garbageAndUnvalidatedSourcesAreDropped() throws {
+        let pair = try PeerPair()
+        var generator = SeededGenerator(seed: 99)
+        for _ in 0..<2_000 {
+            let length = Int.random(in: 0...300, using: &generator)
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let verdict = pair.server.handle(bytes, from: PeerPair.clientAddress, now: pair.now)
+            #expect(verdict != .accepted)
+        }
+        #expect(pair.server.pollTransmit() == nil)
+        #expect(pair.run(until: { Self.isConnected($0.serverEvents) && Self.isConnected($0.clientEvents) }, limit: .seconds(5)))
+        let stranger = PeerAddress("203.0.113.9:4000")!
+        #expect(pair.server.handle([0x80, 111, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1], from: stranger, now: pair.now) == .dropped(.unvalidatedSource))
+        #expect(pair.server.handle([22, 254, 253], from: stranger, now: pair.now) == .dropped(.unvalidatedSource))
+    }
+}
