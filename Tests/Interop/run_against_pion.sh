@@ -1,5 +1,5 @@
 #!/bin/sh
-# Builds the Pion echo peer, starts it on free loopback ports serving web/, runs every
+# Builds the Pion echo peer, starts it on free loopback ports serving the demo page, runs every
 # interop check against it, and stops it (by its PID) whatever happens.
 # Usage: Tests/Interop/run_against_pion.sh BUILD_DIR   (from the repository root)
 # Exit status: the number of failed checks (0 = all passed).
@@ -16,7 +16,7 @@ interop="$root/Tests/Interop"
 "$root/Benchmarks/pion-echo/build.sh" "$build_dir/pion-echo" || exit 1
 http_port=$(python3 -c "import sys; sys.path.insert(0, '$interop'); import peers; print(peers.free_port())")
 udp_port=$(python3 -c "import socket, sys; sys.path.insert(0, '$interop'); import peers; print(peers.free_port(socket.SOCK_DGRAM))")
-"$build_dir/pion-echo" -http "127.0.0.1:$http_port" -udp "127.0.0.1:$udp_port" -web "$root/web" \
+"$build_dir/pion-echo" -http "127.0.0.1:$http_port" -udp "127.0.0.1:$udp_port" -web "$root/Sources/ParleyTransceiver/Resources" \
     >"$build_dir/pion-echo.log" 2>&1 &
 pion_pid=$!
 trap 'kill "$pion_pid" 2>/dev/null; wait "$pion_pid" 2>/dev/null' EXIT INT TERM
