@@ -25,9 +25,6 @@ public final class DTLSCertificate: @unchecked Sendable {
         "ECDHE-ECDSA-AES128-SHA", "ECDHE-RSA-AES128-SHA",
     ].joined(separator: ":")
 
-    /// SRTP profiles in our order of preference; as a server OpenSSL picks by this order.
-    static let srtpProfiles = "SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80"
-
     private init(fingerprint: DTLSFingerprint, context: OpaquePointer) {
         self.fingerprint = fingerprint
         self.context = context
@@ -39,7 +36,13 @@ public final class DTLSCertificate: @unchecked Sendable {
 
     /// Makes a P-256 key and a self-signed certificate (random serial, valid from a day ago
     /// for a year; peers check only the fingerprint, RFC 8827 §6.5) and its DTLS context.
-    public static func generateSelfSigned(commonName: String = "parley") throws(DTLSError) -> DTLSCertificate {
+    /// `srtpProfiles` are offered (client) or chosen from (server) in this order of preference
+    /// (RFC 5764 §4.1.1); the default prefers AEAD_AES_128_GCM (RFC 7714).
+    public static func generateSelfSigned(
+        commonName: String = "parley",
+        srtpProfiles: [SRTPProfile] = [.aeadAES128GCM, .aes128CMHMACSHA1_80]
+    ) throws(DTLSError) -> DTLSCertificate {
+        guard !srtpProfiles.isEmpty else { throw .noSRTPProfile }
         ERR_clear_error()
         guard let key = parley_evp_ec_gen("P-256") else {
             throw .certificateGeneration(drainOpenSSLErrors())
@@ -66,14 +69,19 @@ public final class DTLSCertificate: @unchecked Sendable {
         guard built, let fingerprint = DTLSFingerprint.of(certificate: certificate, algorithm: "sha-256") else {
             throw .certificateGeneration(drainOpenSSLErrors())
         }
-        let context = try makeContext(certificate: certificate, key: key)
+        let profileList = srtpProfiles.map(\.openSSLName).joined(separator: ":")
+        let context = try makeContext(certificate: certificate, key: key, srtpProfiles: profileList)
         return DTLSCertificate(fingerprint: fingerprint, context: context)
     }
 
     /// DTLS 1.2 only (RFC 8827 §6.5), ECDHE suites, use_srtp (RFC 5764 §4.1.1), no session
     /// resumption, and a peer certificate required both ways; the verify callback in
     /// `DTLSDatagramBIO` accepts it only if it matches the remote fingerprint.
-    private static func makeContext(certificate: OpaquePointer, key: OpaquePointer) throws(DTLSError) -> OpaquePointer {
+    private static func makeContext(
+        certificate: OpaquePointer,
+        key: OpaquePointer,
+        srtpProfiles: String
+    ) throws(DTLSError) -> OpaquePointer {
         guard let context = SSL_CTX_new(DTLS_method()) else { throw .contextSetup(drainOpenSSLErrors()) }
         let configured = parley_ssl_ctx_set_proto_versions(context, DTLS1_2_VERSION, DTLS1_2_VERSION) == 1
             && SSL_CTX_set_cipher_list(context, cipherList) == 1

@@ -16,6 +16,14 @@ public enum SRTPProfile: Sendable, Equatable {
         }
     }
 
+    /// The profile's name in OpenSSL's use_srtp configuration.
+    var openSSLName: String {
+        switch self {
+        case .aeadAES128GCM: "SRTP_AEAD_AES_128_GCM"
+        case .aes128CMHMACSHA1_80: "SRTP_AES128_CM_SHA1_80"
+        }
+    }
+
     /// The profile's identifier in the use_srtp extension (RFC 5764 §4.1.2, RFC 7714 §14.2).
     init?(protectionProfileID: UInt) {
         switch protectionProfileID {
