@@ -1,0 +1,210 @@
+import COpenSSL
+import ParleyWire
+
+/// The state OpenSSL's callbacks share with one `DTLSEndpoint`: a custom BIO's datagram
+/// queues, the retransmission timer seen through injected time, and the peer check.
+///
+/// A memory BIO would merge consecutive DTLS datagrams into one byte stream; this BIO keeps
+/// every write as its own datagram and hands OpenSSL exactly one received datagram per read,
+/// which is the contract of a datagram socket that DTLS relies on (RFC 6347 §4.1.1).
+///
+/// ## Timers
+/// OpenSSL 3.0 runs the DTLS retransmission timer on the real clock (`gettimeofday`): its
+/// `DTLSv1_handle_timeout` does nothing until that clock passes its deadline, and a read that
+/// finds no data after the deadline retransmits by itself. It cannot be told the time. What it
+/// does allow is choosing each timeout's duration (`DTLS_set_timer_cb`) and it reports each
+/// start and stop of its timer to the BIO (`BIO_CTRL_DGRAM_SET_NEXT_TIMEOUT`). So:
+/// - the timer callback picks the durations: 100 ms first, doubling, capped at 2 s. RFC 6347
+///   §4.2.4.1 suggests 1 s, but a voice session's handshake is on the critical path of the
+///   first audio and WebRTC stacks use shorter first timeouts; the cap keeps a lossy path
+///   retrying often, and OpenSSL still gives up after 12 timeouts (about 17 s);
+/// - when OpenSSL starts its timer, our deadline becomes the injected `now` plus that same
+///   duration; when it stops the timer, we drop the deadline. `nextDeadline()` is therefore
+///   derived from injected time only.
+/// In the runtime, `now` is the real monotonic time, so both clocks expire together (OpenSSL
+/// treats the last 15 ms as expired) and retransmission happens on our deadline. When injected
+/// time runs ahead of the real clock (a test's virtual time, or a wall-clock step), OpenSSL
+/// declines; `DTLSEndpoint.handleTimeout` then re-arms the deadline for the real time OpenSSL
+/// still wants, so an in-memory test needs that much real time to pass per retransmission
+/// (the short first timeout keeps this to tenths of a second).
+final class DTLSDatagramBIO {
+    /// The largest datagram OpenSSL may write: a UDP payload safe on any Internet path
+    /// with room for the relay's encapsulation.
+    static let maximumDatagramSize = 1200
+    static let initialTimeoutMicroseconds: UInt32 = 100_000
+    static let maximumTimeoutMicroseconds: UInt32 = 2_000_000
+
+    let remoteFingerprint: DTLSFingerprint
+    /// The injected time of the call into OpenSSL in progress.
+    var now: Instant
+    /// When OpenSSL's retransmission timer expires, in injected time; nil when it is stopped.
+    var deadline: Instant?
+    /// Set when the verify callback rejected the peer certificate for its fingerprint.
+    var rejectedFingerprint = false
+    private var timeoutMicroseconds: UInt32 = 0
+    private var inbound: [[UInt8]] = []
+    private var inboundHead = 0
+    private var outbound: [[UInt8]] = []
+    private var outboundHead = 0
+
+    init(remoteFingerprint: DTLSFingerprint, now: Instant) {
+        self.remoteFingerprint = remoteFingerprint
+        self.now = now
+    }
+
+    func receive(_ datagram: [UInt8]) {
+        inbound.append(datagram)
+    }
+
+    func discardInbound() {
+        inbound.removeAll()
+        inboundHead = 0
+    }
+
+    func popTransmit() -> [UInt8]? {
+        guard outboundHead < outbound.count else { return nil }
+        let datagram = outbound[outboundHead]
+        outboundHead += 1
+        if outboundHead == outbound.count {
+            outbound.removeAll(keepingCapacity: true)
+            outboundHead = 0
+        }
+        return datagram
+    }
+
+    private func popInbound() -> [UInt8]? {
+        guard inboundHead < inbound.count else { return nil }
+        let datagram = inbound[inboundHead]
+        inboundHead += 1
+        if inboundHead == inbound.count {
+            inbound.removeAll(keepingCapacity: true)
+            inboundHead = 0
+        }
+        return datagram
+    }
+
+    /// A new `BIO` of our method, pointing at `self` without retaining it: the endpoint owns
+    /// both and frees the `SSL` (and with it the BIO) before releasing `self`.
+    func makeBIO() -> OpaquePointer? {
+        guard let method = datagramBIOMethod, let bio = BIO_new(method) else { return nil }
+        BIO_set_data(bio, Unmanaged.passUnretained(self).toOpaque())
+        BIO_set_init(bio, 1)
+        return bio
+    }
+
+    static func from(bio: OpaquePointer?) -> DTLSDatagramBIO? {
+        guard let bio, let data = BIO_get_data(bio) else { return nil }
+        return Unmanaged<DTLSDatagramBIO>.fromOpaque(data).takeUnretainedValue()
+    }
+
+    static func from(ssl: OpaquePointer?) -> DTLSDatagramBIO? {
+        guard let ssl else { return nil }
+        return from(bio: SSL_get_rbio(ssl))
+    }
+
+    // MARK: OpenSSL callbacks
+
+    fileprivate static func read(bio: OpaquePointer?, into buffer: UnsafeMutablePointer<CChar>?, size: Int32) -> Int32 {
+        guard let bio, let buffer, size > 0, let link = from(bio: bio) else { return -1 }
+        parley_bio_clear_retry_flags(bio)
+        guard let datagram = link.popInbound() else {
+            parley_bio_set_retry_read(bio)
+            return -1
+        }
+        // A datagram larger than the buffer is truncated, as a datagram socket would do.
+        let count = min(datagram.count, Int(size))
+        datagram.withUnsafeBytes { bytes in
+            UnsafeMutableRawPointer(buffer).copyMemory(from: bytes.baseAddress!, byteCount: count)
+        }
+        return Int32(count)
+    }
+
+    fileprivate static func write(bio: OpaquePointer?, from buffer: UnsafePointer<CChar>?, size: Int32) -> Int32 {
+        guard let bio, let buffer, size >= 0, let link = from(bio: bio) else { return -1 }
+        parley_bio_clear_retry_flags(bio)
+        link.outbound.append(Array(UnsafeRawBufferPointer(start: buffer, count: Int(size))))
+        return size
+    }
+
+    fileprivate static func control(bio: OpaquePointer?, command: Int32, argument: Int, pointer: UnsafeMutableRawPointer?) -> Int {
+        switch command {
+        case BIO_CTRL_FLUSH:
+            return 1
+        case BIO_CTRL_DGRAM_QUERY_MTU, BIO_CTRL_DGRAM_GET_FALLBACK_MTU:
+            return maximumDatagramSize
+        case BIO_CTRL_DGRAM_GET_MTU_OVERHEAD:
+            // The size above is already the UDP payload; no headers are added below us.
+            return 0
+        case BIO_CTRL_DGRAM_SET_NEXT_TIMEOUT:
+            guard let link = from(bio: bio), let pointer else { return 0 }
+            let next = pointer.load(as: timeval.self)
+            link.timerChanged(running: next.tv_sec != 0 || next.tv_usec != 0)
+            return 1
+        default:
+            // Pending counts, peer addresses, socket options: nothing to report or do.
+            return 0
+        }
+    }
+
+    private func timerChanged(running: Bool) {
+        deadline = running ? now + .microseconds(Int64(timeoutMicroseconds)) : nil
+    }
+
+    /// `DTLS_set_timer_cb`: 0 means a new timer, otherwise the timeout that just expired.
+    fileprivate static func nextTimeout(ssl: OpaquePointer?, previousMicroseconds: UInt32) -> UInt32 {
+        let timeout = previousMicroseconds == 0
+            ? initialTimeoutMicroseconds
+            : min(previousMicroseconds.multipliedReportingOverflow(by: 2).partialValue, maximumTimeoutMicroseconds)
+        from(ssl: ssl)?.timeoutMicroseconds = timeout
+        return timeout
+    }
+
+    /// Installs the timer callback on one connection.
+    static func installTimer(on ssl: OpaquePointer) {
+        DTLS_set_timer_cb(ssl) { ssl, previous in
+            DTLSDatagramBIO.nextTimeout(ssl: ssl, previousMicroseconds: previous)
+        }
+    }
+
+    /// The `SSL_CTX` verify callback. Peers use self-signed certificates, so chain errors are
+    /// expected and ignored; what authenticates the peer is that its certificate (depth 0)
+    /// matches the fingerprint signalled in SDP (RFC 5763 §5). Rejecting here makes OpenSSL
+    /// send a bad_certificate alert and stop before any key is derived.
+    static func verifyPeerCertificate(preverified: Int32, store: OpaquePointer?) -> Int32 {
+        guard let store else { return 0 }
+        guard X509_STORE_CTX_get_error_depth(store) == 0 else { return 1 }
+        guard let sslPointer = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()),
+              let link = from(ssl: OpaquePointer(sslPointer)),
+              let certificate = X509_STORE_CTX_get_current_cert(store) else { return 0 }
+        let actual = DTLSFingerprint.of(certificate: certificate, algorithm: link.remoteFingerprint.algorithm)
+        guard actual == link.remoteFingerprint else {
+            link.rejectedFingerprint = true
+            return 0
+        }
+        return 1
+    }
+}
+
+/// The BIO method, made once per process and never changed afterwards, so sharing the pointer
+/// between threads is safe; OpenSSL only reads a `BIO_METHOD` after setup.
+private nonisolated(unsafe) let datagramBIOMethod: OpaquePointer? = {
+    let type = BIO_get_new_index() | BIO_TYPE_SOURCE_SINK
+    guard let method = BIO_meth_new(type, "parley DTLS datagrams") else { return nil }
+    let installed = BIO_meth_set_write(method) { bio, buffer, size in
+        DTLSDatagramBIO.write(bio: bio, from: buffer, size: size)
+    } == 1 && BIO_meth_set_read(method) { bio, buffer, size in
+        DTLSDatagramBIO.read(bio: bio, into: buffer, size: size)
+    } == 1 && BIO_meth_set_ctrl(method) { bio, command, argument, pointer in
+        DTLSDatagramBIO.control(bio: bio, command: command, argument: argument, pointer: pointer)
+    } == 1 && BIO_meth_set_create(method) { _ in 1 } == 1
+        && BIO_meth_set_destroy(method) { bio in
+            BIO_set_data(bio, nil)
+            BIO_set_init(bio, 0)
+            return 1
+        } == 1
+    guard installed else {
+        BIO_meth_free(method)
+        return nil
+    }
+    return method
+}()

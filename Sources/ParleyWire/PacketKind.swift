@@ -1,0 +1,29 @@
+/// What a datagram arriving on a WebRTC 5-tuple is, from its first bytes (RFC 7983 §7).
+///
+/// First byte 0-3 is STUN, 20-63 DTLS, 128-191 RTP or RTCP; RTCP is told apart from RTP by
+/// its second byte, whose low seven bits fall in 64-95 for RTCP packet types 192-223
+/// (RFC 5761 §4). Everything else (ZRTP, TURN channels, garbage) is `unknown`.
+public enum PacketKind: Sendable, Equatable {
+    case stun, dtls, rtp, rtcp, unknown
+
+    public init(_ datagram: some Collection<UInt8>) {
+        guard let first = datagram.first else {
+            self = .unknown
+            return
+        }
+        switch first {
+        case 0...3:
+            self = .stun
+        case 20...63:
+            self = .dtls
+        case 128...191:
+            guard let second = datagram.dropFirst().first else {
+                self = .unknown
+                return
+            }
+            self = (64...95).contains(second & 0x7F) ? .rtcp : .rtp
+        default:
+            self = .unknown
+        }
+    }
+}

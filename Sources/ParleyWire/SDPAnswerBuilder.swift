@@ -1,0 +1,136 @@
+/// The server's side of an answer: its ICE-lite credentials, certificate fingerprint,
+/// advertised addresses and RTP identity.
+public struct SDPAnswerParameters: Sendable {
+    public var iceUfrag: String
+    public var icePassword: String
+    public var fingerprint: DTLSFingerprintLine
+    /// The preferred DTLS role when the offer says `actpass`. The answer always holds
+    /// `offer.setup.answerRole(preferring: setup)`, which is the role the session must take.
+    public var setup: DTLSSetup
+    /// One host candidate is advertised per address, in order of preference.
+    public var candidates: [PeerAddress]
+    public var sessionID: UInt64
+    public var audioSSRC: UInt32
+    public var cname: String
+    /// Whether to accept the offer's data channel section; when false it is rejected with port 0.
+    public var acceptApplication: Bool
+
+    public init(iceUfrag: String, icePassword: String, fingerprint: DTLSFingerprintLine, setup: DTLSSetup = .active,
+                candidates: [PeerAddress], sessionID: UInt64, audioSSRC: UInt32, cname: String,
+                acceptApplication: Bool = false) {
+        self.iceUfrag = iceUfrag
+        self.icePassword = icePassword
+        self.fingerprint = fingerprint
+        self.setup = setup
+        self.candidates = candidates
+        self.sessionID = sessionID
+        self.audioSSRC = audioSSRC
+        self.cname = cname
+        self.acceptApplication = acceptApplication
+    }
+}
+
+/// Builds the server's JSEP answer (RFC 8829 §5.3.1) as an ICE-lite endpoint (RFC 8445 §2.5).
+///
+/// One answer m= line per offered m= line, same order and kind. The chosen audio section
+/// keeps only the offer's Opus payload type; the data channel section is accepted when asked
+/// and bundled with audio; every other section is rejected with port 0 and only `a=mid`
+/// (RFC 8829 §5.3.1, RFC 8843 §7.3.3). `a=group:BUNDLE` lists the accepted mids.
+public enum SDPAnswerBuilder {
+    /// Candidate type preference for host candidates (RFC 8445 §5.1.2.2 recommends 126).
+    public static let hostTypePreference: UInt8 = 126
+    /// `a=sctp-port` and `a=max-message-size` written for an accepted data channel (RFC 8841).
+    public static let sctpPort: UInt16 = 5000
+    public static let maxMessageSize = 262_144
+
+    /// The answer as SDP text with CRLF line endings.
+    public static func answer(to offer: SDPOffer, with parameters: SDPAnswerParameters) -> String {
+        answerDescription(to: offer, with: parameters).serialized()
+    }
+
+    /// The answer as a `SessionDescription`.
+    public static func answerDescription(to offer: SDPOffer, with parameters: SDPAnswerParameters) -> SessionDescription {
+        let applicationIndex = acceptedApplicationIndex(offer, parameters)
+        var media: [SDPMediaDescription] = []
+        var acceptedMids: [String] = []
+        for (index, section) in offer.description.media.enumerated() {
+            if index == offer.audio.mLineIndex {
+                media.append(audioSection(offer, parameters))
+            } else if index == applicationIndex {
+                media.append(applicationSection(section, offer, parameters))
+            } else {
+                media.append(rejected(section))
+                continue
+            }
+            if let mid = section.mid { acceptedMids.append(mid) }
+        }
+        var sessionAttributes = [SDPAttribute("ice-lite")]
+        if let group = offer.bundleGroup {
+            let bundled = group.filter(acceptedMids.contains)
+            if !bundled.isEmpty { sessionAttributes.append(SDPAttribute("group", (["BUNDLE"] + bundled).joined(separator: " "))) }
+        }
+        sessionAttributes.append(SDPAttribute("msid-semantic", " WMS parley"))
+        return SessionDescription(origin: SDPOrigin(sessionID: String(parameters.sessionID)),
+                                  sessionAttributes: sessionAttributes, media: media)
+    }
+
+    /// The data channel is accepted only when asked for and bundled with the audio section,
+    /// because Parley runs one ICE/DTLS transport per session.
+    private static func acceptedApplicationIndex(_ offer: SDPOffer, _ parameters: SDPAnswerParameters) -> Int? {
+        guard parameters.acceptApplication, let application = offer.application,
+              let mid = application.mid, offer.bundleGroup?.contains(mid) == true else { return nil }
+        return application.mLineIndex
+    }
+
+    private static func transportAttributes(_ offer: SDPOffer, _ parameters: SDPAnswerParameters) -> [SDPAttribute] {
+        let setup = offer.setup.answerRole(preferring: parameters.setup) ?? .active
+        return [
+            SDPAttribute("ice-ufrag", parameters.iceUfrag),
+            SDPAttribute("ice-pwd", parameters.icePassword),
+            SDPAttribute("fingerprint", parameters.fingerprint.description),
+            SDPAttribute("setup", setup.rawValue),
+        ]
+    }
+
+    private static func audioSection(_ offer: SDPOffer, _ parameters: SDPAnswerParameters) -> SDPMediaDescription {
+        let audio = offer.audio
+        let offered = offer.description.media[audio.mLineIndex]
+        let pt = String(audio.opusPayloadType)
+        let direction = audio.direction.answered
+        var attributes = transportAttributes(offer, parameters)
+        if let mid = audio.mid { attributes.append(SDPAttribute("mid", mid)) }
+        attributes.append(SDPAttribute(direction.rawValue))
+        if direction.sends { attributes.append(SDPAttribute("msid", "parley audio")) }
+        if audio.supportsRTCPMux { attributes.append(SDPAttribute("rtcp-mux")) }
+        attributes.append(SDPAttribute("rtpmap", "\(pt) opus/48000/2"))
+        if audio.rtcpFeedback.contains("nack") { attributes.append(SDPAttribute("rtcp-fb", "\(pt) nack")) }
+        attributes.append(SDPAttribute("fmtp", "\(pt) minptime=10;useinbandfec=1"))
+        if direction.sends { attributes.append(SDPAttribute("ssrc", "\(parameters.audioSSRC) cname:\(parameters.cname)")) }
+        for (index, address) in parameters.candidates.enumerated() {
+            let localPreference = UInt16(clamping: 65535 - index)
+            let candidate = SDPCandidate(foundation: String(index + 1), priority: SDPCandidate.priority(
+                typePreference: hostTypePreference, localPreference: localPreference),
+                address: address.ip.description, port: address.port, type: .host)
+            attributes.append(SDPAttribute("candidate", candidate.attributeValue))
+        }
+        attributes.append(SDPAttribute("end-of-candidates"))
+        return SDPMediaDescription(kind: "audio", port: 9, proto: offered.proto, formats: [pt],
+                                   connection: SDPConnection(), attributes: attributes)
+    }
+
+    private static func applicationSection(_ offered: SDPMediaDescription, _ offer: SDPOffer,
+                                           _ parameters: SDPAnswerParameters) -> SDPMediaDescription {
+        var attributes = transportAttributes(offer, parameters)
+        if let mid = offered.mid { attributes.append(SDPAttribute("mid", mid)) }
+        attributes.append(SDPAttribute("sctp-port", String(sctpPort)))
+        attributes.append(SDPAttribute("max-message-size", String(maxMessageSize)))
+        return SDPMediaDescription(kind: "application", port: 9, proto: offered.proto, formats: ["webrtc-datachannel"],
+                                   connection: SDPConnection(), attributes: attributes)
+    }
+
+    /// A rejected section (RFC 8829 §5.3.1): port 0, the offered proto and formats, `a=mid` only.
+    private static func rejected(_ offered: SDPMediaDescription) -> SDPMediaDescription {
+        SDPMediaDescription(kind: offered.kind, port: 0, proto: offered.proto, formats: offered.formats,
+                            connection: SDPConnection(), attributes: offered.mid.map { [SDPAttribute("mid", $0)] } ?? [])
+    }
+}
