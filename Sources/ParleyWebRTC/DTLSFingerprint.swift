@@ -18,7 +18,8 @@ public struct DTLSFingerprint: Sendable, Hashable {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(length)
         for pair in hex.split(separator: ":", omittingEmptySubsequences: false) {
-            guard pair.utf8.count == 2, let byte = UInt8(pair, radix: 16) else { return nil }
+            // `UInt8(_:radix:)` alone would also take a sign ("+F").
+            guard pair.utf8.count == 2, pair.allSatisfy(\.isHexDigit), let byte = UInt8(pair, radix: 16) else { return nil }
             bytes.append(byte)
         }
         guard bytes.count == length else { return nil }
