@@ -64,17 +64,20 @@ import Testing
     }
 
     @Test func completesOverPathLosingTenPercent() async throws {
-        for seed: UInt64 in [1, 2, 3] {
+        // A handshake is about a dozen datagrams, so some seeds lose none; twenty seeds lose several.
+        var totalDropped = 0
+        let clock = ContinuousClock()
+        let start = clock.now
+        for seed: UInt64 in 1...20 {
             let pair = try DTLSTestPair.make()
             var random = SeededGenerator(seed: seed)
             pair.drop = { _, _, _ in Double.random(in: 0..<1, using: &random) < 0.1 }
-            let clock = ContinuousClock()
-            let start = clock.now
             #expect(await pair.run { $0.bothConnected }, "seed \(seed)")
-            #expect(clock.now - start < .seconds(10))
             #expect(pair.clientKeys?.localKey == pair.serverKeys?.remoteKey)
-            #expect(pair.dropped > 0, "seed \(seed) lost nothing")
+            totalDropped += pair.dropped
         }
+        #expect(totalDropped >= 5)
+        #expect(clock.now - start < .seconds(10))
     }
 
     @Test func completesWhenFirstFlightsAreLost() async throws {
