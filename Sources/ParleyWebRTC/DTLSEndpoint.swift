@@ -34,7 +34,6 @@ public final class DTLSEndpoint {
     private let role: DTLSRole
     private let ssl: OpaquePointer
     private let link: DTLSDatagramBIO
-    private let certificate: DTLSCertificate
     private var state = State.handshaking
     /// The shortest encrypted record the negotiated cipher suite can produce; see `isForged(_:)`.
     private var minimumProtectedRecordLength = 0
@@ -59,7 +58,6 @@ public final class DTLSEndpoint {
         self.role = role
         self.ssl = ssl
         self.link = link
-        self.certificate = certificate
     }
 
     deinit {

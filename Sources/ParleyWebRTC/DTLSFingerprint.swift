@@ -40,7 +40,7 @@ public struct DTLSFingerprint: Sendable, Hashable {
         }.joined(separator: ":")
     }
 
-    /// The fingerprint of a DER-encoded certificate (`X509*`) under `algorithm`, or nil when
+    /// The fingerprint of a certificate (`X509*`, hashed over its DER form) under `algorithm`, or nil when
     /// the algorithm is not one we hash with or OpenSSL fails.
     static func of(certificate: OpaquePointer, algorithm: String) -> DTLSFingerprint? {
         guard let digest = digestFunction(algorithm) else { return nil }

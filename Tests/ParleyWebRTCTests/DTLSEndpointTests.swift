@@ -104,6 +104,24 @@ import Testing
         #expect(endpoint.nextDeadline() == start + .milliseconds(100))
     }
 
+    /// As in the runtime: `now` is real monotonic time, and OpenSSL retransmits on our deadline.
+    @Test func retransmitsOnDeadlineWithRealTime() async throws {
+        let client = try #require(TestCertificates.client)
+        let server = try #require(TestCertificates.server)
+        let clock = ContinuousClock()
+        let origin = clock.now
+        func realNow() -> Instant { Instant(nanoseconds: (clock.now - origin).nanosecondsRounded) }
+        let endpoint = try DTLSEndpoint(role: .client, certificate: client, remoteFingerprint: server.fingerprint, now: realNow())
+        endpoint.start(now: realNow())
+        let hello = try #require(endpoint.pollTransmit())
+        let deadline = try #require(endpoint.nextDeadline())
+        try await Task.sleep(for: deadline - realNow())
+        let now = realNow()
+        endpoint.handleTimeout(now: now)
+        #expect(endpoint.pollTransmit()?.count == hello.count)
+        #expect(endpoint.nextDeadline() == now + .milliseconds(200))
+    }
+
     @Test func applicationDataFlowsBothWays() async throws {
         let pair = try DTLSTestPair.make()
         #expect(await pair.run { $0.bothConnected })
