@@ -17,7 +17,7 @@ import ParleyWire
 /// - the timer callback picks the durations: 100 ms first, doubling, capped at 2 s. RFC 6347
 ///   §4.2.4.1 suggests 1 s, but a voice session's handshake is on the critical path of the
 ///   first audio and WebRTC stacks use shorter first timeouts; the cap keeps a lossy path
-///   retrying often, and OpenSSL still gives up after 12 timeouts (about 17 s);
+///   retrying often, and OpenSSL still gives up after 12 retransmissions (about 19 s);
 /// - when OpenSSL starts its timer, our deadline becomes the injected `now` plus that same
 ///   duration; when it stops the timer, we drop the deadline. `nextDeadline()` is therefore
 ///   derived from injected time only.
@@ -114,7 +114,8 @@ final class DTLSDatagramBIO {
         // A datagram larger than the buffer is truncated, as a datagram socket would do.
         let count = min(datagram.count, Int(size))
         datagram.withUnsafeBytes { bytes in
-            UnsafeMutableRawPointer(buffer).copyMemory(from: bytes.baseAddress!, byteCount: count)
+            guard let source = bytes.baseAddress, count > 0 else { return }
+            UnsafeMutableRawPointer(buffer).copyMemory(from: source, byteCount: count)
         }
         return Int32(count)
     }

@@ -34,8 +34,9 @@ public final class DTLSEndpoint {
     private let role: DTLSRole
     private let ssl: OpaquePointer
     private let link: DTLSDatagramBIO
-    private let certificate: DTLSCertificate
     private var state = State.handshaking
+    /// The shortest encrypted record the negotiated cipher suite can produce; see `isForged(_:)`.
+    private var minimumProtectedRecordLength = 0
     private var events: [Event] = []
     private var eventsHead = 0
 
@@ -57,7 +58,6 @@ public final class DTLSEndpoint {
         self.role = role
         self.ssl = ssl
         self.link = link
-        self.certificate = certificate
     }
 
     deinit {
@@ -75,7 +75,7 @@ public final class DTLSEndpoint {
 
     /// Processes one received datagram, which may hold several records (RFC 6347 §4.1.1).
     public func handle(_ datagram: [UInt8], now: Instant) {
-        guard state == .handshaking || state == .connected, !datagram.isEmpty else { return }
+        guard state == .handshaking || state == .connected, !datagram.isEmpty, !isForged(datagram) else { return }
         link.receive(datagram)
         advance(now: now)
         link.discardInbound()
@@ -190,7 +190,36 @@ public final class DTLSEndpoint {
             return fail(.keyExportFailed(drainOpenSSLErrors()))
         }
         state = .connected
+        minimumProtectedRecordLength = Self.minimumProtectedRecordLength(cipher: SSL_get_current_cipher(ssl))
         events.append(.connected(keying))
+    }
+
+    /// True if the datagram holds a protected record (epoch above 0, RFC 6347 §4.1) too short
+    /// to be real for the negotiated suite. RFC 6347 §4.1.2.7 says to drop invalid records
+    /// silently, but OpenSSL 3.0 answers such a record with a fatal internal_error alert, so
+    /// one forged datagram would end the association; we drop it before OpenSSL sees it.
+    private func isForged(_ datagram: [UInt8]) -> Bool {
+        guard minimumProtectedRecordLength > 0 else { return false }
+        let headerLength = 13
+        var offset = 0
+        while datagram.count - offset >= headerLength {
+            let epoch = Int(datagram[offset + 3]) << 8 | Int(datagram[offset + 4])
+            let length = Int(datagram[offset + 11]) << 8 | Int(datagram[offset + 12])
+            if epoch > 0 && length < minimumProtectedRecordLength { return true }
+            offset += headerLength + length
+        }
+        return false
+    }
+
+    /// Explicit nonce and tag for AES-GCM (RFC 5288 §3), tag for ChaCha20-Poly1305 (RFC 7905 §2),
+    /// IV plus the smallest padded HMAC-SHA1 for CBC suites (RFC 5246 §6.2.3.2).
+    private static func minimumProtectedRecordLength(cipher: OpaquePointer?) -> Int {
+        guard let cipher else { return 0 }
+        switch SSL_CIPHER_get_cipher_nid(cipher) {
+        case NID_aes_128_gcm, NID_aes_256_gcm: return 8 + 16
+        case NID_chacha20_poly1305: return 16
+        default: return 16 + 32
+        }
     }
 
     private func readApplicationData() {

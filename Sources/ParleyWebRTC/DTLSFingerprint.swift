@@ -18,7 +18,8 @@ public struct DTLSFingerprint: Sendable, Hashable {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(length)
         for pair in hex.split(separator: ":", omittingEmptySubsequences: false) {
-            guard pair.utf8.count == 2, let byte = UInt8(pair, radix: 16) else { return nil }
+            // `UInt8(_:radix:)` alone would also take a sign ("+F").
+            guard pair.utf8.count == 2, pair.allSatisfy(\.isHexDigit), let byte = UInt8(pair, radix: 16) else { return nil }
             bytes.append(byte)
         }
         guard bytes.count == length else { return nil }
@@ -39,7 +40,7 @@ public struct DTLSFingerprint: Sendable, Hashable {
         }.joined(separator: ":")
     }
 
-    /// The fingerprint of a DER-encoded certificate (`X509*`) under `algorithm`, or nil when
+    /// The fingerprint of a certificate (`X509*`, hashed over its DER form) under `algorithm`, or nil when
     /// the algorithm is not one we hash with or OpenSSL fails.
     static func of(certificate: OpaquePointer, algorithm: String) -> DTLSFingerprint? {
         guard let digest = digestFunction(algorithm) else { return nil }

@@ -137,7 +137,8 @@ public final class SRTPSession {
         var buffer = packet + [UInt8](repeating: 0, count: extraCapacity)
         var length = Int32(packet.count)
         let status = buffer.withUnsafeMutableBytes { bytes in
-            operation(bytes.baseAddress!, &length)
+            guard let base = bytes.baseAddress else { return srtp_err_status_bad_param }
+            return operation(base, &length)
         }
         guard status == srtp_err_status_ok, length >= 0, Int(length) <= buffer.count else {
             throw error(for: status)
