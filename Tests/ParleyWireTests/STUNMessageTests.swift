@@ -1,5 +1,5 @@
 import Testing
-@testable import ParleyWire
+import ParleyWire
 
 /// SplitMix64: a seeded generator so fuzz tests repeat exactly.
 struct SeededGenerator: RandomNumberGenerator {
