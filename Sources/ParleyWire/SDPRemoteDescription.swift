@@ -86,14 +86,14 @@ struct RemoteDescription {
         let live = audio.filter { $0.element.port != 0 || $0.element.attribute("bundle-only") != nil }
         guard !live.isEmpty else { throw .noAudio }
         for (index, section) in live where section.proto.hasSuffix("RTP/SAVPF") && !section.proto.hasPrefix("TCP/") {
-            let rtpmaps = section.attributes(named: "rtpmap")
-            for format in section.formats {
+            // One pass over the rtpmaps keeps hostile sections with thousands of formats linear.
+            let opusPayloadTypes = Set(section.attributes(named: "rtpmap").compactMap { value -> Substring? in
+                let fields = SDPSyntax.fields(value)
+                return fields.count == 2 && fields[1].lowercased() == "opus/48000/2" ? fields[0] : nil
+            })
+            for format in section.formats where opusPayloadTypes.contains(Substring(format)) {
                 guard SDPSyntax.isDigits(format), format.utf8.count <= 3, let payloadType = UInt8(format), payloadType < 128 else { continue }
-                let isOpus = rtpmaps.contains { value in
-                    let fields = SDPSyntax.fields(value)
-                    return fields.count == 2 && fields[0] == format && fields[1].lowercased() == "opus/48000/2"
-                }
-                if isOpus { return (section, index, payloadType) }
+                return (section, index, payloadType)
             }
         }
         throw .noCommonCodec
