@@ -35,7 +35,8 @@ public struct SDPAnswerParameters: Sendable {
 /// One answer m= line per offered m= line, same order and kind. The chosen audio section
 /// keeps only the offer's Opus payload type; the data channel section is accepted when asked
 /// and bundled with audio; every other section is rejected with port 0 and only `a=mid`
-/// (RFC 8829 §5.3.1, RFC 8843 §7.3.3). `a=group:BUNDLE` lists the accepted mids.
+/// (RFC 8829 §5.3.1, RFC 8843 §7.3.3). `a=group:BUNDLE` lists the accepted mids. ICE
+/// credentials, fingerprint and setup appear at session level and in each accepted section.
 public enum SDPAnswerBuilder {
     /// Candidate type preference for host candidates (RFC 8445 §5.1.2.2 recommends 126).
     public static let hostTypePreference: UInt8 = 126
@@ -64,7 +65,9 @@ public enum SDPAnswerBuilder {
             }
             if let mid = section.mid { acceptedMids.append(mid) }
         }
-        var sessionAttributes = [SDPAttribute("ice-lite")]
+        // Session-level copies of the transport attributes (RFC 8839 §5.4, RFC 8122 §5, RFC 4145 §4)
+        // cover rejected sections for peers such as aiortc that look for them in every section.
+        var sessionAttributes = [SDPAttribute("ice-lite")] + transportAttributes(offer, parameters)
         if let group = offer.bundleGroup {
             let bundled = group.filter(acceptedMids.contains)
             if !bundled.isEmpty { sessionAttributes.append(SDPAttribute("group", (["BUNDLE"] + bundled).joined(separator: " "))) }

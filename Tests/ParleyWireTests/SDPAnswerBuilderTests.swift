@@ -15,6 +15,9 @@ private func checkAnswer(to offerText: String, parameters: SDPAnswerParameters =
 
     #expect(text.hasPrefix("v=0\r\no=- \(parameters.sessionID) 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"))
     #expect(answer.attribute("ice-lite") == "")
+    #expect(answer.attribute("ice-ufrag") == parameters.iceUfrag)
+    #expect(answer.attribute("fingerprint") == parameters.fingerprint.description)
+    #expect(answer.attribute("setup") == "active")
     #expect(answer.attribute("msid-semantic") == " WMS parley")
     #expect(answer.media.map(\.kind) == offered.map(\.kind))
     #expect(answer.media.map(\.mid) == offered.map(\.mid))
