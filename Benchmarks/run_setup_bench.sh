@@ -33,8 +33,10 @@ fi
 "$root/Benchmarks/pion-echo/build.sh" "$out/pion-echo" >/dev/null || exit 1
 
 declare -A pid_of=()
+bench_pid=""
 cleanup() {
-    for pid in "${pid_of[@]}"; do
+    # The running setup_time.py first: on SIGTERM it stops its chromedriver before exiting.
+    for pid in $bench_pid "${pid_of[@]}"; do
         kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
     done
 }
@@ -86,8 +88,12 @@ for client in aiortc chromium; do
     for server in "${servers[@]}"; do
         name="setup-$server-$client"
         echo "--- $server, $client, $calls calls"
-        timeout 900 "$python" "$root/Benchmarks/setup_time.py" --url "${urls[$server]}" --client "$client" \
-            --calls "$calls" --json >"$out/$name.json" 2>"$out/$name.txt" || status=1
+        # In the background and waited for, so a signal to this script is handled at once.
+        "$python" "$root/Benchmarks/setup_time.py" --url "${urls[$server]}" --client "$client" \
+            --calls "$calls" --json >"$out/$name.json" 2>"$out/$name.txt" &
+        bench_pid=$!
+        wait "$bench_pid" || status=1
+        bench_pid=""
         cat "$out/$name.txt"
     done
 done
