@@ -35,7 +35,8 @@ public struct SDPAnswerParameters: Sendable {
 /// One answer m= line per offered m= line, same order and kind. The chosen audio section
 /// keeps only the offer's Opus payload type; the data channel section is accepted when asked
 /// and bundled with audio; every other section is rejected with port 0 and only `a=mid`
-/// (RFC 8829 §5.3.1, RFC 8843 §7.3.3). `a=group:BUNDLE` lists the accepted mids.
+/// (RFC 8829 §5.3.1, RFC 8843 §7.3.3). `a=group:BUNDLE` lists the accepted mids. ICE
+/// credentials, fingerprint and setup appear at session level and in each accepted section.
 public enum SDPAnswerBuilder {
     /// Candidate type preference for host candidates (RFC 8445 §5.1.2.2 recommends 126).
     public static let hostTypePreference: UInt8 = 126
@@ -64,7 +65,9 @@ public enum SDPAnswerBuilder {
             }
             if let mid = section.mid { acceptedMids.append(mid) }
         }
-        var sessionAttributes = [SDPAttribute("ice-lite")]
+        // Session-level copies of the transport attributes (RFC 8839 §5.4, RFC 8122 §5, RFC 4145 §4)
+        // cover rejected sections for peers such as aiortc that look for them in every section.
+        var sessionAttributes = [SDPAttribute("ice-lite")] + transportAttributes(offer, parameters)
         if let group = offer.bundleGroup {
             let bundled = group.filter(acceptedMids.contains)
             if !bundled.isEmpty { sessionAttributes.append(SDPAttribute("group", (["BUNDLE"] + bundled).joined(separator: " "))) }
@@ -106,14 +109,7 @@ public enum SDPAnswerBuilder {
         if audio.rtcpFeedback.contains("nack") { attributes.append(SDPAttribute("rtcp-fb", "\(pt) nack")) }
         attributes.append(SDPAttribute("fmtp", "\(pt) minptime=10;useinbandfec=1"))
         if direction.sends { attributes.append(SDPAttribute("ssrc", "\(parameters.audioSSRC) cname:\(parameters.cname)")) }
-        for (index, address) in parameters.candidates.enumerated() {
-            let localPreference = UInt16(clamping: 65535 - index)
-            let candidate = SDPCandidate(foundation: String(index + 1), priority: SDPCandidate.priority(
-                typePreference: hostTypePreference, localPreference: localPreference),
-                address: address.ip.description, port: address.port, type: .host)
-            attributes.append(SDPAttribute("candidate", candidate.attributeValue))
-        }
-        attributes.append(SDPAttribute("end-of-candidates"))
+        attributes += candidateAttributes(parameters)
         return SDPMediaDescription(kind: "audio", port: 9, proto: offered.proto, formats: [pt],
                                    connection: SDPConnection(), attributes: attributes)
     }
@@ -124,8 +120,23 @@ public enum SDPAnswerBuilder {
         if let mid = offered.mid { attributes.append(SDPAttribute("mid", mid)) }
         attributes.append(SDPAttribute("sctp-port", String(sctpPort)))
         attributes.append(SDPAttribute("max-message-size", String(maxMessageSize)))
+        attributes += candidateAttributes(parameters)
         return SDPMediaDescription(kind: "application", port: 9, proto: offered.proto, formats: ["webrtc-datachannel"],
                                    connection: SDPConnection(), attributes: attributes)
+    }
+
+    /// One host candidate per address, then `a=end-of-candidates` (RFC 8840 §4.1): an ICE-lite
+    /// server knows all its candidates up front. Every accepted section carries them, so the
+    /// peer finds them whichever section it treats as BUNDLE-tagged.
+    public static func candidateAttributes(_ parameters: SDPAnswerParameters) -> [SDPAttribute] {
+        let candidates = parameters.candidates.enumerated().map { index, address in
+            let priority = SDPCandidate.priority(typePreference: hostTypePreference,
+                                                 localPreference: UInt16(clamping: 65535 - index))
+            let candidate = SDPCandidate(foundation: String(index + 1), priority: priority,
+                                         address: address.ip.description, port: address.port, type: .host)
+            return SDPAttribute("candidate", candidate.attributeValue)
+        }
+        return candidates + [SDPAttribute("end-of-candidates")]
     }
 
     /// A rejected section (RFC 8829 §5.3.1): port 0, the offered proto and formats, `a=mid` only.

@@ -62,6 +62,21 @@ public struct OfferedAudio: Sendable, Equatable {
     public let rtcpFeedback: [String]
     /// Whether the section has `a=rtcp-mux` (RFC 5761 §5.1.1).
     public let supportsRTCPMux: Bool
+
+    public init(mid: String?, mLineIndex: Int, opusPayloadType: UInt8, opusFmtp: String? = nil,
+                direction: MediaDirection = .sendrecv, ssrc: UInt32? = nil, cname: String? = nil,
+                extmaps: [SDPExtmap] = [], rtcpFeedback: [String] = [], supportsRTCPMux: Bool = true) {
+        self.mid = mid
+        self.mLineIndex = mLineIndex
+        self.opusPayloadType = opusPayloadType
+        self.opusFmtp = opusFmtp
+        self.direction = direction
+        self.ssrc = ssrc
+        self.cname = cname
+        self.extmaps = extmaps
+        self.rtcpFeedback = rtcpFeedback
+        self.supportsRTCPMux = supportsRTCPMux
+    }
 }
 
 /// An `a=extmap` line: `id[/direction] uri [attributes]` (RFC 8285 §8).
@@ -87,4 +102,11 @@ public struct OfferedApplication: Sendable, Equatable {
     public let sctpPort: UInt16
     /// `a=max-message-size` (RFC 8841 §6); 0 means no limit, absent means 65536.
     public let maxMessageSize: UInt64
+
+    public init(mid: String?, mLineIndex: Int, sctpPort: UInt16 = 5000, maxMessageSize: UInt64 = 65536) {
+        self.mid = mid
+        self.mLineIndex = mLineIndex
+        self.sctpPort = sctpPort
+        self.maxMessageSize = maxMessageSize
+    }
 }

@@ -48,12 +48,20 @@ struct RemoteDescription {
         isICELite = description.attribute("ice-lite") != nil
     }
 
-    /// Every `a=mid` must be a token (RFC 5888 §4) so it can appear in `a=group` lines.
+    /// Every `a=mid` must be a token (RFC 5888 §4) so it can appear in `a=group` lines, and
+    /// unique, at most one per section (RFC 5888 §4, RFC 8829 §5.2.1).
     private static func checkMids(_ description: SessionDescription) throws(SDPError) {
+        var seen: Set<String> = []
         for section in description.media {
-            for attribute in section.attributes where attribute.name == "mid" {
+            let mids = section.attributes.filter { $0.name == "mid" }
+            for attribute in mids {
+                let line = attribute.sourceLine ?? 0
                 guard let value = attribute.value, SDPSyntax.isToken(value) else {
-                    throw .malformed(line: attribute.sourceLine ?? 0, reason: "a=mid value must be a token (RFC 5888 §4)")
+                    throw .malformed(line: line, reason: "a=mid value must be a token (RFC 5888 §4)")
+                }
+                guard mids.count == 1 else { throw .malformed(line: line, reason: "a media section has more than one a=mid") }
+                guard seen.insert(value).inserted else {
+                    throw .malformed(line: line, reason: "a=mid:\(value) is used by two media sections (RFC 5888 §4)")
                 }
             }
         }
@@ -78,14 +86,14 @@ struct RemoteDescription {
         let live = audio.filter { $0.element.port != 0 || $0.element.attribute("bundle-only") != nil }
         guard !live.isEmpty else { throw .noAudio }
         for (index, section) in live where section.proto.hasSuffix("RTP/SAVPF") && !section.proto.hasPrefix("TCP/") {
-            let rtpmaps = section.attributes(named: "rtpmap")
-            for format in section.formats {
+            // One pass over the rtpmaps keeps hostile sections with thousands of formats linear.
+            let opusPayloadTypes = Set(section.attributes(named: "rtpmap").compactMap { value -> Substring? in
+                let fields = SDPSyntax.fields(value)
+                return fields.count == 2 && fields[1].lowercased() == "opus/48000/2" ? fields[0] : nil
+            })
+            for format in section.formats where opusPayloadTypes.contains(Substring(format)) {
                 guard SDPSyntax.isDigits(format), format.utf8.count <= 3, let payloadType = UInt8(format), payloadType < 128 else { continue }
-                let isOpus = rtpmaps.contains { value in
-                    let fields = SDPSyntax.fields(value)
-                    return fields.count == 2 && fields[0] == format && fields[1].lowercased() == "opus/48000/2"
-                }
-                if isOpus { return (section, index, payloadType) }
+                return (section, index, payloadType)
             }
         }
         throw .noCommonCodec

@@ -1,0 +1,237 @@
+import ParleyWire
+
+/// Controlling full-ICE agent for Parley's own client role (RFC 8445 §7.2) with aggressive
+/// nomination (every check carries USE-CANDIDATE) and consent freshness (RFC 7675 §5.1).
+///
+/// It checks every remote candidate at once; each check is retransmitted with an RTO starting
+/// at 50 ms and doubling up to 1.6 s, for at most 7 transmissions (RFC 8489 §6.2.1). The first
+/// authenticated success response connects; when every check has given up, `.failed`. Once
+/// connected, a consent check goes out every 5 s ± 20 % and consent ends after 30 s without an
+/// authenticated response (`.consentExpired`). Binding requests from the peer are answered
+/// when they authenticate under the local password.
+public struct ICEControllingAgent: Sendable {
+    public enum Event: Sendable, Equatable {
+        case connected(PeerAddress)
+        case failed
+        case consentExpired
+    }
+
+    public static let initialRTO: Duration = .milliseconds(50)
+    public static let maximumRTO: Duration = .milliseconds(1600)
+    public static let maximumTransmissions = 7
+    public static let consentInterval: Duration = .seconds(5)
+    public static let consentTimeout: Duration = .seconds(30)
+
+    /// A peer-reflexive candidate's priority for component 1 (RFC 8445 §5.1.2.1, §7.1.1):
+    /// type preference 110, local preference 65535.
+    public static let checkPriority: UInt32 = 110 << 24 | 65_535 << 8 | (256 - 1)
+
+    public let local: ICECredentials
+    public let remote: ICECredentials
+    public let tieBreaker: UInt64
+    /// The nominated address once connected.
+    public private(set) var selectedAddress: PeerAddress?
+
+    private struct Check: Sendable {
+        var destination: PeerAddress
+        var transactionID: STUNTransactionID
+        var request: [UInt8]
+        var transmissions: Int
+        var rto: Duration
+        var nextTransmission: Instant
+    }
+
+    private enum Phase: Sendable {
+        case checking([Check])
+        case connected(consentDeadline: Instant, nextConsentCheck: Instant, outstanding: [STUNTransactionID])
+        case finished
+    }
+
+    private var phase: Phase
+    private var jitter: SplitMix64
+    private let remoteKey: [UInt8]
+    private let localKey: [UInt8]
+    private var transmits: [Transmit] = []
+    private var events: [Event] = []
+
+    /// Starts checking `remoteCandidates` now. `randomSeed` drives only the consent-check
+    /// jitter; transaction IDs always come from the system's secure generator.
+    public init(local: ICECredentials, remote: ICECredentials, remoteCandidates: [PeerAddress], tieBreaker: UInt64,
+                now: Instant, randomSeed: UInt64 = .random(in: .min ... .max)) {
+        self.local = local
+        self.remote = remote
+        self.tieBreaker = tieBreaker
+        self.jitter = SplitMix64(seed: randomSeed)
+        self.remoteKey = Array(remote.password.utf8)
+        self.localKey = Array(local.password.utf8)
+        self.phase = .finished
+        var checks: [Check] = []
+        for candidate in remoteCandidates where !checks.contains(where: { $0.destination == candidate }) {
+            let (transactionID, request) = makeRequest(nominating: true)
+            checks.append(Check(destination: candidate, transactionID: transactionID, request: request,
+                                transmissions: 1, rto: Self.initialRTO, nextTransmission: now + Self.initialRTO))
+            transmits.append(Transmit(destination: candidate, payload: request))
+        }
+        if checks.isEmpty {
+            events.append(.failed)
+        } else {
+            phase = .checking(checks)
+        }
+    }
+
+    /// A Binding request as RFC 8445 §7.2.2 wants it: USERNAME "remote:local", PRIORITY,
+    /// ICE-CONTROLLING, USE-CANDIDATE when nominating, MESSAGE-INTEGRITY, FINGERPRINT.
+    private func makeRequest(nominating: Bool) -> (STUNTransactionID, [UInt8]) {
+        let transactionID = STUNTransactionID.random()
+        var attributes: [STUNAttribute] = [
+            .username("\(remote.ufrag):\(local.ufrag)"), .priority(Self.checkPriority), .iceControlling(tieBreaker),
+        ]
+        if nominating { attributes.append(.useCandidate) }
+        let message = STUNMessage(class: .request, method: .binding, transactionID: transactionID, attributes: attributes)
+        return (transactionID, message.encoded(integrityKey: remoteKey, fingerprint: true))
+    }
+
+    /// Handles one STUN message from `source`. Returns true when it was ours: an authenticated
+    /// response to one of our checks (RFC 8445 §7.2.5: matching transaction, symmetric
+    /// addresses, MESSAGE-INTEGRITY under the remote password) or a peer's check that we answered.
+    public mutating func handle(_ message: STUNMessage, from source: PeerAddress, now: Instant) -> Bool {
+        handleTimeout(now: now)
+        guard message.method == .binding else { return false }
+        switch message.messageClass {
+        case .request:
+            return answer(message, from: source)
+        case .successResponse, .errorResponse:
+            return handleResponse(message, from: source, now: now)
+        case .indication:
+            return false
+        }
+    }
+
+    private mutating func handleResponse(_ message: STUNMessage, from source: PeerAddress, now: Instant) -> Bool {
+        switch phase {
+        case .checking(var checks):
+            guard let index = checks.firstIndex(where: { $0.transactionID == message.transactionID && $0.destination == source }),
+                  message.hasValidMessageIntegrity(key: remoteKey) else { return false }
+            if message.messageClass == .successResponse {
+                selectedAddress = source
+                events.append(.connected(source))
+                phase = .connected(consentDeadline: now + Self.consentTimeout,
+                                   nextConsentCheck: now + jitteredConsentInterval(), outstanding: [])
+            } else {
+                checks.remove(at: index)
+                finishChecking(checks)
+            }
+            return true
+        case .connected(let consentDeadline, let nextConsentCheck, var outstanding):
+            guard source == selectedAddress, let index = outstanding.firstIndex(of: message.transactionID),
+                  message.hasValidMessageIntegrity(key: remoteKey) else { return false }
+            outstanding.remove(at: index)
+            let refreshed = message.messageClass == .successResponse ? now + Self.consentTimeout : consentDeadline
+            phase = .connected(consentDeadline: refreshed, nextConsentCheck: nextConsentCheck, outstanding: outstanding)
+            return true
+        case .finished:
+            return false
+        }
+    }
+
+    /// RFC 8445 §7.3: a full agent answers the peer's authenticated checks.
+    private mutating func answer(_ message: STUNMessage, from source: PeerAddress) -> Bool {
+        if case .finished = phase { return false }
+        guard message.username == "\(local.ufrag):\(remote.ufrag)",
+              message.hasValidMessageIntegrity(key: localKey) else { return false }
+        let response = STUNMessage(class: .successResponse, method: .binding, transactionID: message.transactionID,
+                                   attributes: [.xorMappedAddress(source)])
+        transmits.append(Transmit(destination: source, payload: response.encoded(integrityKey: localKey, fingerprint: true)))
+        return true
+    }
+
+    private mutating func finishChecking(_ checks: [Check]) {
+        if checks.isEmpty {
+            phase = .finished
+            events.append(.failed)
+        } else {
+            phase = .checking(checks)
+        }
+    }
+
+    /// Retransmits due checks, gives up on exhausted ones, and sends consent checks or ends
+    /// consent when their times come.
+    public mutating func handleTimeout(now: Instant) {
+        switch phase {
+        case .checking(var checks):
+            var index = 0
+            while index < checks.count {
+                guard checks[index].nextTransmission <= now else {
+                    index += 1
+                    continue
+                }
+                if checks[index].transmissions >= Self.maximumTransmissions {
+                    checks.remove(at: index)
+                    continue
+                }
+                checks[index].transmissions += 1
+                checks[index].rto = min(checks[index].rto * 2, Self.maximumRTO)
+                checks[index].nextTransmission = now + checks[index].rto
+                transmits.append(Transmit(destination: checks[index].destination, payload: checks[index].request))
+                index += 1
+            }
+            finishChecking(checks)
+        case .connected(let consentDeadline, let nextConsentCheck, var outstanding):
+            if now >= consentDeadline {
+                phase = .finished
+                events.append(.consentExpired)
+                return
+            }
+            guard now >= nextConsentCheck, let destination = selectedAddress else { return }
+            let (transactionID, request) = makeRequest(nominating: false)
+            transmits.append(Transmit(destination: destination, payload: request))
+            // Responses to the last few checks still count; older ones are forgotten.
+            outstanding = Array((outstanding + [transactionID]).suffix(8))
+            phase = .connected(consentDeadline: consentDeadline, nextConsentCheck: now + jitteredConsentInterval(),
+                               outstanding: outstanding)
+        case .finished:
+            return
+        }
+    }
+
+    private mutating func jitteredConsentInterval() -> Duration {
+        Self.consentInterval * Double.random(in: 0.8...1.2, using: &jitter)
+    }
+
+    public mutating func pollTransmit() -> Transmit? {
+        transmits.isEmpty ? nil : transmits.removeFirst()
+    }
+
+    public mutating func pollEvent() -> Event? {
+        events.isEmpty ? nil : events.removeFirst()
+    }
+
+    /// The next retransmission, consent check or consent expiry; nil once failed or expired.
+    public func nextDeadline() -> Instant? {
+        switch phase {
+        case .checking(let checks):
+            return checks.map(\.nextTransmission).min()
+        case .connected(let consentDeadline, let nextConsentCheck, _):
+            return min(consentDeadline, nextConsentCheck)
+        case .finished:
+            return nil
+        }
+    }
+}
+
+/// A small seeded generator (SplitMix64) so consent jitter is repeatable under test.
+private struct SplitMix64: RandomNumberGenerator, Sendable {
+    var state: UInt64
+
+    init(seed: UInt64) {
+        state = seed
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
