@@ -51,8 +51,9 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "ParleyWireTests", dependencies: ["ParleyWire"]),
-        .testTarget(name: "ParleyWebRTCTests", dependencies: ["ParleyWebRTC"]),
+        .target(name: "ParleyTestSupport", path: "Tests/ParleyTestSupport"),
+        .testTarget(name: "ParleyWireTests", dependencies: ["ParleyWire", "ParleyTestSupport"]),
+        .testTarget(name: "ParleyWebRTCTests", dependencies: ["ParleyWebRTC", "ParleyTestSupport"]),
         .testTarget(
             name: "ParleyTransceiverTests",
             dependencies: [

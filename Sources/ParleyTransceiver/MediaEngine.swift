@@ -134,7 +134,10 @@ public final class MediaEngine: @unchecked Sendable {
         while sessionsByUfrag[local.ufrag] != nil { local = ICECredentials.random() }
         // RFC 8842 §5.2: an actpass or passive offerer lets us be the DTLS client, which
         // starts the handshake the moment ICE succeeds and saves half a round trip.
-        let dtlsRole: DTLSRole = offer.setup == .active ? .server : .client
+        guard let answerSetup = offer.setup.answerRole(preferring: .active) else {
+            throw CallSetupError.offer(.unsupportedSetup(offer.setup.rawValue))
+        }
+        let dtlsRole: DTLSRole = answerSetup.isDTLSClient ? .client : .server
         let now = Instant.now
         let connection: PeerConnection
         let session: MediaSession
@@ -151,8 +154,8 @@ public final class MediaEngine: @unchecked Sendable {
         }
         let answer = SDPAnswerBuilder.answer(to: offer, with: SDPAnswerParameters(
             iceUfrag: local.ufrag, icePassword: local.password,
-            fingerprint: DTLSFingerprintLine(algorithm: certificate.fingerprint.algorithm, value: certificate.fingerprint.hexValue),
-            setup: dtlsRole == .client ? .active : .passive,
+            fingerprint: DTLSFingerprintLine(algorithm: certificate.fingerprint.algorithm, digest: certificate.fingerprint.bytes),
+            setup: answerSetup,
             candidates: configuration.candidates,
             sessionID: UInt64.random(in: 1...UInt64(Int64.max)),
             audioSSRC: connection.configuration.localSSRC,
@@ -304,7 +307,7 @@ public final class MediaEngine: @unchecked Sendable {
             session.timer = nil
             return
         }
-        session.timer = eventLoop.scheduleTask(deadline: deadline.nioDeadline) { [weak self, weak session] in
+        session.timer = eventLoop.assumeIsolated().scheduleTask(deadline: deadline.nioDeadline) { [weak self, weak session] in
             guard let self, let session else { return }
             session.timer = nil
             session.timerDeadline = nil

@@ -53,7 +53,8 @@ struct MediaService: Service {
         let address = try await engine.start()
         logger.info("media socket bound", metadata: ["udp": "\(address)", "candidates": "\(engine.configuration.candidates)"])
         try? await gracefulShutdown()
-        logger.info("draining", metadata: ["sessions": "\(await engine.sessionCount)"])
+        let live = await engine.sessionCount
+        logger.info("draining", metadata: ["sessions": "\(live)"])
         await engine.drain(deadline: engine.configuration.drainDeadline)
         await engine.stop()
     }

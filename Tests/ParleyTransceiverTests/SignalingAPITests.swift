@@ -28,11 +28,11 @@ import Testing
         let ice = ICECredentials.random()
         return SDPOfferBuilder.offer(with: SDPOfferParameters(
             iceUfrag: ice.ufrag, icePassword: ice.password,
-            fingerprint: DTLSFingerprintLine(algorithm: "sha-256", value: certificate.fingerprint.hexValue),
+            fingerprint: DTLSFingerprintLine(algorithm: "sha-256", digest: certificate.fingerprint.bytes),
             sessionID: 42, audioSSRC: 1234, cname: "test"))
     }
 
-    func withAPI(_ engine: MediaEngine, _ body: (any TestClientProtocol) async throws -> Void) async throws {
+    func withAPI(_ engine: MediaEngine, _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         let app = Application(router: SignalingAPI(engine: engine).makeRouter())
         try await app.test(.router, body)
     }

@@ -1,3 +1,4 @@
+import ParleyTestSupport
 import ParleyWebRTC
 import ParleyWire
 import Testing

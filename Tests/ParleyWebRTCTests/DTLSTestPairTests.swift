@@ -1,5 +1,6 @@
 import ParleyWebRTC
 import ParleyWire
+import ParleyTestSupport
 import Testing
 
 /// Certificates shared by the DTLS and SRTP tests; generating one takes a few milliseconds.
@@ -9,22 +10,6 @@ enum TestCertificates {
     static let stranger = try? DTLSCertificate.generateSelfSigned(commonName: "stranger")
 }
 
-/// SplitMix64: a small seeded generator so every lossy or fuzz test replays the same way.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Which way a datagram travels between the two endpoints of a `DTLSTestPair`.
 enum PathDirection {

@@ -1,3 +1,4 @@
+import ParleyTestSupport
 import ParleyWebRTC
 import ParleyWire
 import Testing
@@ -49,6 +50,7 @@ import Testing
             pair.server.sendAudio([0xF8], mediaTime: UInt32(frame) * 960, marker: false, now: pair.now)
             pair.advance(by: .milliseconds(20))
         }
+        pair.advance(by: .milliseconds(50))
         let rtt = try #require(pair.client.statistics.roundTripTime)
         #expect(rtt >= .milliseconds(49) && rtt <= .milliseconds(52), "rtt \(rtt)")
         #expect(pair.server.statistics.receive?.packetsReceived == 150)

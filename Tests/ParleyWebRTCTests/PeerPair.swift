@@ -1,22 +1,10 @@
+import ParleyTestSupport
 import ParleyWebRTC
 import ParleyWire
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// A deterministic pseudo-random generator (SplitMix64) so lossy paths repeat exactly.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Parley's client role against Parley's server role, in memory, with injected time and a
 /// simulated path (one-way delay, seeded loss). Nothing here touches a socket or a clock.
@@ -70,6 +58,7 @@ final class PeerPair {
             collect()
             if condition(self) { return true }
             guard let next = nextInstant(), next <= end else { return condition(self) }
+            keepOpenSSLClockInStep(advancingTo: next)
             now = max(now, next)
             deliverDue()
             if let deadline = server.nextDeadline(), deadline <= now { server.handleTimeout(now: now) }
@@ -83,6 +72,14 @@ final class PeerPair {
         let target = now + duration
         run(until: { $0.now >= target }, limit: duration)
         now = max(now, target)
+    }
+
+    /// OpenSSL's DTLS retransmission timer reads the real clock (see `DTLSDatagramBIO`), so
+    /// while a handshake is under way simulated time may not run ahead of real time.
+    private func keepOpenSSLClockInStep(advancingTo next: Instant) {
+        guard !(server.isMediaReady && client.isMediaReady), next > now else { return }
+        let step = min(next - now, .milliseconds(50))
+        usleep(UInt32(step.nanosecondsRounded / 1_000))
     }
 
     private func nextInstant() -> Instant? {

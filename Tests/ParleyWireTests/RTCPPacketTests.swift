@@ -1,3 +1,4 @@
+import ParleyTestSupport
 import Testing
 import ParleyWire
 
@@ -108,7 +109,7 @@ private let block = RTCPReportBlock(
 }
 
 @Test func mutatedCompoundPacketsNeverCrashTheParser() {
-    var generator = SeededGenerator(state: 4585)
+    var generator = SeededGenerator(seed: 4585)
     let seed = RTCPCompoundPacket.encode([
         .senderReport(RTCPSenderReport(ssrc: 1, ntpTimestamp: 2, rtpTimestamp: 3, packetCount: 4, octetCount: 5,
                                        reportBlocks: [block])),

@@ -1,3 +1,4 @@
+import ParleyTestSupport
 import Testing
 import ParleyWire
 
@@ -102,7 +103,7 @@ import ParleyWire
 }
 
 @Test func mutatedPacketsNeverCrashTheParser() {
-    var generator = SeededGenerator(state: 3550)
+    var generator = SeededGenerator(seed: 3550)
     let seeds = [
         RTPPacket(payloadType: 111, sequenceNumber: 5, timestamp: 6, ssrc: 7, csrcs: [1, 2],
                   extensionProfile: RTPPacket.oneByteExtensionProfile,

@@ -1,18 +1,7 @@
+import ParleyTestSupport
 import Testing
 import ParleyWire
 
-/// SplitMix64: a seeded generator so fuzz tests repeat exactly.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Flips, truncates, extends or overwrites bytes of `bytes`, the way fuzz tests damage input.
 func mutate(_ bytes: [UInt8], using generator: inout SeededGenerator) -> [UInt8] {
@@ -225,7 +214,7 @@ func sampleCheck(key: [UInt8] = Array("server-password-24-chars".utf8)) -> [UInt
 }
 
 @Test func tenThousandMutatedMessagesNeverCrashTheParser() {
-    var generator = SeededGenerator(state: 0x5354_554E)
+    var generator = SeededGenerator(seed: 0x5354_554E)
     let key = Array("server-password-24-chars".utf8)
     let seeds = [sampleCheck(key: key), rfc5769SampleRequest,
                  STUNMessage(class: .errorResponse, transactionID: sampleTransactionID,

@@ -1,3 +1,4 @@
+import ParleyTestSupport
 import Testing
 import ParleyWire
 
@@ -26,7 +27,7 @@ private func peek(_ bytes: [UInt8]) -> Range<Int>? {
 }
 
 @Test func peekAgreesWithTheFullParserOnMutatedMessages() {
-    var generator = SeededGenerator(state: 42)
+    var generator = SeededGenerator(seed: 42)
     let seeds = [sampleCheck(), rfc5769SampleRequest]
     var agreed = 0
     for round in 0..<10_000 {
