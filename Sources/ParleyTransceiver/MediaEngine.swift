@@ -36,7 +36,16 @@ public final class MediaEngine: @unchecked Sendable {
     private var sessionsByAddress: [PeerAddress: MediaSession] = [:]
     private var addressesBySession: [SessionID: Set<PeerAddress>] = [:]
     private var isDraining = false
+    /// Calls that ended lately, oldest first, so a client that hangs up the WebRTC way
+    /// (RTCP BYE, DTLS close) and then sends DELETE still gets 204, not 404.
+    private var recentlyEnded: [SessionID] = []
+    private var recentlyEndedSet: Set<SessionID> = []
+    private static let recentlyEndedLimit = 4_096
     private var pendingFlush = false
+
+    /// Datagrams taken per `recvmmsg` call, and the largest datagram kept whole.
+    private static let datagramsPerRead = 16
+    private static let maxDatagramSize = 2_048
 
     /// Addresses one session may be reached from (RFC 8445 peer-reflexive candidates); more are ignored.
     private static let maxAddressesPerSession = 8
@@ -53,8 +62,9 @@ public final class MediaEngine: @unchecked Sendable {
     public func start() async throws -> PeerAddress {
         let bootstrap = DatagramBootstrap(group: eventLoop)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
-            .channelOption(.datagramVectorReadMessageCount, value: 16)
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2_048))
+            .channelOption(.datagramVectorReadMessageCount, value: Self.datagramsPerRead)
+            // A vector read splits one buffer evenly across its messages: give each a full datagram.
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: Self.datagramsPerRead * Self.maxDatagramSize))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(MediaDatagramHandler(engine: self))
@@ -98,10 +108,11 @@ public final class MediaEngine: @unchecked Sendable {
         }.get()
     }
 
-    /// Ends a call as the signaling API's DELETE asks; false when there is no such call.
+    /// Ends a call as the signaling API's DELETE asks; false when there is no such call
+    /// (an id that ended lately counts as found: DELETE is idempotent, RFC 9110 §9.2.2).
     public func endCall(_ id: SessionID) async -> Bool {
         (try? await eventLoop.submit { () -> Bool in
-            guard let session = self.sessions[id] else { return false }
+            guard let session = self.sessions[id] else { return self.recentlyEndedSet.contains(id) }
             let now = Instant.now
             session.connection.close(now: now)
             self.drive(session, now: now)
@@ -327,6 +338,11 @@ public final class MediaEngine: @unchecked Sendable {
             sessionsByAddress[address] = nil
         }
         metrics.sessions.decrement()
+        recentlyEnded.append(session.id)
+        recentlyEndedSet.insert(session.id)
+        if recentlyEnded.count > Self.recentlyEndedLimit {
+            recentlyEndedSet.remove(recentlyEnded.removeFirst())
+        }
     }
 }
 

@@ -58,8 +58,13 @@ import Testing
             try await client.execute(uri: location, method: .delete) { response in
                 #expect(response.status == .noContent)
             }
+            // DELETE is idempotent: a call that already ended answers 204 again.
             try await client.execute(uri: location, method: .delete) { response in
+                #expect(response.status == .noContent)
+            }
+            try await client.execute(uri: "/v1/realtime/calls/rtc_000000000000000000000000", method: .delete) { response in
                 #expect(response.status == .notFound)
+                #expect(String(buffer: response.body).contains("no_such_call"))
             }
         }
         #expect(await engine.sessionCount == 0)
