@@ -21,11 +21,15 @@ let package = Package(
         .target(name: "COpenSSL", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         .target(name: "CSRTP", linkerSettings: [.linkedLibrary("srtp2")]),
         .target(name: "COpus", linkerSettings: [.linkedLibrary("opus")]),
+        // Linux calls Swift cannot see without _GNU_SOURCE: recvmmsg/sendmmsg, CPU affinity.
+        .target(name: "CParleyLinux"),
 
         // Pure codecs: no I/O, no clocks.
         .target(name: "ParleyWire", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // Sans-IO WebRTC peer: ICE-lite, DTLS, SRTP, RTP/RTCP, Opus.
         .target(name: "ParleyWebRTC", dependencies: ["ParleyWire", "COpenSSL", "CSRTP", "COpus"]),
+        // The routing token carried in the server ICE ufrag: encode, verify, key rotation.
+        .target(name: "ParleyRouting", dependencies: ["ParleyWire", .product(name: "Crypto", package: "swift-crypto")]),
         // Transceiver runtime: UDP socket, session table, timers, signaling HTTP, metrics.
         .target(
             name: "ParleyTransceiver",
@@ -41,10 +45,35 @@ let package = Package(
             resources: [.copy("Resources/index.html")]
         ),
 
+        // Relay runtime: one public UDP port, pinned SO_REUSEPORT workers, flow table, flow store.
+        .target(
+            name: "ParleyRelay",
+            dependencies: [
+                "ParleyRouting", "ParleyWire", "CParleyLinux",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Load generator: many real WebRTC calls from Parley's own client role.
+        .target(
+            name: "ParleyLoadgen",
+            dependencies: [
+                "ParleyWebRTC",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         .executableTarget(
             name: "parley",
             dependencies: [
-                "ParleyTransceiver",
+                "ParleyTransceiver", "ParleyRelay", "ParleyLoadgen", "ParleyRouting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -54,6 +83,8 @@ let package = Package(
         .target(name: "ParleyTestSupport", path: "Tests/ParleyTestSupport"),
         .testTarget(name: "ParleyWireTests", dependencies: ["ParleyWire", "ParleyTestSupport"]),
         .testTarget(name: "ParleyWebRTCTests", dependencies: ["ParleyWebRTC", "ParleyTestSupport"]),
+        .testTarget(name: "ParleyRoutingTests", dependencies: ["ParleyRouting", "ParleyTestSupport"]),
+        .testTarget(name: "ParleyRelayTests", dependencies: ["ParleyRelay", "ParleyTestSupport"]),
         .testTarget(
             name: "ParleyTransceiverTests",
             dependencies: [

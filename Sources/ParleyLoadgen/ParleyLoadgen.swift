@@ -1,0 +1,2 @@
+/// Work in progress: the ParleyLoadgen module.
+enum ParleyLoadgenModule {}

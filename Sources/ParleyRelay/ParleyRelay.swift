@@ -1,0 +1,2 @@
+/// Work in progress: the ParleyRelay module.
+enum ParleyRelayModule {}

@@ -1,0 +1,2 @@
+/// Work in progress: the ParleyRouting module.
+enum ParleyRoutingModule {}
