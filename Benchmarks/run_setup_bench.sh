@@ -157,7 +157,7 @@ for client in ("aiortc", "chromium"):
         if report is not None:
             runs.append(f"{client} → {server}: {report['succeeded']}/{report['calls']} calls succeeded")
 lines += ["", "Calls: " + "; ".join(runs) + ".",
-          "Chromium's first audio is read from the page's 100 ms getStats poll, so it moves in steps of about 100 ms.",
+          "Chromium's first audio is when the page's remote track unmutes (its first packet arrived).",
           "", "Each run's median, p95, min and max (setup-SERVER-CLIENT.txt; per call: the .json files):", ""]
 for client in ("aiortc", "chromium"):
     for server in ("parley", "pion"):

@@ -9,7 +9,7 @@ then creates its offer and POSTs it, a few ms).
   ice            ICE connected
   dtls           DTLS connected
   first_audio    first audio received (aiortc: first decoded frame of the echo;
-                 Chromium: inbound-rtp packetsReceived > 0, which the page polls every 100 ms)
+                 Chromium: the remote track's unmute event, i.e. its first packet)
 
 aiortc calls reuse Tests/Interop/peers.py (echo_call); Chromium calls reuse the WebDriver of
 Tests/Interop/chromium_demo.py: one chromedriver and one browser session, and for each call
