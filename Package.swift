@@ -28,13 +28,15 @@ let package = Package(
         .target(name: "ParleyWire", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // Sans-IO WebRTC peer: ICE-lite, DTLS, SRTP, RTP/RTCP, Opus.
         .target(name: "ParleyWebRTC", dependencies: ["ParleyWire", "COpenSSL", "CSRTP", "COpus"]),
+        // The built-in voice agent and the Realtime event vocabulary; sans-IO.
+        .target(name: "ParleyAgent", dependencies: ["ParleyWire"]),
         // The routing token carried in the server ICE ufrag: encode, verify, key rotation.
         .target(name: "ParleyRouting", dependencies: ["ParleyWire", .product(name: "Crypto", package: "swift-crypto")]),
         // Transceiver runtime: UDP socket, session table, timers, signaling HTTP, metrics.
         .target(
             name: "ParleyTransceiver",
             dependencies: [
-                "ParleyWebRTC",
+                "ParleyWebRTC", "ParleyAgent",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -83,6 +85,7 @@ let package = Package(
         .target(name: "ParleyTestSupport", path: "Tests/ParleyTestSupport"),
         .testTarget(name: "ParleyWireTests", dependencies: ["ParleyWire", "ParleyTestSupport"]),
         .testTarget(name: "ParleyWebRTCTests", dependencies: ["ParleyWebRTC", "ParleyTestSupport"]),
+        .testTarget(name: "ParleyAgentTests", dependencies: ["ParleyAgent", "ParleyTestSupport"]),
         .testTarget(name: "ParleyRoutingTests", dependencies: ["ParleyRouting", "ParleyTestSupport"]),
         .testTarget(name: "ParleyRelayTests", dependencies: ["ParleyRelay", "ParleyTestSupport"]),
         .testTarget(
