@@ -17,7 +17,7 @@ PY
 )
 url="http://127.0.0.1:$http_port"
 
-"$parley" transceiver --http "127.0.0.1:$http_port" --udp "127.0.0.1:$udp_port" --log-level warning \
+"$parley" transceiver --http "127.0.0.1:$http_port" --udp "127.0.0.1:$udp_port" --backend echo --log-level warning \
     >"$workdir/transceiver.log" 2>&1 &
 pid=$!
 cleanup() {

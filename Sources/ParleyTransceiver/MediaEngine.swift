@@ -159,7 +159,10 @@ public final class MediaEngine: @unchecked Sendable {
                     certificate: certificate, remoteFingerprint: remoteFingerprint, dtlsRole: dtlsRole,
                     audioPayloadType: offer.audio.opusPayloadType),
                 now: now)
-            session = try MediaSession(id: .random(), serverUfrag: local.ufrag, connection: connection, createdAt: now)
+            let id = SessionID.random()
+            session = try MediaSession(
+                id: id, serverUfrag: local.ufrag, connection: connection, backend: makeBackend(for: id),
+                metrics: metrics, createdAt: now)
         } catch {
             throw CallSetupError.internalFailure("\(error)")
         }
@@ -178,6 +181,25 @@ public final class MediaEngine: @unchecked Sendable {
         rearm(session)
         logger.debug("call created", metadata: ["session": "\(session.id)"])
         return CallAnswer(id: session.id, sdp: answer)
+    }
+
+    private func makeBackend(for id: SessionID) -> any CallBackend {
+        switch configuration.backend {
+        case .agent:
+            return AgentBackend()
+        case .echo:
+            return EchoBackend()
+        case .webSocket(let url):
+            return WebSocketBackend(url: url, callID: id, logger: logger) { [weak self] in self?.wake(id) }
+        }
+    }
+
+    /// Drains a session whose backend produced something off the event loop.
+    private func wake(_ id: SessionID) {
+        eventLoop.execute {
+            guard let session = self.sessions[id] else { return }
+            self.drive(session, now: .now)
+        }
     }
 
     // MARK: Datagrams
@@ -249,6 +271,10 @@ public final class MediaEngine: @unchecked Sendable {
                 progressed = true
                 handle(event, of: session, now: now)
             }
+            if session.pumpBackend(now: now) { progressed = true }
+            if session.backendFailure != nil, !session.connection.isClosed {
+                session.connection.close(now: now)
+            }
             if session.connection.isMediaReady {
                 do {
                     if try session.sendDueAudio(now: now), session.firstAudioSentAt == nil {
@@ -266,6 +292,7 @@ public final class MediaEngine: @unchecked Sendable {
         }
         flushIfNeeded()
         if session.connection.isClosed {
+            session.backend.close()
             remove(session)
         } else {
             rearm(session)
@@ -282,14 +309,14 @@ public final class MediaEngine: @unchecked Sendable {
             metrics.dtlsConnectedAfter.record(now - session.createdAt)
         case .audio(let audio):
             do {
-                try session.receiveAudio(audio, now: now)
+                try session.receiveAudio(audio)
             } catch {
                 metrics.drop("opus_decode")
             }
         case .applicationData:
             metrics.drop("data_channel_unsupported")
         case .closed(let reason):
-            metrics.sessionEnded(reason.rawValue)
+            metrics.sessionEnded(session.backendFailure != nil ? "backend_failed" : reason.rawValue)
             logger.debug("call ended", metadata: ["session": "\(session.id)", "reason": "\(reason.rawValue)"])
         }
     }

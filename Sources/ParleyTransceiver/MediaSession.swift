@@ -1,4 +1,5 @@
 import NIOCore
+import ParleyAgent
 import ParleyWebRTC
 import ParleyWire
 
@@ -25,23 +26,36 @@ public struct SessionID: Sendable, Hashable, CustomStringConvertible {
     public var description: String { rawValue }
 }
 
-/// One call as the runtime holds it: the sans-IO `PeerConnection`, the Opus codec pair and
-/// the paced output of the echo: what the caller says is decoded, re-encoded and sent back.
-/// Lives on the media event loop for its whole life.
+/// One call as the runtime holds it: the sans-IO `PeerConnection`, the Opus codec pair, the
+/// call's backend (built-in agent, echo, or an external one over WebSocket) and the paced
+/// output of what the backend says. Lives on the media event loop for its whole life.
 final class MediaSession {
     /// 20 ms at the 24 kHz rate Parley decodes and encodes at.
     static let samplesPerFrame = 480
     static let sampleRate: Int32 = 24_000
+    /// Events for the caller wait here until the data channel takes them.
+    static let clientEventLimit = 256
 
     let id: SessionID
     let serverUfrag: String
     let connection: PeerConnection
+    let backend: any CallBackend
     let createdAt: Instant
+    private let metrics: TransceiverMetrics
     private let decoder: OpusDecoder
     private let encoder: OpusEncoder
     private(set) var output = PacedAudioOutput()
-    private var pendingSamples: [Int16] = []
+    private var inputSamples: [Int16] = []
+    private var inputMediaTime: UInt32 = 0
+    private var outputSamples: [Int16] = []
+    private var outputTag: String?
     private var lastReceivedSequence: UInt16?
+    /// The response being played and how many of its frames went out.
+    private var playing: (responseID: String, frames: Int)?
+    private var speechStoppedAt: Instant?
+    private(set) var clientEvents: [RealtimeEvent] = []
+    /// Why the backend failed, once it has; the call then ends.
+    private(set) var backendFailure: String?
     var timer: Scheduled<Void>?
     var timerDeadline: Instant?
     var iceConnectedAt: Instant?
@@ -49,50 +63,150 @@ final class MediaSession {
     var firstAudioSentAt: Instant?
     var isRemoved = false
 
-    init(id: SessionID, serverUfrag: String, connection: PeerConnection, createdAt: Instant) throws(OpusError) {
+    init(id: SessionID, serverUfrag: String, connection: PeerConnection, backend: any CallBackend,
+         metrics: TransceiverMetrics, createdAt: Instant) throws(OpusError) {
         self.id = id
         self.serverUfrag = serverUfrag
         self.connection = connection
+        self.backend = backend
+        self.metrics = metrics
         self.createdAt = createdAt
         decoder = try OpusDecoder(sampleRate: Self.sampleRate, channels: 1)
         encoder = try OpusEncoder(sampleRate: Self.sampleRate, channels: 1)
     }
 
-    /// Decodes one received Opus packet (concealing a short gap first, RFC 6716 §4.4)
-    /// and queues its audio for the echo in 20 ms frames.
-    func receiveAudio(_ audio: PeerConnection.ReceivedAudio, now: Instant) throws(OpusError) {
+    // MARK: Caller audio in
+
+    /// Decodes one received Opus packet (concealing a short gap first, RFC 6716 §4.4) and
+    /// hands the backend 20 ms frames.
+    func receiveAudio(_ audio: PeerConnection.ReceivedAudio) throws(OpusError) {
         if let last = lastReceivedSequence {
             let gap = audio.sequenceNumber &- last
             guard gap != 0, gap < 0x8000 else { return }
             if gap > 1, gap <= 5 {
                 for _ in 1..<gap {
-                    enqueue(try decoder.decodeMissing(frameSize: Self.samplesPerFrame), now: now)
+                    deliverInput(try decoder.decodeMissing(frameSize: Self.samplesPerFrame))
                 }
             }
         }
         lastReceivedSequence = audio.sequenceNumber
-        enqueue(try decoder.decode(audio.payload), now: now)
+        deliverInput(try decoder.decode(audio.payload))
     }
 
-    private func enqueue(_ samples: [Int16], now: Instant) {
-        pendingSamples += samples
+    private func deliverInput(_ samples: [Int16]) {
+        inputSamples += samples
         var start = 0
-        while pendingSamples.count - start >= Self.samplesPerFrame {
-            output.enqueue(Array(pendingSamples[start..<start + Self.samplesPerFrame]), now: now)
+        while inputSamples.count - start >= Self.samplesPerFrame {
+            backend.receiveAudio(Array(inputSamples[start..<start + Self.samplesPerFrame]), mediaTime: inputMediaTime)
+            inputMediaTime &+= UInt32(Self.samplesPerFrame)
             start += Self.samplesPerFrame
         }
-        pendingSamples.removeFirst(start)
+        inputSamples.removeFirst(start)
     }
 
-    /// Sends every output frame that is due. Returns true when one went out.
+    /// An event from the caller's `oai-events` channel.
+    func receiveClientEvent(_ event: RealtimeEvent) {
+        backend.receiveClientEvent(event)
+    }
+
+    // MARK: Backend out
+
+    /// Takes everything the backend produced. Returns true when something was taken.
+    func pumpBackend(now: Instant) -> Bool {
+        var progressed = false
+        while let item = backend.pollOutput() {
+            progressed = true
+            switch item {
+            case .audio(let samples, let responseID):
+                queueOutput(samples, tag: responseID, now: now)
+            case .event(let event):
+                if event.type == "input_audio_buffer.speech_stopped" { speechStoppedAt = now }
+                sendToClient(event)
+            case .clearOutput:
+                clearOutput()
+            case .failed(let reason):
+                guard backendFailure == nil else { continue }
+                backendFailure = reason
+                sendToClient(.error(code: "backend_failed", message: reason))
+            }
+        }
+        return progressed
+    }
+
+    private func queueOutput(_ samples: [Int16], tag: String?, now: Instant) {
+        if tag != outputTag, !outputSamples.isEmpty {
+            // A new response starts on a frame boundary: pad out what the last one left.
+            outputSamples += [Int16](repeating: 0, count: Self.samplesPerFrame - outputSamples.count)
+            output.enqueue(outputSamples, tag: outputTag, now: now)
+            outputSamples.removeAll()
+        }
+        outputTag = tag
+        outputSamples += samples
+        var start = 0
+        while outputSamples.count - start >= Self.samplesPerFrame {
+            output.enqueue(Array(outputSamples[start..<start + Self.samplesPerFrame]), tag: tag, now: now)
+            start += Self.samplesPerFrame
+        }
+        outputSamples.removeFirst(start)
+    }
+
+    /// Drops all queued output at once and reports how much of the response was played.
+    private func clearOutput() {
+        output.clear()
+        outputSamples.removeAll()
+        guard let current = playing else { return }
+        playing = nil
+        let playedMilliseconds = current.frames * 20
+        sendToClient(RealtimeEvent(type: "output_audio_buffer.cleared", fields: [
+            "response_id": .string(current.responseID), "played_ms": .number(Double(playedMilliseconds))]))
+        backend.outputCleared(responseID: current.responseID, playedMilliseconds: playedMilliseconds)
+    }
+
+    /// Sends every output frame that is due, with playback events around responses.
+    /// Returns true when a frame went out.
     func sendDueAudio(now: Instant) throws(OpusError) -> Bool {
         var sent = false
+        let wasPlaying = output.isPlaying
         while let frame = output.poll(now: now) {
+            if let tag = frame.tag, playing?.responseID != tag {
+                playing = (tag, 0)
+                sendToClient(RealtimeEvent(type: "output_audio_buffer.started", fields: ["response_id": .string(tag)]))
+                if let stoppedAt = speechStoppedAt {
+                    // Turn latency: the caller's end of speech to the first answer packet sent.
+                    speechStoppedAt = nil
+                    let latency = now - stoppedAt
+                    metrics.turnLatency.record(latency)
+                    sendToClient(RealtimeEvent(type: "parley.turn_latency", fields: [
+                        "response_id": .string(tag), "latency_ms": .number((latency.milliseconds * 10).rounded() / 10)]))
+                }
+            }
             let packet = try encoder.encode(frame.samples)
             connection.sendAudio(packet, mediaTime: frame.mediaTime, marker: frame.marker, now: now)
+            if playing != nil { playing?.frames += 1 }
             sent = true
         }
+        if wasPlaying, !output.isPlaying, let finished = playing {
+            playing = nil
+            sendToClient(RealtimeEvent(type: "output_audio_buffer.stopped", fields: ["response_id": .string(finished.responseID)]))
+            backend.outputStopped(responseID: finished.responseID)
+        }
         return sent
+    }
+
+    // MARK: Events for the caller
+
+    private func sendToClient(_ event: RealtimeEvent) {
+        guard clientEvents.count < Self.clientEventLimit else {
+            metrics.drop("client_event_queue_full")
+            return
+        }
+        clientEvents.append(event)
+    }
+
+    /// Hands over the events waiting for the caller.
+    func takeClientEvents() -> [RealtimeEvent] {
+        defer { clientEvents.removeAll() }
+        return clientEvents
     }
 
     func nextDeadline() -> Instant? {

@@ -1,5 +1,33 @@
 import ParleyWire
 
+/// Where a call's audio and events go.
+public enum BackendKind: Sendable, Equatable, CustomStringConvertible {
+    /// The built-in agent: voice activity detection, turn-taking, barge-in (the default).
+    case agent
+    /// The caller's audio is played back: no AI, for tests and load.
+    case echo
+    /// An external backend speaking Parley's backend protocol (docs/backend-protocol.md).
+    case webSocket(String)
+
+    /// `agent`, `echo`, or a `ws://` / `wss://` URL.
+    public init?(argument: String) {
+        switch argument {
+        case "agent": self = .agent
+        case "echo": self = .echo
+        case _ where argument.hasPrefix("ws://") || argument.hasPrefix("wss://"): self = .webSocket(argument)
+        default: return nil
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .agent: return "agent"
+        case .echo: return "echo"
+        case .webSocket(let url): return url
+        }
+    }
+}
+
 /// What a transceiver is told at start: where it listens, what it advertises, who may call.
 public struct TransceiverConfiguration: Sendable {
     /// The signaling HTTP listener.
@@ -16,6 +44,7 @@ public struct TransceiverConfiguration: Sendable {
     public var consentTimeout: Duration
     /// How long a draining transceiver keeps live sessions after SIGTERM.
     public var drainDeadline: Duration
+    public var backend: BackendKind
 
     public init(
         httpAddress: PeerAddress = PeerAddress(ip: .v4(0x7F00_0001), port: 8080),
@@ -24,8 +53,10 @@ public struct TransceiverConfiguration: Sendable {
         maxSessions: Int = 1_000,
         bearerKeys: Set<String> = [],
         consentTimeout: Duration = .seconds(30),
-        drainDeadline: Duration = .seconds(30)
+        drainDeadline: Duration = .seconds(30),
+        backend: BackendKind = .agent
     ) {
+        self.backend = backend
         self.httpAddress = httpAddress
         self.udpAddress = udpAddress
         self.advertisedAddresses = advertisedAddresses

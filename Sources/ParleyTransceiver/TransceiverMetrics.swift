@@ -12,6 +12,7 @@ public final class TransceiverMetrics: Sendable {
     public let iceConnectedAfter: DurationHistogram
     public let dtlsConnectedAfter: DurationHistogram
     public let firstAudioAfter: DurationHistogram
+    public let turnLatency: DurationHistogram
     private let drops: Mutex<[String: Counter]> = Mutex([:])
     private let endings: Mutex<[String: Counter]> = Mutex([:])
     private let rejections: Mutex<[String: Counter]> = Mutex([:])
@@ -35,6 +36,9 @@ public final class TransceiverMetrics: Sendable {
         firstAudioAfter = registry.makeDurationHistogram(
             name: "parley_setup_seconds", labels: [("stage", "first_audio")], buckets: buckets,
             help: "Time from the offer's arrival to each setup stage")
+        turnLatency = registry.makeDurationHistogram(
+            name: "parley_turn_latency_seconds", buckets: buckets,
+            help: "End of the caller's speech (as detected) to the first answer packet sent")
     }
 
     /// Counts one datagram dropped for `reason` (`parley_packets_dropped_total{reason}`).

@@ -13,6 +13,8 @@ public struct PacedAudioOutput: Sendable {
         public var samples: [Int16]
         public var mediaTime: UInt32
         public var marker: Bool
+        /// What the producer said this frame belongs to (a response id, say).
+        public var tag: String?
     }
 
     public static let frameDuration: Duration = .milliseconds(20)
@@ -23,12 +25,13 @@ public struct PacedAudioOutput: Sendable {
     public private(set) var framesPlayed: UInt64 = 0
     public private(set) var framesDropped: UInt64 = 0
 
-    private var queue: [[Int16]] = []
+    private var queue: [(samples: [Int16], tag: String?)] = []
     private var head = 0
     private var nextSend: Instant?
     private var streamStart: Instant?
     private var mediaTime: UInt32 = 0
-    private var inTalkSpurt = false
+    /// True from the first frame of a talk spurt until a due frame finds the queue empty.
+    public private(set) var isPlaying = false
 
     public init(capacity: Int = 3_000) {
         self.capacity = capacity
@@ -37,12 +40,12 @@ public struct PacedAudioOutput: Sendable {
     public var queuedFrames: Int { queue.count - head }
 
     /// Queues one frame of samples; sending starts at once if the pacer was idle.
-    public mutating func enqueue(_ samples: [Int16], now: Instant) {
+    public mutating func enqueue(_ samples: [Int16], tag: String? = nil, now: Instant) {
         if queuedFrames >= capacity {
             head += 1
             framesDropped += 1
         }
-        queue.append(samples)
+        queue.append((samples, tag))
         if nextSend == nil { nextSend = now }
     }
 
@@ -53,10 +56,10 @@ public struct PacedAudioOutput: Sendable {
             queue.removeAll(keepingCapacity: true)
             head = 0
             nextSend = nil
-            inTalkSpurt = false
+            isPlaying = false
             return nil
         }
-        let samples = queue[head]
+        let (samples, tag) = queue[head]
         head += 1
         if head > 64, head * 2 > queue.count {
             queue.removeFirst(head)
@@ -64,7 +67,7 @@ public struct PacedAudioOutput: Sendable {
         }
         let marker: Bool
         if let streamStart {
-            if inTalkSpurt {
+            if isPlaying {
                 mediaTime &+= Self.ticksPerFrame
                 marker = false
             } else {
@@ -78,12 +81,12 @@ public struct PacedAudioOutput: Sendable {
             mediaTime = 0
             marker = true
         }
-        inTalkSpurt = true
+        isPlaying = true
         framesPlayed += 1
         // Keep a fixed cadence; after a stall longer than a few frames, restart it rather than burst.
         let next = due + Self.frameDuration
         nextSend = now - next > .milliseconds(60) ? now + Self.frameDuration : next
-        return Frame(samples: samples, mediaTime: mediaTime, marker: marker)
+        return Frame(samples: samples, mediaTime: mediaTime, marker: marker, tag: tag)
     }
 
     public func nextDeadline() -> Instant? { nextSend }

@@ -28,6 +28,9 @@ struct TransceiverOptions: ParsableArguments {
     @Option(help: "An API key callers must send as 'Authorization: Bearer KEY' (repeatable; also PARLEY_API_KEYS, comma separated). Required off loopback.")
     var apiKey: [String] = []
 
+    @Option(help: "Where calls go: 'agent' (the built-in agent), 'echo', or a ws:// URL of a backend speaking docs/backend-protocol.md.")
+    var backend: BackendKindArgument = .init(.agent)
+
     @Option(help: "Seconds live calls may continue after SIGTERM.")
     var drainSeconds: Int = 30
 
@@ -40,7 +43,8 @@ struct TransceiverOptions: ParsableArguments {
         return TransceiverConfiguration(
             httpAddress: http.address, udpAddress: udp.address,
             advertisedAddresses: advertise.map(\.address), maxSessions: maxSessions,
-            bearerKeys: Set(apiKey + environmentKeys), drainDeadline: .seconds(drainSeconds))
+            bearerKeys: Set(apiKey + environmentKeys), drainDeadline: .seconds(drainSeconds),
+            backend: backend.kind)
     }
 
     func run(name: String) async throws {
@@ -91,6 +95,22 @@ struct PeerAddressArgument: ExpressibleByArgument {
     }
 
     var defaultValueDescription: String { address.description }
+}
+
+/// `agent`, `echo` or a `ws://` URL on the command line.
+struct BackendKindArgument: ExpressibleByArgument {
+    let kind: BackendKind
+
+    init(_ kind: BackendKind) {
+        self.kind = kind
+    }
+
+    init?(argument: String) {
+        guard let kind = BackendKind(argument: argument) else { return nil }
+        self.kind = kind
+    }
+
+    var defaultValueDescription: String { kind.description }
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}

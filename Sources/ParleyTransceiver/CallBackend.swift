@@ -1,0 +1,89 @@
+import ParleyAgent
+import ParleyWire
+
+/// What a backend asks of its call.
+enum BackendOutput: Equatable {
+    /// Audio for the caller, PCM16 mono at 24 kHz, any length; `responseID` ties it to a
+    /// `response.created` so playback events can name it.
+    case audio([Int16], responseID: String?)
+    /// An event for the caller (the `oai-events` data channel).
+    case event(RealtimeEvent)
+    /// Drop every queued frame now.
+    case clearOutput
+    /// The backend is gone; the call ends after the caller is told why.
+    case failed(reason: String)
+}
+
+/// A call's AI side, driven on the media event loop. Parley's backend protocol
+/// (docs/backend-protocol.md) is this interface carried over a WebSocket; the built-in agent
+/// and the echo implement it in process.
+protocol CallBackend: AnyObject {
+    /// One 20 ms frame of the caller's audio, PCM16 mono at 24 kHz; `mediaTime` counts
+    /// samples since the call's audio began.
+    func receiveAudio(_ frame: [Int16], mediaTime: UInt32)
+    /// An event the caller sent on the `oai-events` data channel.
+    func receiveClientEvent(_ event: RealtimeEvent)
+    /// Playback of `responseID` stopped: everything queued was played.
+    func outputStopped(responseID: String?)
+    /// Queued output was dropped; `playedMilliseconds` of `responseID` had been played.
+    func outputCleared(responseID: String?, playedMilliseconds: Int)
+    func pollOutput() -> BackendOutput?
+    /// The call ended; release what the backend holds.
+    func close()
+}
+
+/// Plays the caller's audio back: the transport and codec path with no AI in it.
+final class EchoBackend: CallBackend {
+    private var outputs: [BackendOutput] = []
+
+    func receiveAudio(_ frame: [Int16], mediaTime: UInt32) {
+        outputs.append(.audio(frame, responseID: nil))
+    }
+
+    func receiveClientEvent(_ event: RealtimeEvent) {
+        if event.type == "session.update" {
+            outputs.append(.event(RealtimeEvent(type: "session.updated", fields: ["session": event["session"] ?? [:]])))
+        }
+    }
+
+    func outputStopped(responseID: String?) {}
+    func outputCleared(responseID: String?, playedMilliseconds: Int) {}
+
+    func pollOutput() -> BackendOutput? {
+        outputs.isEmpty ? nil : outputs.removeFirst()
+    }
+
+    func close() {
+        outputs.removeAll()
+    }
+}
+
+/// The built-in agent as a backend.
+final class AgentBackend: CallBackend {
+    private var agent = BuiltInAgent()
+
+    func receiveAudio(_ frame: [Int16], mediaTime: UInt32) {
+        agent.handleAudio(frame)
+    }
+
+    func receiveClientEvent(_ event: RealtimeEvent) {
+        agent.handleClientEvent(event)
+    }
+
+    func outputStopped(responseID: String?) {
+        if let responseID { agent.outputFinished(responseID: responseID) }
+    }
+
+    func outputCleared(responseID: String?, playedMilliseconds: Int) {}
+
+    func pollOutput() -> BackendOutput? {
+        switch agent.pollAction() {
+        case .send(let event)?: return .event(event)
+        case .play(let frame, let responseID)?: return .audio(frame, responseID: responseID)
+        case .clearOutput?: return .clearOutput
+        case nil: return nil
+        }
+    }
+
+    func close() {}
+}

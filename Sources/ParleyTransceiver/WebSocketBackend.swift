@@ -1,0 +1,188 @@
+import Logging
+import NIOCore
+import ParleyAgent
+import ParleyWire
+import Synchronization
+import WSClient
+
+/// A call's backend reached over a WebSocket, speaking Parley's backend protocol
+/// (docs/backend-protocol.md, version 1): Realtime events as text frames, audio as binary
+/// frames with a 12-byte header and PCM16 little-endian samples at 24 kHz.
+///
+/// The socket runs in its own task; what arrives is queued under a lock and `wake` asks the
+/// media event loop to drain it, so the call's state stays on that loop.
+final class WebSocketBackend: CallBackend, Sendable {
+    /// Outbound frames wait here for the socket; a backend slower than real time loses the
+    /// oldest audio beyond this many frames (counted) rather than growing without bound.
+    static let outboundLimit = 500
+
+    private enum Outbound: Sendable {
+        case text(String)
+        case binary([UInt8])
+    }
+
+    /// What the socket task and the event loop share.
+    private final class Inbox: Sendable {
+        struct State {
+            var outputs: [BackendOutput] = []
+            var responseID: String?
+            var closing = false
+        }
+
+        let state = Mutex(State())
+    }
+
+    private let inbox = Inbox()
+    private let outbound: AsyncStream<Outbound>.Continuation
+    private let task: Task<Void, Never>
+    private let sequence = Atomic<UInt32>(0)
+
+    init(url: String, callID: SessionID, logger: Logger, wake: @escaping @Sendable () -> Void) {
+        let (stream, continuation) = AsyncStream<Outbound>.makeStream(bufferingPolicy: .bufferingNewest(Self.outboundLimit))
+        outbound = continuation
+        let inbox = inbox
+        continuation.yield(.text(String(decoding: RealtimeEvent(type: "parley.call.started", fields: [
+            "protocol": .string(BackendAudioFrame.protocolName),
+            "call_id": .string(callID.rawValue),
+            "audio": ["encoding": "pcm16", "sample_rate": 24_000, "channels": 1, "frame_ms": 20],
+        ]).encodedJSON(), as: UTF8.self)))
+        task = Task {
+            let failure: String
+            do {
+                try await WebSocketClient.connect(url: url, logger: logger) { inbound, writer, _ in
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask {
+                            for await message in stream {
+                                switch message {
+                                case .text(let text): try await writer.write(.text(text))
+                                case .binary(let bytes): try await writer.write(.binary(ByteBuffer(bytes: bytes)))
+                                }
+                            }
+                        }
+                        for try await message in inbound.messages(maxSize: 1 << 20) {
+                            let output: BackendOutput?
+                            switch message {
+                            case .text(let text): output = Self.output(forText: text, inbox: inbox)
+                            case .binary(let buffer): output = Self.output(forAudio: buffer, inbox: inbox)
+                            }
+                            if let output {
+                                inbox.state.withLock { $0.outputs.append(output) }
+                                wake()
+                            }
+                        }
+                        group.cancelAll()
+                    }
+                }
+                failure = "the backend closed the connection"
+            } catch {
+                failure = "the backend at \(url) could not be reached or failed: \(error)"
+            }
+            let report = inbox.state.withLock { state -> Bool in
+                guard !state.closing else { return false }
+                state.outputs.append(.failed(reason: failure))
+                return true
+            }
+            if report { wake() }
+        }
+    }
+
+    private static func output(forText text: String, inbox: Inbox) -> BackendOutput? {
+        guard let event = try? RealtimeEvent(json: Array(text.utf8)) else {
+            return .event(.error(code: "backend_protocol", message: "the backend sent a text frame that is not a Realtime event"))
+        }
+        switch event.type {
+        case "output_audio_buffer.clear", "response.cancel":
+            return .clearOutput
+        case "response.created":
+            inbox.state.withLock { $0.responseID = event["response"]?["id"]?.stringValue }
+            return .event(event)
+        default:
+            return .event(event)
+        }
+    }
+
+    private static func output(forAudio buffer: ByteBuffer, inbox: Inbox) -> BackendOutput? {
+        guard let frame = BackendAudioFrame(bytes: Array(buffer.readableBytesView)) else {
+            return .event(.error(code: "backend_protocol", message: "the backend sent a binary frame that is not a version 1 audio frame"))
+        }
+        return .audio(frame.samples, responseID: inbox.state.withLock { $0.responseID })
+    }
+
+    func receiveAudio(_ frame: [Int16], mediaTime: UInt32) {
+        let number = sequence.wrappingAdd(1, ordering: .relaxed).newValue
+        outbound.yield(.binary(BackendAudioFrame(sequence: number, mediaTime: mediaTime, samples: frame).encoded()))
+    }
+
+    func receiveClientEvent(_ event: RealtimeEvent) {
+        send(event)
+    }
+
+    func outputStopped(responseID: String?) {
+        send(RealtimeEvent(type: "output_audio_buffer.stopped", fields: responseID.map { ["response_id": .string($0)] } ?? [:]))
+    }
+
+    func outputCleared(responseID: String?, playedMilliseconds: Int) {
+        var fields: [String: JSONValue] = ["played_ms": .number(Double(playedMilliseconds))]
+        if let responseID { fields["response_id"] = .string(responseID) }
+        send(RealtimeEvent(type: "output_audio_buffer.cleared", fields: fields))
+    }
+
+    func pollOutput() -> BackendOutput? {
+        inbox.state.withLock { $0.outputs.isEmpty ? nil : $0.outputs.removeFirst() }
+    }
+
+    func close() {
+        inbox.state.withLock { $0.closing = true }
+        send(RealtimeEvent(type: "parley.call.ended"))
+        outbound.finish()
+    }
+
+    private func send(_ event: RealtimeEvent) {
+        outbound.yield(.text(String(decoding: event.encodedJSON(), as: UTF8.self)))
+    }
+}
+
+/// A binary frame of the backend protocol: version (1), kind (1 = audio), two reserved
+/// bytes, a 32-bit sequence number and a 32-bit media time in samples (both big-endian),
+/// then PCM16 little-endian mono samples at 24 kHz.
+struct BackendAudioFrame: Equatable {
+    static let protocolName = "parley.backend.v1"
+    static let headerLength = 12
+    /// One second of audio at most per frame.
+    static let maxSamples = 24_000
+
+    var sequence: UInt32
+    var mediaTime: UInt32
+    var samples: [Int16]
+
+    init(sequence: UInt32, mediaTime: UInt32, samples: [Int16]) {
+        self.sequence = sequence
+        self.mediaTime = mediaTime
+        self.samples = samples
+    }
+
+    init?(bytes: [UInt8]) {
+        guard bytes.count >= Self.headerLength, bytes[0] == 1, bytes[1] == 1,
+              (bytes.count - Self.headerLength) % 2 == 0,
+              (bytes.count - Self.headerLength) / 2 <= Self.maxSamples else { return nil }
+        func word(_ at: Int) -> UInt32 { bytes[at..<at + 4].reduce(0) { $0 << 8 | UInt32($1) } }
+        sequence = word(4)
+        mediaTime = word(8)
+        samples = stride(from: Self.headerLength, to: bytes.count, by: 2).map {
+            Int16(bitPattern: UInt16(bytes[$0]) | UInt16(bytes[$0 + 1]) << 8)
+        }
+    }
+
+    func encoded() -> [UInt8] {
+        var bytes: [UInt8] = [1, 1, 0, 0]
+        bytes.reserveCapacity(Self.headerLength + samples.count * 2)
+        for word in [sequence, mediaTime] {
+            bytes += [UInt8(word >> 24), UInt8(truncatingIfNeeded: word >> 16), UInt8(truncatingIfNeeded: word >> 8), UInt8(truncatingIfNeeded: word)]
+        }
+        for sample in samples {
+            let bits = UInt16(bitPattern: sample)
+            bytes += [UInt8(truncatingIfNeeded: bits), UInt8(bits >> 8)]
+        }
+        return bytes
+    }
+}
