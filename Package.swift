@@ -37,7 +37,7 @@ let package = Package(
         .target(
             name: "ParleyTransceiver",
             dependencies: [
-                "ParleyWebRTC", "ParleyAgent",
+                "ParleyWebRTC", "ParleyAgent", "ParleyRouting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import ParleyRouting
 import ParleyWebRTC
 import ParleyWire
 
@@ -33,8 +34,8 @@ public final class MediaEngine: @unchecked Sendable {
     private var channel: (any Channel)?
     private var sessions: [SessionID: MediaSession] = [:]
     private var sessionsByUfrag: [String: MediaSession] = [:]
-    private var sessionsByAddress: [PeerAddress: MediaSession] = [:]
-    private var addressesBySession: [SessionID: Set<PeerAddress>] = [:]
+    private var sessionsByPath: [MediaPath: MediaSession] = [:]
+    private var pathsBySession: [SessionID: Set<MediaPath>] = [:]
     private var isDraining = false
     /// Calls that ended lately, oldest first, so a client that hangs up the WebRTC way
     /// (RTCP BYE, DTLS close) and then sends DELETE still gets 204, not 404.
@@ -141,8 +142,16 @@ public final class MediaEngine: @unchecked Sendable {
         guard sessions.count < configuration.maxSessions else {
             throw CallSetupError.capacity(limit: configuration.maxSessions)
         }
-        var local = ICECredentials.random()
-        while sessionsByUfrag[local.ufrag] != nil { local = ICECredentials.random() }
+        // The server ufrag is a signed routing token naming this transceiver, so a relay
+        // routes the first STUN packet with no lookup (docs/routing-token.md).
+        var generator = SystemRandomNumberGenerator()
+        var local: ICECredentials
+        repeat {
+            local = ICECredentials(
+                ufrag: RoutingToken.issue(transceiver: configuration.tokenAddress, cluster: configuration.cluster,
+                                          keyring: configuration.routingKeyring, using: &generator),
+                password: ICECredentials.random().password)
+        } while sessionsByUfrag[local.ufrag] != nil
         // RFC 8842 §5.2: an actpass or passive offerer lets us be the DTLS client, which
         // starts the handshake the moment ICE succeeds and saves half a round trip.
         guard let answerSetup = offer.setup.answerRole(preferring: .active) else {
@@ -204,13 +213,23 @@ public final class MediaEngine: @unchecked Sendable {
 
     // MARK: Datagrams
 
-    /// One datagram from the media socket: STUN requests are routed by the server ufrag in
-    /// USERNAME (RFC 8445 §7.2.2), everything else by the client address ICE validated.
+    /// One datagram from the media socket. Datagrams a relay encapsulated (RFC 7983 leaves
+    /// their first byte unused) are unwrapped first; then STUN requests are routed by the
+    /// server ufrag in USERNAME (RFC 8445 §7.2.2), everything else by the path ICE validated.
     func receive(_ envelope: AddressedEnvelope<ByteBuffer>) {
         metrics.packetsReceived.increment()
         guard let source = PeerAddress(envelope.remoteAddress) else { return metrics.drop("bad_source_address") }
         let datagram = Array(envelope.data.readableBytesView)
         let now = Instant.now
+        guard PacketKind(datagram) == .relayed else {
+            return receive(datagram, on: MediaPath(relay: nil, client: source), now: now)
+        }
+        guard configuration.acceptsRelay(source.ip) else { return metrics.drop("relay_not_allowed") }
+        guard let (client, payload) = RelayEncapsulation.parse(datagram) else { return metrics.drop("encapsulation_malformed") }
+        receive(Array(payload), on: MediaPath(relay: source, client: client), now: now)
+    }
+
+    private func receive(_ datagram: [UInt8], on path: MediaPath, now: Instant) {
         if PacketKind(datagram) == .stun {
             let message: STUNMessage
             do {
@@ -219,26 +238,26 @@ public final class MediaEngine: @unchecked Sendable {
                 return metrics.drop("stun_malformed")
             }
             if message.messageClass == .request {
-                return receiveCheck(message, from: source, now: now)
+                return receiveCheck(message, on: path, now: now)
             }
-            guard let session = sessionsByAddress[source] else { return metrics.drop("unknown_address") }
-            record(session.connection.handle(message, from: source, now: now))
+            guard let session = sessionsByPath[path] else { return metrics.drop("unknown_address") }
+            record(session.connection.handle(message, from: path.client, now: now))
             return drive(session, now: now)
         }
-        guard let session = sessionsByAddress[source] else { return metrics.drop("unknown_address") }
-        record(session.connection.handle(datagram, from: source, now: now))
+        guard let session = sessionsByPath[path] else { return metrics.drop("unknown_address") }
+        record(session.connection.handle(datagram, from: path.client, now: now))
         drive(session, now: now)
     }
 
-    private func receiveCheck(_ message: STUNMessage, from source: PeerAddress, now: Instant) {
+    private func receiveCheck(_ message: STUNMessage, on path: MediaPath, now: Instant) {
         guard let username = message.username,
               let ufrag = username.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first,
               let session = sessionsByUfrag[String(ufrag)] else {
             return metrics.drop("unknown_ufrag")
         }
-        let verdict = session.connection.handle(message, from: source, now: now)
+        let verdict = session.connection.handle(message, from: path.client, now: now)
         record(verdict)
-        if verdict == .accepted { learn(source, for: session) }
+        if verdict == .accepted { learn(path, for: session) }
         drive(session, now: now)
     }
 
@@ -246,16 +265,18 @@ public final class MediaEngine: @unchecked Sendable {
         if case .dropped(let reason) = verdict { metrics.drop(reason.rawValue) }
     }
 
-    /// Remembers an address that passed an ICE check, so its other packets find the session.
-    private func learn(_ address: PeerAddress, for session: MediaSession) {
-        var known = addressesBySession[session.id, default: []]
-        guard !known.contains(address), known.count < Self.maxAddressesPerSession else { return }
-        if let previous = sessionsByAddress[address], previous !== session {
-            addressesBySession[previous.id]?.remove(address)
+    /// Remembers a path that passed an ICE check, so its other packets find the session and
+    /// answers to that client go back the way it came (through its relay, or direct).
+    private func learn(_ path: MediaPath, for session: MediaSession) {
+        var known = pathsBySession[session.id, default: []]
+        guard !known.contains(path), known.count < Self.maxAddressesPerSession else { return }
+        if let previous = sessionsByPath[path], previous !== session {
+            pathsBySession[previous.id]?.remove(path)
         }
-        known.insert(address)
-        addressesBySession[session.id] = known
-        sessionsByAddress[address] = session
+        known.insert(path)
+        pathsBySession[session.id] = known
+        sessionsByPath[path] = session
+        session.relayByClient[path.client] = path.relay
     }
 
     // MARK: Driving sessions
@@ -287,7 +308,7 @@ public final class MediaEngine: @unchecked Sendable {
             }
             while let transmit = session.connection.pollTransmit() {
                 progressed = true
-                send(transmit)
+                send(transmit, via: session.relayByClient[transmit.destination] ?? nil)
             }
         }
         flushIfNeeded()
@@ -321,11 +342,19 @@ public final class MediaEngine: @unchecked Sendable {
         }
     }
 
-    private func send(_ transmit: Transmit) {
+    /// Sends a datagram to its client, encapsulated for the relay it came through if any.
+    private func send(_ transmit: Transmit, via relay: PeerAddress?) {
         guard let channel else { return }
-        var buffer = channel.allocator.buffer(capacity: transmit.payload.count)
+        let headerLength = relay.map { _ in RelayEncapsulation.headerLength(for: transmit.destination) } ?? 0
+        var buffer = channel.allocator.buffer(capacity: headerLength + transmit.payload.count)
+        if headerLength > 0 {
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: headerLength) {
+                RelayEncapsulation.writeHeader(client: transmit.destination, into: $0)
+            }
+        }
         buffer.writeBytes(transmit.payload)
-        channel.write(AddressedEnvelope(remoteAddress: transmit.destination.socketAddress, data: buffer), promise: nil)
+        let destination = relay ?? transmit.destination
+        channel.write(AddressedEnvelope(remoteAddress: destination.socketAddress, data: buffer), promise: nil)
         metrics.packetsSent.increment()
         pendingFlush = true
     }
@@ -361,8 +390,8 @@ public final class MediaEngine: @unchecked Sendable {
         session.timer = nil
         sessions[session.id] = nil
         sessionsByUfrag[session.serverUfrag] = nil
-        for address in addressesBySession.removeValue(forKey: session.id) ?? [] where sessionsByAddress[address] === session {
-            sessionsByAddress[address] = nil
+        for path in pathsBySession.removeValue(forKey: session.id) ?? [] where sessionsByPath[path] === session {
+            sessionsByPath[path] = nil
         }
         metrics.sessions.decrement()
         recentlyEnded.append(session.id)
@@ -371,6 +400,14 @@ public final class MediaEngine: @unchecked Sendable {
             recentlyEndedSet.remove(recentlyEnded.removeFirst())
         }
     }
+}
+
+/// How a client's datagrams reach this transceiver: through a relay (which wraps them with
+/// the client's address) or directly. Sessions are keyed by both, so two relays may carry
+/// clients whose addresses collide.
+struct MediaPath: Hashable {
+    var relay: PeerAddress?
+    var client: PeerAddress
 }
 
 /// Hands every datagram of the media socket to the engine, on the engine's event loop.

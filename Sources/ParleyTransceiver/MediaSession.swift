@@ -56,6 +56,8 @@ final class MediaSession {
     private(set) var clientEvents: [RealtimeEvent] = []
     /// Why the backend failed, once it has; the call then ends.
     private(set) var backendFailure: String?
+    /// The relay each validated client address came through (nil: directly).
+    var relayByClient: [PeerAddress: PeerAddress?] = [:]
     var timer: Scheduled<Void>?
     var timerDeadline: Instant?
     var iceConnectedAt: Instant?

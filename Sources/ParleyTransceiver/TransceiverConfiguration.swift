@@ -1,3 +1,4 @@
+import ParleyRouting
 import ParleyWire
 
 /// Where a call's audio and events go.
@@ -45,6 +46,15 @@ public struct TransceiverConfiguration: Sendable {
     /// How long a draining transceiver keeps live sessions after SIGTERM.
     public var drainDeadline: Duration
     public var backend: BackendKind
+    /// Relays whose encapsulated datagrams are accepted (docs/relay-encapsulation.md).
+    public var relayNetworks: [IPNetwork]
+    /// Signs the routing token each session's server ufrag carries (docs/routing-token.md).
+    public var routingKeyring: RoutingKeyring
+    /// The cluster tokens name; a relay of another cluster forwards over its backbone.
+    public var cluster: UInt16
+    /// The address tokens name: where relays send this transceiver's packets. The UDP
+    /// address unless it is a wildcard.
+    public var routingAddress: PeerAddress?
 
     public init(
         httpAddress: PeerAddress = PeerAddress(ip: .v4(0x7F00_0001), port: 8080),
@@ -54,9 +64,17 @@ public struct TransceiverConfiguration: Sendable {
         bearerKeys: Set<String> = [],
         consentTimeout: Duration = .seconds(30),
         drainDeadline: Duration = .seconds(30),
-        backend: BackendKind = .agent
+        backend: BackendKind = .agent,
+        relayNetworks: [IPNetwork] = [],
+        routingKeyring: RoutingKeyring = .development(),
+        cluster: UInt16 = 0,
+        routingAddress: PeerAddress? = nil
     ) {
         self.backend = backend
+        self.relayNetworks = relayNetworks
+        self.routingKeyring = routingKeyring
+        self.cluster = cluster
+        self.routingAddress = routingAddress
         self.httpAddress = httpAddress
         self.udpAddress = udpAddress
         self.advertisedAddresses = advertisedAddresses
@@ -71,20 +89,18 @@ public struct TransceiverConfiguration: Sendable {
         advertisedAddresses.isEmpty ? [udpAddress] : advertisedAddresses
     }
 
+    /// The transceiver address written into routing tokens.
+    public var tokenAddress: PeerAddress { routingAddress ?? udpAddress }
+
+    /// True when datagrams from `source` may carry the relay encapsulation.
+    public func acceptsRelay(_ source: IPAddress) -> Bool {
+        relayNetworks.contains { $0.contains(source) }
+    }
+
     /// Refuses an open signaling API on a non-loopback address: anyone who can reach it
     /// could start calls. Returns a sentence for the operator, or nil when the setup is safe.
     public func authenticationProblem() -> String? {
         guard bearerKeys.isEmpty, !httpAddress.ip.isLoopback else { return nil }
         return "signaling on \(httpAddress) is not loopback: give --api-key (or PARLEY_API_KEYS) so callers must authenticate"
-    }
-}
-
-extension IPAddress {
-    /// 127.0.0.0/8 or ::1 (RFC 1122 §3.2.1.3, RFC 4291 §2.5.3).
-    public var isLoopback: Bool {
-        switch self {
-        case .v4(let value): return value >> 24 == 127
-        case .v6(let value): return value.high == 0 && value.low == 1
-        }
     }
 }

@@ -185,3 +185,21 @@ public struct Transmit: Sendable, Equatable {
         self.payload = payload
     }
 }
+
+extension IPAddress {
+    /// 0.0.0.0 or :: (RFC 1122 §3.2.1.3, RFC 4291 §2.5.2): "any address" when binding.
+    public var isUnspecified: Bool {
+        switch self {
+        case .v4(let value): return value == 0
+        case .v6(let value): return value.high == 0 && value.low == 0
+        }
+    }
+
+    /// 127.0.0.0/8 or ::1 (RFC 1122 §3.2.1.3, RFC 4291 §2.5.3).
+    public var isLoopback: Bool {
+        switch self {
+        case .v4(let value): return value >> 24 == 127
+        case .v6(let value): return value.high == 0 && value.low == 1
+        }
+    }
+}

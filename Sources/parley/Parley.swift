@@ -31,26 +31,45 @@ struct TransceiverOptions: ParsableArguments {
     @Option(help: "Where calls go: 'agent' (the built-in agent), 'echo', or a ws:// URL of a backend speaking docs/backend-protocol.md.")
     var backend: BackendKindArgument = .init(.agent)
 
+    @Option(help: "Accept relay-encapsulated datagrams from this address or CIDR (repeatable).")
+    var relay: [IPNetworkArgument] = []
+
+    @Option(help: "The cluster this transceiver's routing tokens name (0-65535).")
+    var cluster: UInt16 = 0
+
+    @Option(help: "The address routing tokens name, where relays send packets (default: the UDP address).")
+    var routingAddress: PeerAddressArgument?
+
+    @OptionGroup var routingKeys: RoutingKeyOptions
+
     @Option(help: "Seconds live calls may continue after SIGTERM.")
     var drainSeconds: Int = 30
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
-    func makeConfiguration() -> TransceiverConfiguration {
+    func makeConfiguration() throws -> TransceiverConfiguration {
         let environmentKeys = ProcessInfo.processInfo.environment["PARLEY_API_KEYS"]?
             .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } ?? []
         return TransceiverConfiguration(
             httpAddress: http.address, udpAddress: udp.address,
             advertisedAddresses: advertise.map(\.address), maxSessions: maxSessions,
             bearerKeys: Set(apiKey + environmentKeys), drainDeadline: .seconds(drainSeconds),
-            backend: backend.kind)
+            backend: backend.kind,
+            relayNetworks: relay.map(\.network),
+            routingKeyring: try routingKeys.keyring(allLoopback: udp.address.ip.isLoopback && relay.allSatisfy(\.network.address.isLoopback)),
+            cluster: cluster,
+            routingAddress: routingAddress?.address)
     }
 
     func run(name: String) async throws {
         var logger = Logger(label: "parley.\(name)")
         logger.logLevel = logLevel
-        let transceiver = try Transceiver(configuration: makeConfiguration(), logger: logger)
+        let configuration = try makeConfiguration()
+        if configuration.tokenAddress.ip.isUnspecified {
+            throw ValidationError("--udp \(udp.address) is a wildcard: give --routing-address with the address relays reach")
+        }
+        let transceiver = try Transceiver(configuration: configuration, logger: logger)
         logger.info("signaling listening", metadata: ["http": "http://\(http.address)"])
         try await transceiver.run()
     }
@@ -95,6 +114,16 @@ struct PeerAddressArgument: ExpressibleByArgument {
     }
 
     var defaultValueDescription: String { address.description }
+}
+
+/// `10.0.0.0/8` or a single address on the command line.
+struct IPNetworkArgument: ExpressibleByArgument {
+    let network: IPNetwork
+
+    init?(argument: String) {
+        guard let network = IPNetwork(argument) else { return nil }
+        self.network = network
+    }
 }
 
 /// `agent`, `echo` or a `ws://` URL on the command line.

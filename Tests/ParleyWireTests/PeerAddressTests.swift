@@ -13,3 +13,19 @@ import ParleyWire
         #expect(PeerAddress(text) == nil, "\(text)")
     }
 }
+
+@Test func networksContainTheirAddressesOnly() throws {
+    let private10 = try #require(IPNetwork("10.0.0.0/8"))
+    #expect(private10.contains(IPAddress("10.200.3.4")!))
+    #expect(!private10.contains(IPAddress("11.0.0.1")!))
+    #expect(!private10.contains(IPAddress("::ffff:10.0.0.1")!))
+    let host = try #require(IPNetwork("127.0.0.1"))
+    #expect(host.contains(IPAddress("127.0.0.1")!) && !host.contains(IPAddress("127.0.0.2")!))
+    let odd = try #require(IPNetwork("192.168.4.0/22"))
+    #expect(odd.contains(IPAddress("192.168.7.255")!) && !odd.contains(IPAddress("192.168.8.0")!))
+    #expect(IPNetwork("fd00::/8")?.contains(IPAddress("fd12::1")!) == true)
+    #expect(IPNetwork("0.0.0.0/0")?.contains(IPAddress("8.8.8.8")!) == true)
+    for bad in ["10.0.0.0/33", "10.0.0.0/", "/8", "x/8", "::/129", "10.0.0.0/8/1", "10.0.0.0/-1"] {
+        #expect(IPNetwork(bad) == nil, "\(bad)")
+    }
+}
