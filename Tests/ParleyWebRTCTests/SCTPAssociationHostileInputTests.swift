@@ -44,18 +44,39 @@ private func withChecksum(_ bytes: [UInt8]) -> [UInt8] {
     // An unknown chunk type with the high bits clear stops the packet (RFC 9260 §3.2).
     #expect(pair.injectToServer(pair.packetToServer([.unknown(type: 0x3F, flags: 0, value: []), .heartbeat(info: [9])]))
             == .dropped(.unrecognizedChunk))
-    // INIT with a non-zero tag, and a forged cookie.
+    // A forged cookie.
     #expect(pair.injectToServer(pair.packetToServer([.cookieEcho(cookie: [UInt8](repeating: 7, count: 61))]))
             == .dropped(.invalidCookie))
-    // A SACK acknowledging what was never sent.
-    #expect(pair.injectToServer(pair.packetToServer([.selectiveAck(
-        SCTPSelectiveAck(cumulativeTSNAck: 0x7FFF_0000, advertisedReceiverWindowCredit: 1))])) != .accepted)
-    // DATA on a stream beyond the negotiated count, and far ahead of the window.
+    // DATA on a stream beyond the negotiated count (rewritten in flight), DATA far ahead of
+    // the window, and a SACK for what the server never sent.
+    let victim = try pair.client.openChannel(label: "victim", now: pair.now)
+    var lastClientTSN: UInt32 = 0
+    var lastServerTSN: UInt32 = 0
+    pair.rewrite = { bytes, toServer in
+        guard var packet = try? SCTPPacket(parsing: bytes) else { return bytes }
+        packet.chunks = packet.chunks.map { chunk in
+            guard case .data(var data) = chunk else { return chunk }
+            if toServer { lastClientTSN = data.tsn } else { lastServerTSN = data.tsn }
+            if data.userData == Array("wrong stream".utf8) { data.streamID = 4000 }
+            return .data(data)
+        }
+        return packet.serialized()
+    }
+    try pair.client.send(.text("wrong stream"), on: victim, now: pair.now)
+    try pair.server.send(.text("to the client"), on: stream, now: pair.now)
+    #expect(pair.run(until: { $0.client.bufferedAmount == 0 && $0.server.bufferedAmount == 0 }, limit: .seconds(5)))
+    #expect(pair.serverVerdicts.contains(.dropped(.invalidStream)))
     #expect(pair.injectToServer(pair.packetToServer([.data(SCTPDataChunk(
-        tsn: 0, streamID: 4000, streamSequenceNumber: 0, payloadProtocolIdentifier: 51, userData: [1]))])) != .accepted)
+        tsn: lastClientTSN &+ 1_000_000, streamID: stream, streamSequenceNumber: 9, payloadProtocolIdentifier: 51,
+        userData: [1]))])) == .dropped(.receiveWindowFull))
+    #expect(pair.injectToServer(pair.packetToServer([.selectiveAck(
+        SCTPSelectiveAck(cumulativeTSNAck: lastServerTSN &+ 1_000, advertisedReceiverWindowCredit: 1))]))
+            == .dropped(.invalidAcknowledgement))
     #expect(pair.server.dropCounts[.badChecksum] == 1)
     #expect(pair.server.dropCounts[.malformedChunk] == 1)
     #expect(pair.server.dropCounts[.invalidCookie] == 1)
+    #expect(pair.server.dropCounts[.invalidStream] == 1)
+    #expect(pair.serverMessages(on: victim).isEmpty)
     try pair.client.send(.text("still flowing"), on: stream, now: pair.now)
     #expect(pair.run(until: { $0.serverMessages(on: stream) == [.text("still flowing")] }, limit: .seconds(5)))
     #expect(pair.server.isEstablished && pair.client.isEstablished)
@@ -151,7 +172,8 @@ private func withChecksum(_ bytes: [UInt8]) -> [UInt8] {
     var cookie: [UInt8] = []
     // Keep the server's INIT-ACK from the client and return its cookie after it went stale.
     pair.rewrite = { bytes, toServer in
-        if !toServer, let packet = try? SCTPPacket(parsing: bytes), case .initiationAck(let ack) = packet.chunks.first {
+        if !toServer, cookie.isEmpty, let packet = try? SCTPPacket(parsing: bytes),
+           case .initiationAck(let ack) = packet.chunks.first {
             cookie = ack.stateCookie ?? []
         }
         return toServer ? bytes : []
