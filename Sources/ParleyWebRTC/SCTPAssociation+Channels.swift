@@ -44,7 +44,8 @@ extension SCTPAssociation {
         }
         var maxRetransmits: UInt32?
         var expiresAt: Instant?
-        switch channel.info.reliability {
+        // Without FORWARD-TSN (RFC 3758 §3.3) an abandoned message would stall the peer: stay reliable.
+        switch peerSupportsForwardTSN ? channel.info.reliability : .reliable {
         case .reliable: break
         case .maxRetransmits(let count): maxRetransmits = count
         case .maxLifetime(let milliseconds): expiresAt = now + .milliseconds(Int64(milliseconds))
@@ -172,7 +173,12 @@ extension SCTPAssociation {
             return last.result
         }
         guard request == streamReset.peerNextRequestSequence else { return .errorBadSequenceNumber }
-        guard !receiver.cumulativeTSN.tsnPrecedes(senderLastAssignedTSN) else { return .inProgress }
+        guard !receiver.cumulativeTSN.tsnPrecedes(senderLastAssignedTSN) else {
+            // Deferred reset processing: done as soon as the missing TSNs arrive.
+            streamReset.deferredPeerRequest = (request, senderLastAssignedTSN, streams)
+            return .inProgress
+        }
+        streamReset.deferredPeerRequest = nil
         let resetStreams = streams.isEmpty ? Array(channels.keys) : streams
         for stream in resetStreams {
             receiver.resetStream(stream)
@@ -250,6 +256,11 @@ extension SCTPAssociation {
     /// a stream reset request; then moves the shutdown along.
     func flush(now: Instant) {
         guard isEstablished else { return }
+        if let deferred = streamReset.deferredPeerRequest, !receiver.cumulativeTSN.tsnPrecedes(deferred.lastTSN) {
+            let result = answerOutgoingReset(request: deferred.sequence, senderLastAssignedTSN: deferred.lastTSN,
+                                             streams: deferred.streams)
+            controlChunks.append(.reconfig([.response(responseSequence: deferred.sequence, result: result)]))
+        }
         var chunks = controlChunks
         controlChunks = []
         let data = sender.nextChunks(now: now)
@@ -272,6 +283,9 @@ extension SCTPAssociation {
         var nextRequestSequence: UInt32
         var peerNextRequestSequence: UInt32 = 0
         var lastResponse: (sequence: UInt32, result: SCTPReconfigResult)?
+        /// A peer's request answered "in progress" (RFC 6525 §5.2.2), performed once its
+        /// last TSN has arrived.
+        var deferredPeerRequest: (sequence: UInt32, lastTSN: UInt32, streams: [UInt16])?
         var pendingStreams: [UInt16] = []
         var outstanding: (sequence: UInt32, streams: [UInt16], lastTSN: UInt32)?
         var requestNeedsSending = false

@@ -147,6 +147,38 @@ func bothSidesInitiatingConnectsOverALossyPath(seed: UInt64) {
     #expect(pair.run(until: { $0.serverMessages(on: stream).last == .text("fresh") }, limit: .seconds(30)))
 }
 
+@Test func resetWaitingForMissingDataCompletesWhenTheDataArrives() throws {
+    let pair = SCTPAssociationPair()
+    #expect(pair.connect())
+    let stream = try pair.client.openChannel(label: "deferred", now: pair.now)
+    #expect(pair.run(until: { $0.server.openChannels.count == 1 && $0.client.bufferedAmount == 0 }, limit: .seconds(1)))
+    // Lose the first copy of the last message and every repeat of the reset request, so the
+    // server must answer "in progress" and then finish the reset on its own (RFC 6525 §5.2.2).
+    var droppedData = false
+    var requestsSeen = 0
+    pair.rewrite = { bytes, toServer in
+        guard toServer, let packet = try? SCTPPacket(parsing: bytes) else { return bytes }
+        for chunk in packet.chunks {
+            if case .data = chunk, !droppedData {
+                droppedData = true
+                return []
+            }
+            if case .reconfig(let parameters) = chunk,
+               parameters.contains(where: { if case .outgoingResetRequest = $0 { true } else { false } }) {
+                requestsSeen += 1
+                if requestsSeen > 1 { return [] }
+            }
+        }
+        return bytes
+    }
+    try pair.client.send(.text("tail"), on: stream, now: pair.now)
+    pair.client.closeChannel(stream, now: pair.now)
+    #expect(pair.run(until: { $0.clientEvents.contains(.channelClosed(streamID: stream))
+            && $0.serverEvents.contains(.channelClosed(streamID: stream)) }, limit: .seconds(30)))
+    #expect(pair.serverMessages(on: stream) == [.text("tail")])
+    #expect(droppedData && requestsSeen >= 1)
+}
+
 @Test func peerClosingAChannelClosesOurSide() throws {
     let pair = SCTPAssociationPair()
     #expect(pair.connect())
