@@ -166,7 +166,11 @@ public final class MediaEngine: @unchecked Sendable {
                 configuration: .init(
                     localICE: local, ice: .liteResponder(remoteUfrag: offer.iceUfrag),
                     certificate: certificate, remoteFingerprint: remoteFingerprint, dtlsRole: dtlsRole,
-                    audioPayloadType: offer.audio.opusPayloadType),
+                    audioPayloadType: offer.audio.opusPayloadType,
+                    dataChannels: acceptsDataChannel(offer) ? SCTPAssociation.Configuration(
+                        isDTLSClient: dtlsRole == .client,
+                        remotePort: offer.application?.sctpPort ?? 5000,
+                        maxMessageSize: Int(min(offer.application?.maxMessageSize ?? 65_536, 262_144))) : nil),
                 now: now)
             let id = SessionID.random()
             session = try MediaSession(
@@ -182,7 +186,8 @@ public final class MediaEngine: @unchecked Sendable {
             candidates: configuration.candidates,
             sessionID: UInt64.random(in: 1...UInt64(Int64.max)),
             audioSSRC: connection.configuration.localSSRC,
-            cname: connection.configuration.cname))
+            cname: connection.configuration.cname,
+            acceptApplication: connection.configuration.dataChannels != nil))
         sessions[session.id] = session
         sessionsByUfrag[local.ufrag] = session
         metrics.sessions.increment()
@@ -190,6 +195,13 @@ public final class MediaEngine: @unchecked Sendable {
         rearm(session)
         logger.debug("call created", metadata: ["session": "\(session.id)"])
         return CallAnswer(id: session.id, sdp: answer)
+    }
+
+    /// RFC 8841: one data-channel section, bundled with the audio (one transport per call).
+    private func acceptsDataChannel(_ offer: SDPOffer) -> Bool {
+        guard let application = offer.application else { return false }
+        guard let group = offer.bundleGroup else { return false }
+        return application.mid.map(group.contains) == true && offer.audio.mid.map(group.contains) == true
     }
 
     private func makeBackend(for id: SessionID) -> any CallBackend {
@@ -293,6 +305,7 @@ public final class MediaEngine: @unchecked Sendable {
                 handle(event, of: session, now: now)
             }
             if session.pumpBackend(now: now) { progressed = true }
+            session.flushClientEvents(now: now)
             if session.backendFailure != nil, !session.connection.isClosed {
                 session.connection.close(now: now)
             }
@@ -334,8 +347,10 @@ public final class MediaEngine: @unchecked Sendable {
             } catch {
                 metrics.drop("opus_decode")
             }
-        case .applicationData:
-            metrics.drop("data_channel_unsupported")
+        case .dataChannel(let event):
+            session.handleDataChannelEvent(event, now: now)
+        case .dataChannelDropped(let reason):
+            metrics.drop(reason.rawValue)
         case .closed(let reason):
             metrics.sessionEnded(session.backendFailure != nil ? "backend_failed" : reason.rawValue)
             logger.debug("call ended", metadata: ["session": "\(session.id)", "reason": "\(reason.rawValue)"])

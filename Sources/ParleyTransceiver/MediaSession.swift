@@ -35,6 +35,8 @@ final class MediaSession {
     static let sampleRate: Int32 = 24_000
     /// Events for the caller wait here until the data channel takes them.
     static let clientEventLimit = 256
+    /// The data channel of the Realtime API's WebRTC calls.
+    static let eventsChannelLabel = "oai-events"
 
     let id: SessionID
     let serverUfrag: String
@@ -54,6 +56,8 @@ final class MediaSession {
     private var playing: (responseID: String, frames: Int)?
     private var speechStoppedAt: Instant?
     private(set) var clientEvents: [RealtimeEvent] = []
+    /// The stream of the `oai-events` data channel once the caller opened it.
+    private var eventsChannel: UInt16?
     /// Why the backend failed, once it has; the call then ends.
     private(set) var backendFailure: String?
     /// The relay each validated client address came through (nil: directly).
@@ -104,11 +108,6 @@ final class MediaSession {
             start += Self.samplesPerFrame
         }
         inputSamples.removeFirst(start)
-    }
-
-    /// An event from the caller's `oai-events` channel.
-    func receiveClientEvent(_ event: RealtimeEvent) {
-        backend.receiveClientEvent(event)
     }
 
     // MARK: Backend out
@@ -205,10 +204,45 @@ final class MediaSession {
         clientEvents.append(event)
     }
 
-    /// Hands over the events waiting for the caller.
-    func takeClientEvents() -> [RealtimeEvent] {
-        defer { clientEvents.removeAll() }
-        return clientEvents
+    /// Sends the events waiting for the caller once the `oai-events` channel is open.
+    func flushClientEvents(now: Instant) {
+        guard let channel = eventsChannel, !clientEvents.isEmpty else { return }
+        for event in clientEvents {
+            do {
+                try connection.sendDataChannelMessage(.text(String(decoding: event.encodedJSON(), as: UTF8.self)), on: channel, now: now)
+            } catch {
+                metrics.drop("client_event_send_failed")
+            }
+        }
+        clientEvents.removeAll()
+    }
+
+    /// Data channels (RFC 8831): `oai-events` carries Realtime events both ways; messages on
+    /// other channels are counted and dropped.
+    func handleDataChannelEvent(_ event: SCTPAssociation.Event, now: Instant) {
+        switch event {
+        case .channelOpened(let info) where info.label == Self.eventsChannelLabel:
+            eventsChannel = info.streamID
+            flushClientEvents(now: now)
+        case .message(let stream, let message) where stream == eventsChannel:
+            let bytes: [UInt8]
+            switch message {
+            case .text(let text): bytes = Array(text.utf8)
+            case .binary(let data): bytes = data
+            }
+            do {
+                backend.receiveClientEvent(try RealtimeEvent(json: bytes))
+            } catch {
+                metrics.drop("client_event_malformed")
+                sendToClient(.error(code: "invalid_event", message: error.description))
+            }
+        case .message:
+            metrics.drop("data_channel_unknown_channel")
+        case .channelClosed(let stream) where stream == eventsChannel:
+            eventsChannel = nil
+        case .connected, .channelOpened, .channelClosed, .closed:
+            break
+        }
     }
 
     func nextDeadline() -> Instant? {

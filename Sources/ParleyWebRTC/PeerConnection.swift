@@ -3,7 +3,8 @@ import ParleyWire
 /// The transport of one WebRTC peer connection carrying one Opus audio stream, sans-IO:
 /// ICE (an ICE-lite responder for the server, a controlling agent for Parley's own client),
 /// DTLS-SRTP (RFC 5764), SRTP/SRTCP (RFC 3711), RTP and RTCP reports (RFC 3550 §6.4),
-/// all multiplexed on one 5-tuple (RFC 8843 BUNDLE, RFC 5761 rtcp-mux, RFC 7983 demux).
+/// data channels over SCTP over DTLS (RFC 8261, RFC 8831), all multiplexed on one 5-tuple
+/// (RFC 8843 BUNDLE, RFC 5761 rtcp-mux, RFC 7983 demux).
 ///
 /// The caller feeds datagrams and timeouts, then drains `pollTransmit()` and `pollEvent()`
 /// and arms a timer for `nextDeadline()`. Nothing here reads a clock or touches a socket.
@@ -28,13 +29,17 @@ public final class PeerConnection {
         public var cname: String
         /// How often RTCP reports go out once SRTP is up.
         public var rtcpInterval: Duration
+        /// The SCTP association for data channels; nil when the SDP negotiated none.
+        public var dataChannels: SCTPAssociation.Configuration?
 
         public init(
             localICE: ICECredentials, ice: ICEMode, certificate: DTLSCertificate,
             remoteFingerprint: DTLSFingerprint, dtlsRole: DTLSRole, audioPayloadType: UInt8,
             localSSRC: UInt32 = .random(in: 1...UInt32.max), cname: String = "parley",
-            rtcpInterval: Duration = .seconds(1)
+            rtcpInterval: Duration = .seconds(1),
+            dataChannels: SCTPAssociation.Configuration? = nil
         ) {
+            self.dataChannels = dataChannels
             self.localICE = localICE
             self.ice = ice
             self.certificate = certificate
@@ -72,8 +77,10 @@ public final class PeerConnection {
         case iceConnected(PeerAddress)
         case dtlsConnected(SRTPProfile)
         case audio(ReceivedAudio)
-        /// DTLS application data (SCTP, RFC 8261), for the data-channel layer.
-        case applicationData([UInt8])
+        /// A data-channel event: association up, channel opened or closed, a message.
+        case dataChannel(SCTPAssociation.Event)
+        /// An SCTP packet or data-channel message was dropped; the association goes on.
+        case dataChannelDropped(SCTPAssociation.DropReason)
         case closed(CloseReason)
     }
 
@@ -124,6 +131,7 @@ public final class PeerConnection {
 
     private var ice: ICEAgent
     private let dtls: DTLSEndpoint
+    private let sctp: SCTPAssociation?
     private var srtp: SRTPSession?
     private var validatedSources: Set<PeerAddress> = []
     private var transmits: [Transmit] = []
@@ -152,6 +160,7 @@ public final class PeerConnection {
         dtls = try DTLSEndpoint(
             role: configuration.dtlsRole, certificate: configuration.certificate,
             remoteFingerprint: configuration.remoteFingerprint, now: now)
+        sctp = configuration.dataChannels.map { SCTPAssociation(configuration: $0, now: now) }
         drainICE(now: now)
     }
 
@@ -212,6 +221,10 @@ public final class PeerConnection {
         guard !isClosed else { return }
         dtls.handleTimeout(now: now)
         drainDTLS(now: now)
+        if let sctp, let deadline = sctp.nextDeadline(), deadline <= now {
+            sctp.handleTimeout(now: now)
+            drainSCTP()
+        }
         if let due = nextReport, due <= now {
             sendReport(now: now)
         }
@@ -244,7 +257,7 @@ public final class PeerConnection {
         case .lite(let agent): iceDeadline = agent.nextDeadline()
         case .controlling(let agent): iceDeadline = agent.nextDeadline()
         }
-        return iceDeadline.earliest(dtls.nextDeadline()).earliest(nextReport)
+        return iceDeadline.earliest(dtls.nextDeadline()).earliest(nextReport).earliest(sctp?.nextDeadline())
     }
 
     /// True once SRTP keys exist, so audio can be sent.
@@ -268,11 +281,30 @@ public final class PeerConnection {
         transmits.append(Transmit(destination: destination, payload: protected))
     }
 
+    /// Opens a data channel from this side (RFC 8832 §5); its id comes back in
+    /// `.dataChannel(.channelOpened)` once the peer acknowledges.
+    public func openDataChannel(label: String, now: Instant) throws(SCTPAssociation.Error) -> UInt16 {
+        guard let sctp, !isClosed else { throw .notEstablished }
+        defer { drainSCTP() }
+        return try sctp.openChannel(label: label, now: now)
+    }
+
+    /// Sends a message on an open data channel (RFC 8831 §6.6).
+    public func sendDataChannelMessage(_ message: DataChannel.Message, on streamID: UInt16, now: Instant) throws(SCTPAssociation.Error) {
+        guard let sctp, !isClosed else { throw .notEstablished }
+        defer { drainSCTP() }
+        try sctp.send(message, on: streamID, now: now)
+    }
+
     /// Ends the connection: an RTCP BYE (RFC 3550 §6.6) and a DTLS close_notify go out.
     public func close(now: Instant) {
         guard !isClosed else { return }
         if srtp != nil {
             queueRTCP([.bye(RTCPBye(sources: [configuration.localSSRC], reason: nil))])
+        }
+        if let sctp, sctp.isEstablished {
+            sctp.abort()
+            drainSCTP()
         }
         dtls.close()
         drainDTLSTransmits()
@@ -336,16 +368,36 @@ public final class PeerConnection {
                     srtp = try SRTPSession(keying: keying)
                     nextReport = now + configuration.rtcpInterval
                     events.append(.dtlsConnected(keying.profile))
+                    if let sctp {
+                        sctp.connect(now: now)
+                        drainSCTP()
+                    }
                 } catch {
                     finish(.dtlsFailed)
                 }
             case .applicationData(let data):
-                events.append(.applicationData(data))
+                guard let sctp else { continue }
+                if case .dropped(let reason) = sctp.handle(data, now: now) {
+                    events.append(.dataChannelDropped(reason))
+                }
+                drainSCTP()
             case .closed:
                 finish(.dtlsClosed)
             case .failed:
                 finish(.dtlsFailed)
             }
+        }
+    }
+
+    /// Moves SCTP packets into DTLS records (RFC 8261 §5) and SCTP events out.
+    private func drainSCTP() {
+        guard let sctp else { return }
+        while let packet = sctp.pollTransmit() {
+            try? dtls.send(packet)
+        }
+        drainDTLSTransmits()
+        while let event = sctp.pollEvent() {
+            events.append(.dataChannel(event))
         }
     }
 
