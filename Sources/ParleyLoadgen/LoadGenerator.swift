@@ -269,6 +269,7 @@ public final class LoadGenerator: Sendable {
 
     private func setStage(_ name: String) {
         stage.withLock { $0 = name }
+        logger.info("stage", metadata: ["stage": "\(name)"])
     }
 
     private func seconds(_ duration: Duration) -> Double {
