@@ -85,7 +85,7 @@ public final class LoadGenerator: Sendable {
         }
         reporter.cancel()
 
-        let connected = results.filter { $0.dtls != nil && $0.failure == nil }.count
+        let connected = results.filter { $0.dtls != nil }.count
         var server: LoadReport.ServerUsage?
         if let pid = configuration.serverPID, let baseline, let serverBefore, let serverAfter {
             let cpu = serverAfter.cpuSeconds - serverBefore.cpuSeconds
