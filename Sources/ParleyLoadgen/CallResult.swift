@@ -1,0 +1,42 @@
+/// What one call measured. Setup times count from the moment its offer was about to be posted.
+public struct CallResult: Sendable {
+    public var index: Int
+    public var frequency: Int
+    public var failure: String?
+    /// Offer posted → answer received.
+    public var signaling: Duration?
+    /// Call start → ICE connected (first authenticated check response, RFC 8445 §7.2.5).
+    public var ice: Duration?
+    /// Call start → DTLS handshake done and SRTP keyed (RFC 5764 §4.2).
+    public var dtls: Duration?
+    /// Call start → first echoed audio packet received.
+    public var firstAudio: Duration?
+    public var packetsSent: UInt64 = 0
+    public var packetsReceived: UInt64 = 0
+    /// Our packets sent after the first echo came back, whose echoes were waited for.
+    public var echoExpected: UInt64 = 0
+    public var echoReceived: UInt64 = 0
+    /// Cumulative loss of our stream as the server's last RTCP report block gave it (RFC 3550 §6.4.1).
+    public var upstreamLostRTCP: Int64?
+    public var upstreamJitterMilliseconds: Double?
+    /// Loss and interarrival jitter of the echo stream by its sequence numbers (RFC 3550 A.3, A.8).
+    public var downstreamExpected: Int64?
+    public var downstreamLost: Int64?
+    public var downstreamJitterMilliseconds: Double?
+    public var roundTripTime: Duration?
+    public var toneCheck: ToneCheck?
+    /// Times the sender fell 200 ms behind its 20 ms schedule and skipped ahead.
+    public var paceResyncs = 0
+    /// Datagrams the peer connection refused, by reason.
+    public var drops: [String: Int] = [:]
+
+    public init(index: Int, frequency: Int) {
+        self.index = index
+        self.frequency = frequency
+    }
+
+    /// Echo loss: 1 − received/expected.
+    public var echoLoss: Double? {
+        echoExpected > 0 ? 1 - Double(echoReceived) / Double(echoExpected) : nil
+    }
+}

@@ -1,0 +1,448 @@
+import NIOCore
+import NIOPosix
+import ParleyWebRTC
+import ParleyWire
+
+/// What every call of one run shares.
+struct CallSettings: Sendable {
+    var certificate: DTLSCertificate
+    var audio: LoadgenConfiguration.AudioMode
+    var echoCheck: Bool
+    var bindHost: String
+    var setupTimeout: Duration
+    /// Pre-encoded one-second loops by frequency (empty for live encoding and idle calls).
+    var preEncoded: [Int: [[UInt8]]]
+}
+
+/// One WebRTC call made by Parley's client role (ICE controlling, RFC 8445 §7.2): its own UDP
+/// socket, a `PeerConnection` driven on one event loop as the transceiver drives its
+/// sessions (drain transmits and events, re-arm one timer at the next deadline), a tone
+/// sent every 20 ms, and the accounting of what the echo brought back.
+///
+/// `@unchecked Sendable`: after `init`, every mutable property is touched only on
+/// `eventLoop` (the socket handler, the timers and the orchestrator's `submit`s run there).
+final class LoadgenCall: @unchecked Sendable {
+    enum Phase: Int, Comparable {
+        case pending, signaling, connecting, media, stopped, ending, ended
+
+        static func < (lhs: Phase, rhs: Phase) -> Bool { lhs.rawValue < rhs.rawValue }
+    }
+
+    let index: Int
+    let eventLoop: any EventLoop
+    private let settings: CallSettings
+    private let tone: ToneSender?
+    private let frequency: Int
+
+    private(set) var phase = Phase.pending
+    private(set) var failure: String?
+    private(set) var location: String?
+    private(set) var framesSent: UInt64 = 0
+    private(set) var echoesReceived: UInt64 = 0
+    private var connection: PeerConnection?
+    private var channel: (any Channel)?
+    private var destination: (address: PeerAddress, socket: SocketAddress)?
+    private var pendingFlush = false
+    private var timer: Scheduled<Void>?
+    private var timerDeadline: Instant?
+    private var setupTimer: Scheduled<Void>?
+    private var drops: [String: Int] = [:]
+
+    private var startedAt: Instant?
+    private var answeredAt: Instant?
+    private var iceConnectedAt: Instant?
+    private var dtlsConnectedAt: Instant?
+    private var firstSendAt: Instant?
+    private var firstEchoAt: Instant?
+
+    private var audioStart: Instant?
+    private var nextAudioAt: Instant?
+    private var paceResyncs = 0
+    private var framesSentAtFirstEcho: UInt64 = 0
+    private var framesSentAtStop: UInt64?
+    /// Echoes that arrive after this instant answer packets sent after the first echo came
+    /// back: the first echo's delay, added to its arrival.
+    private var echoCountingFrom: Instant?
+    private var echoesCounted: UInt64 = 0
+    private var echoDecoder: OpusDecoder?
+    private var echoSamples = SampleRing(capacity: ToneAudio.sampleRate)
+
+    init(index: Int, eventLoop: any EventLoop, settings: CallSettings) throws(OpusError) {
+        self.index = index
+        self.eventLoop = eventLoop
+        self.settings = settings
+        frequency = ToneAudio.frequency(forCall: index)
+        switch settings.audio {
+        case .preEncoded:
+            tone = ToneSender(frequency: frequency, preEncoded: settings.preEncoded[frequency] ?? [])
+        case .live:
+            tone = try ToneSender(liveFrequency: frequency)
+        case .idle:
+            tone = nil
+        }
+        if settings.echoCheck {
+            echoDecoder = try OpusDecoder(sampleRate: Int32(ToneAudio.sampleRate), channels: 1)
+        }
+    }
+
+    // MARK: Setup (called from the orchestrator's tasks)
+
+    /// Binds the call's socket, posts its offer and, on the loop, starts ICE toward the
+    /// answer's candidates. Failures are recorded on the call, never thrown.
+    func start(signaling: SignalingClient) async {
+        let startedAt = Instant.now
+        eventLoop.execute { self.phase = .signaling }
+        let channel: any Channel
+        do {
+            channel = try await DatagramBootstrap(group: eventLoop)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(CallDatagramHandler(call: self))
+                    }
+                }
+                .bind(host: settings.bindHost, port: 0).get()
+        } catch {
+            return eventLoop.execute { self.fail("UDP bind failed: \(error)", now: .now) }
+        }
+        let local = ICECredentials.random()
+        let ssrc = UInt32.random(in: 1...UInt32.max)
+        let certificate = settings.certificate
+        let offer = SDPOfferBuilder.offer(with: SDPOfferParameters(
+            iceUfrag: local.ufrag, icePassword: local.password,
+            fingerprint: DTLSFingerprintLine(algorithm: certificate.fingerprint.algorithm, digest: certificate.fingerprint.bytes),
+            sessionID: UInt64.random(in: 1...UInt64(Int64.max)), audioSSRC: ssrc, cname: "loadgen-\(index)"))
+        let answerText: String
+        let location: String
+        do {
+            (answerText, location) = try await signaling.postOffer(offer)
+        } catch {
+            return eventLoop.execute {
+                self.channel = channel
+                self.fail(error.description, now: .now)
+            }
+        }
+        let answeredAt = Instant.now
+        let answer: Result<SDPAnswer, SDPError> = Result { () throws(SDPError) in try SDPAnswer(parsing: answerText) }
+        eventLoop.execute {
+            self.channel = channel
+            self.location = location
+            self.startedAt = startedAt
+            self.answeredAt = answeredAt
+            switch answer {
+            case .success(let answer):
+                self.begin(answer: answer, local: local, ssrc: ssrc, channel: channel)
+            case .failure(let error):
+                self.fail("answer SDP rejected: \(error)", now: .now)
+            }
+        }
+    }
+
+    private func begin(answer: SDPAnswer, local: ICECredentials, ssrc: UInt32, channel: any Channel) {
+        let now = Instant.now
+        guard phase == .signaling else { return }
+        let wantsIPv4 = channel.localAddress?.protocol != .inet6
+        let candidates = answer.candidates
+            .filter { $0.transport.lowercased() == "udp" && $0.component == 1 }
+            .compactMap(\.peerAddress)
+            .filter { $0.ip.isIPv4 == wantsIPv4 }
+        guard !candidates.isEmpty else { return fail("answer has no UDP candidate of our address family", now: now) }
+        guard let fingerprint = DTLSFingerprint(algorithm: answer.fingerprint.algorithm, hex: answer.fingerprint.value) else {
+            return fail("answer fingerprint unsupported: \(answer.fingerprint.algorithm)", now: now)
+        }
+        do {
+            connection = try PeerConnection(
+                configuration: .init(
+                    localICE: local,
+                    ice: .controlling(
+                        remote: ICECredentials(ufrag: answer.iceUfrag, password: answer.icePassword),
+                        candidates: candidates, tieBreaker: .random(in: .min ... .max)),
+                    certificate: settings.certificate, remoteFingerprint: fingerprint,
+                    dtlsRole: answer.setup == .active ? .server : .client,
+                    audioPayloadType: answer.audio.opusPayloadType, localSSRC: ssrc, cname: "loadgen-\(index)"),
+                now: now)
+        } catch {
+            return fail("DTLS setup failed: \(error)", now: now)
+        }
+        phase = .connecting
+        let deadline = (startedAt ?? now) + settings.setupTimeout
+        setupTimer = eventLoop.assumeIsolated().scheduleTask(deadline: deadline.nioDeadline) { [weak self] in
+            guard let self, self.phase == .connecting else { return }
+            let stage = self.iceConnectedAt == nil ? "ICE" : "DTLS"
+            self.fail("setup timed out in \(stage) after \(self.settings.setupTimeout)", now: .now)
+            self.drive(now: .now)
+        }
+        drive(now: now)
+    }
+
+    // MARK: Orchestrator controls (run on the loop)
+
+    /// Stops sending audio; echoes keep being counted while they drain.
+    func stopAudio() {
+        guard phase == .media else { return }
+        phase = .stopped
+        framesSentAtStop = framesSent
+        rearm()
+    }
+
+    /// Marks the call as ending before its DELETE, so the server's BYE is not a failure.
+    func beginHangUp() {
+        guard phase < .ending else { return }
+        phase = .ending
+    }
+
+    /// Closes the connection (RTCP BYE and DTLS close_notify go out) and the socket.
+    func close() {
+        let now = Instant.now
+        phase = .ended
+        setupTimer?.cancel()
+        if let connection {
+            connection.close(now: now)
+            drive(now: now)
+        } else {
+            closeChannel()
+        }
+    }
+
+    func recordFailure(_ reason: String) {
+        if failure == nil { failure = reason }
+    }
+
+    // MARK: Driving
+
+    func receive(_ envelope: AddressedEnvelope<ByteBuffer>) {
+        guard let connection, let source = PeerAddress(envelope.remoteAddress) else { return }
+        let now = Instant.now
+        if case .dropped(let reason) = connection.handle(Array(envelope.data.readableBytesView), from: source, now: now) {
+            drops[reason.rawValue, default: 0] += 1
+        }
+        drive(now: now)
+    }
+
+    private func drive(now: Instant) {
+        guard let connection else { return }
+        var progressed = true
+        while progressed {
+            progressed = false
+            while let event = connection.pollEvent() {
+                progressed = true
+                handle(event, now: now)
+            }
+            sendDueAudio(now: now)
+            while let transmit = connection.pollTransmit() {
+                progressed = true
+                send(transmit)
+            }
+        }
+        if pendingFlush {
+            pendingFlush = false
+            channel?.flush()
+        }
+        if connection.isClosed {
+            timer?.cancel()
+            timer = nil
+            setupTimer?.cancel()
+            closeChannel()
+        } else {
+            rearm()
+        }
+    }
+
+    private func handle(_ event: PeerConnection.Event, now: Instant) {
+        switch event {
+        case .iceConnected:
+            iceConnectedAt = now
+        case .dtlsConnected:
+            dtlsConnectedAt = now
+            setupTimer?.cancel()
+            guard phase == .connecting else { return }
+            phase = .media
+            if tone != nil {
+                audioStart = now
+                nextAudioAt = now
+            }
+        case .audio(let audio):
+            receiveEcho(audio, now: now)
+        case .applicationData:
+            break
+        case .closed(let reason):
+            if phase < .ending { fail("connection closed: \(reason.rawValue)", now: now) }
+        }
+    }
+
+    private func receiveEcho(_ audio: PeerConnection.ReceivedAudio, now: Instant) {
+        echoesReceived += 1
+        if let from = echoCountingFrom {
+            if now > from { echoesCounted += 1 }
+        } else if let firstSendAt {
+            firstEchoAt = now
+            framesSentAtFirstEcho = framesSent
+            echoCountingFrom = now + (now - firstSendAt)
+        }
+        if let echoDecoder, let samples = try? echoDecoder.decode(audio.payload) {
+            echoSamples.append(samples)
+        }
+    }
+
+    private func sendDueAudio(now: Instant) {
+        guard phase == .media, let tone, let connection, connection.isMediaReady,
+              let start = audioStart, var due = nextAudioAt else { return }
+        // After a stall, skip ahead rather than burst (the media clock still advances).
+        if now - due > .milliseconds(200) {
+            due = now
+            paceResyncs += 1
+        }
+        while due <= now {
+            let payload: [UInt8]
+            do {
+                payload = try tone.nextFrame()
+            } catch {
+                return fail("Opus encode failed: \(error)", now: now)
+            }
+            let ticks = (due - start).nanosecondsRounded * 48 / 1_000_000
+            connection.sendAudio(payload, mediaTime: UInt32(truncatingIfNeeded: ticks), marker: framesSent == 0, now: now)
+            if firstSendAt == nil { firstSendAt = now }
+            framesSent += 1
+            due = due + .milliseconds(20)
+        }
+        nextAudioAt = due
+    }
+
+    private func send(_ transmit: Transmit) {
+        guard let channel else { return }
+        let socket: SocketAddress
+        if let destination, destination.address == transmit.destination {
+            socket = destination.socket
+        } else {
+            socket = transmit.destination.socketAddress
+            destination = (transmit.destination, socket)
+        }
+        var buffer = channel.allocator.buffer(capacity: transmit.payload.count)
+        buffer.writeBytes(transmit.payload)
+        channel.write(AddressedEnvelope(remoteAddress: socket, data: buffer), promise: nil)
+        pendingFlush = true
+    }
+
+    private func rearm() {
+        guard let connection else { return }
+        let audioDeadline = phase == .media && tone != nil && connection.isMediaReady ? nextAudioAt : nil
+        let deadline = connection.nextDeadline().earliest(audioDeadline)
+        guard deadline != timerDeadline else { return }
+        timer?.cancel()
+        timerDeadline = deadline
+        guard let deadline else {
+            timer = nil
+            return
+        }
+        timer = eventLoop.assumeIsolated().scheduleTask(deadline: deadline.nioDeadline) { [weak self] in
+            guard let self else { return }
+            self.timer = nil
+            self.timerDeadline = nil
+            let now = Instant.now
+            self.connection?.handleTimeout(now: now)
+            self.drive(now: now)
+        }
+    }
+
+    private func fail(_ reason: String, now: Instant) {
+        recordFailure(reason)
+        phase = .ended
+        setupTimer?.cancel()
+        if let connection, !connection.isClosed {
+            connection.close(now: now)
+        } else if connection == nil {
+            closeChannel()
+        }
+    }
+
+    private func closeChannel() {
+        channel?.close(promise: nil)
+        channel = nil
+    }
+
+    // MARK: Results
+
+    /// What this call measured, taken after the drain and before hanging up.
+    func result() -> CallResult {
+        var result = CallResult(index: index, frequency: frequency)
+        result.failure = failure
+        if let startedAt {
+            result.signaling = answeredAt.map { $0 - startedAt }
+            result.ice = iceConnectedAt.map { $0 - startedAt }
+            result.dtls = dtlsConnectedAt.map { $0 - startedAt }
+            result.firstAudio = firstEchoAt.map { $0 - startedAt }
+        }
+        result.packetsSent = framesSent
+        result.packetsReceived = echoesReceived
+        result.paceResyncs = paceResyncs
+        result.drops = drops
+        if tone != nil, dtlsConnectedAt != nil {
+            if firstEchoAt != nil {
+                let sentAfterFirstEcho = (framesSentAtStop ?? framesSent) - framesSentAtFirstEcho
+                result.echoExpected = sentAfterFirstEcho
+                result.echoReceived = min(echoesCounted, sentAfterFirstEcho)
+            } else if framesSent > 0 {
+                result.failure = result.failure ?? "no echo came back for \(framesSent) packets sent"
+            }
+        }
+        if let statistics = connection?.statistics {
+            result.roundTripTime = statistics.roundTripTime
+            if statistics.rtpPacketsSent > 0 {
+                result.upstreamLostRTCP = Int64(statistics.remoteCumulativeLost)
+                result.upstreamJitterMilliseconds = Double(statistics.remoteJitterSamples) / 48
+            }
+            if var receive = statistics.receive {
+                let block = receive.makeReportBlock(lastSenderReport: 0, delaySinceLastSenderReport: 0)
+                result.downstreamLost = receive.cumulativeLost
+                result.downstreamExpected = Int64(receive.packetsReceived) + receive.cumulativeLost
+                result.downstreamJitterMilliseconds = Double(block.jitter) / 48
+            }
+        }
+        if settings.echoCheck, tone != nil, dtlsConnectedAt != nil {
+            let check = ToneCheck(samples: echoSamples.ordered(), frequency: frequency)
+            result.toneCheck = check
+            if !check.passed { result.failure = result.failure ?? "echo check failed: \(check.summary)" }
+        }
+        return result
+    }
+}
+
+/// The last `capacity` samples appended.
+struct SampleRing {
+    private var storage: [Int16]
+    private var next = 0
+    private var filled = false
+
+    init(capacity: Int) {
+        storage = Array(repeating: 0, count: capacity)
+    }
+
+    mutating func append(_ samples: [Int16]) {
+        for sample in samples {
+            storage[next] = sample
+            next += 1
+            if next == storage.count {
+                next = 0
+                filled = true
+            }
+        }
+    }
+
+    func ordered() -> [Int16] {
+        filled ? Array(storage[next...] + storage[..<next]) : Array(storage[..<next])
+    }
+}
+
+/// Hands the call's datagrams to the call, on its event loop.
+private final class CallDatagramHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+
+    private let call: LoadgenCall
+
+    init(call: LoadgenCall) {
+        self.call = call
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        call.receive(unwrapInboundIn(data))
+    }
+}

@@ -1,2 +1,0 @@
-/// Work in progress: the ParleyLoadgen module.
-enum ParleyLoadgenModule {}

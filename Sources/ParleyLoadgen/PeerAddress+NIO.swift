@@ -1,0 +1,52 @@
+import NIOCore
+import ParleyWire
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension PeerAddress {
+    /// The IP and port of a NIO socket address; nil for Unix-domain addresses.
+    init?(_ address: SocketAddress) {
+        switch address {
+        case .v4(let v4):
+            self.init(ip: .v4(UInt32(bigEndian: v4.address.sin_addr.s_addr)),
+                      port: UInt16(bigEndian: v4.address.sin_port))
+        case .v6(let v6):
+            let bytes = withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) }
+            guard let ip = IPAddress(bytes: bytes) else { return nil }
+            self.init(ip: ip, port: UInt16(bigEndian: v6.address.sin6_port))
+        case .unixDomainSocket:
+            return nil
+        }
+    }
+
+    /// This address as a NIO socket address, built without text parsing or DNS.
+    var socketAddress: SocketAddress {
+        switch ip {
+        case .v4(let value):
+            var storage = sockaddr_in()
+            storage.sin_family = sa_family_t(AF_INET)
+            storage.sin_port = port.bigEndian
+            storage.sin_addr.s_addr = value.bigEndian
+            return SocketAddress(storage, host: "")
+        case .v6(let value):
+            var storage = sockaddr_in6()
+            storage.sin6_family = sa_family_t(AF_INET6)
+            storage.sin6_port = port.bigEndian
+            withUnsafeMutableBytes(of: &storage.sin6_addr) { $0.copyBytes(from: value.bytes) }
+            return SocketAddress(storage, host: "")
+        }
+    }
+}
+
+extension Instant {
+    /// The event loops' monotonic clock as an `Instant`.
+    static var now: Instant {
+        Instant(nanoseconds: Int64(NIODeadline.now().uptimeNanoseconds))
+    }
+
+    var nioDeadline: NIODeadline {
+        .uptimeNanoseconds(UInt64(max(0, nanoseconds)))
+    }
+}
