@@ -33,11 +33,13 @@ let package = Package(
         .target(name: "ParleyAgent", dependencies: ["ParleyWire"]),
         // The routing token carried in the server ICE ufrag: encode, verify, key rotation.
         .target(name: "ParleyRouting", dependencies: ["ParleyWire", .product(name: "Crypto", package: "swift-crypto")]),
+        // NIO socket addresses and clocks as Parley's PeerAddress and Instant, for runtimes.
+        .target(name: "ParleyNIO", dependencies: ["ParleyWire", .product(name: "NIOCore", package: "swift-nio")]),
         // Transceiver runtime: UDP socket, session table, timers, signaling HTTP, metrics.
         .target(
             name: "ParleyTransceiver",
             dependencies: [
-                "ParleyWebRTC", "ParleyAgent", "ParleyRouting",
+                "ParleyWebRTC", "ParleyAgent", "ParleyRouting", "ParleyNIO",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -66,7 +68,7 @@ let package = Package(
         .target(
             name: "ParleyLoadgen",
             dependencies: [
-                "ParleyWebRTC",
+                "ParleyWebRTC", "ParleyNIO",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -89,6 +91,7 @@ let package = Package(
         .testTarget(name: "ParleyWebRTCTests", dependencies: ["ParleyWebRTC", "ParleyTestSupport"]),
         .testTarget(name: "ParleyAgentTests", dependencies: ["ParleyAgent", "ParleyTestSupport"]),
         .testTarget(name: "ParleyRoutingTests", dependencies: ["ParleyRouting", "ParleyTestSupport"]),
+        .testTarget(name: "ParleyLoadgenTests", dependencies: ["ParleyLoadgen", "ParleyTestSupport"]),
         .testTarget(name: "ParleyRelayTests", dependencies: ["ParleyRelay", "ParleyTestSupport"]),
         .testTarget(
             name: "ParleyTransceiverTests",

@@ -48,6 +48,20 @@ run "20 concurrent aiortc calls" "$python" Tests/Interop/concurrent_echo.py --ur
 run "headless Chromium demo page" "$python" Tests/Interop/chromium_demo.py --url "$url/"
 run "hostile datagrams" "$python" Tests/Interop/udp_garbage.py --udp "127.0.0.1:$udp_port" --url "$url"
 
+check_load() {
+    "$parley" loadgen --url "$url/v1/realtime/calls" --sessions 20 --ramp 10 --duration 10 --echo-check --json \
+        >"$workdir/load.json" || { cat "$workdir/load.json"; return 1; }
+    "$python" - "$workdir/load.json" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+packets = report["packets"]
+loss = max(packets.get("echoLoss") or 0, packets.get("upstreamLoss") or 0, packets.get("downstreamLoss") or 0)
+print(json.dumps({"calls_connected": report["callsConnected"], "calls_failed": report["callsFailed"], "worst_loss": loss}))
+sys.exit(0 if report["callsFailed"] == 0 and loss < 0.01 else 1)
+PY
+}
+run "load generator: 20 calls for 10 s, no failures, loss under 1%" check_load
+
 echo "--- sessions gauge returns to 0"
 sessions=""
 for _ in $(seq 50); do

@@ -1,4 +1,5 @@
 import NIOCore
+import ParleyNIO
 import NIOPosix
 import ParleyWebRTC
 import ParleyWire
@@ -262,7 +263,7 @@ final class LoadgenCall: @unchecked Sendable {
             }
         case .audio(let audio):
             receiveEcho(audio, now: now)
-        case .applicationData:
+        case .dataChannel, .dataChannelDropped:
             break
         case .closed(let reason):
             if phase < .ending { fail("connection closed: \(reason.rawValue)", now: now) }

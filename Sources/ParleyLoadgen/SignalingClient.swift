@@ -1,4 +1,5 @@
 import NIOCore
+import ParleyNIO
 import NIOHTTP1
 import NIOPosix
 

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import ParleyNIO
 import NIOPosix
 import ParleyRouting
 import ParleyWebRTC

@@ -1,4 +1,5 @@
 import NIOCore
+import ParleyNIO
 import ParleyAgent
 import ParleyWebRTC
 import ParleyWire

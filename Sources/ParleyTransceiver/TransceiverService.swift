@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import NIOCore
+import ParleyNIO
 import NIOPosix
 import ParleyWire
 import ServiceLifecycle

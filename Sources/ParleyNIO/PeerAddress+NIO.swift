@@ -7,7 +7,7 @@ import Glibc
 
 extension PeerAddress {
     /// The IP and port of a NIO socket address; nil for Unix-domain addresses.
-    init?(_ address: SocketAddress) {
+    public init?(_ address: SocketAddress) {
         switch address {
         case .v4(let v4):
             self.init(ip: .v4(UInt32(bigEndian: v4.address.sin_addr.s_addr)),
@@ -22,7 +22,7 @@ extension PeerAddress {
     }
 
     /// This address as a NIO socket address, built without text parsing or DNS.
-    var socketAddress: SocketAddress {
+    public var socketAddress: SocketAddress {
         switch ip {
         case .v4(let value):
             var storage = sockaddr_in()
@@ -41,12 +41,12 @@ extension PeerAddress {
 }
 
 extension Instant {
-    /// The event loops' monotonic clock as an `Instant`.
-    static var now: Instant {
+    /// The event loop's monotonic clock as an `Instant`.
+    public static var now: Instant {
         Instant(nanoseconds: Int64(NIODeadline.now().uptimeNanoseconds))
     }
 
-    var nioDeadline: NIODeadline {
+    public var nioDeadline: NIODeadline {
         .uptimeNanoseconds(UInt64(max(0, nanoseconds)))
     }
 }
