@@ -112,3 +112,38 @@ import Testing
         #expect(pair.server.handle([22, 254, 253], from: stranger, now: pair.now) == .dropped(.unvalidatedSource))
     }
 }
+
+@Suite struct PeerConnectionDataChannelTests {
+    static func opened(_ events: [PeerConnection.Event]) -> DataChannel.Info? {
+        for case .dataChannel(.channelOpened(let info)) in events { return info }
+        return nil
+    }
+
+    static func messages(_ events: [PeerConnection.Event]) -> [DataChannel.Message] {
+        events.compactMap { if case .dataChannel(.message(_, let message)) = $0 { message } else { nil } }
+    }
+
+    @Test func aChannelOpensTwoRoundTripsAfterDTLSAndCarriesMessages() throws {
+        let pair = try PeerPair(oneWayDelay: .milliseconds(10), dataChannels: true)
+        #expect(pair.run(until: { PeerConnectionTests.isConnected($0.clientEvents) }, limit: .seconds(5)))
+        let dtlsDone = pair.now
+        #expect(pair.run(until: { $0.clientEvents.contains(.dataChannel(.connected)) }, limit: .seconds(5)))
+        // SCTP: INIT, INIT-ACK, COOKIE-ECHO, COOKIE-ACK (both sides send INIT at once: 2 round trips at most).
+        #expect(pair.now - dtlsDone <= .milliseconds(40), "association after \(pair.now - dtlsDone)")
+        let stream = try pair.client.openDataChannel(label: "oai-events", now: pair.now)
+        #expect(pair.run(until: { Self.opened($0.serverEvents) != nil && Self.opened($0.clientEvents) != nil }, limit: .seconds(5)))
+        #expect(Self.opened(pair.serverEvents)?.label == "oai-events")
+        try pair.client.sendDataChannelMessage(.text(#"{"type":"session.update"}"#), on: stream, now: pair.now)
+        let serverStream = try #require(Self.opened(pair.serverEvents)).streamID
+        try pair.server.sendDataChannelMessage(.binary([1, 2, 3]), on: serverStream, now: pair.now)
+        pair.advance(by: .milliseconds(50))
+        #expect(Self.messages(pair.serverEvents) == [.text(#"{"type":"session.update"}"#)])
+        #expect(Self.messages(pair.clientEvents) == [.binary([1, 2, 3])])
+    }
+
+    @Test func withoutNegotiatedDataChannelsOpeningThrows() throws {
+        let pair = try PeerPair()
+        #expect(pair.run(until: { PeerConnectionTests.isConnected($0.clientEvents) }, limit: .seconds(5)))
+        #expect(throws: SCTPAssociation.Error.notEstablished) { try pair.client.openDataChannel(label: "x", now: pair.now) }
+    }
+}

@@ -24,7 +24,7 @@ final class PeerPair {
     private var generator: SeededGenerator
     private var inFlight: [(deliverAt: Instant, toServer: Bool, payload: [UInt8])] = []
 
-    init(lossRate: Double = 0, oneWayDelay: Duration = .milliseconds(10), seed: UInt64 = 1) throws {
+    init(lossRate: Double = 0, oneWayDelay: Duration = .milliseconds(10), seed: UInt64 = 1, dataChannels: Bool = false) throws {
         self.lossRate = lossRate
         self.oneWayDelay = oneWayDelay
         generator = SeededGenerator(seed: seed)
@@ -37,14 +37,16 @@ final class PeerPair {
             configuration: .init(
                 localICE: serverICE, ice: .liteResponder(remoteUfrag: clientICE.ufrag),
                 certificate: serverCertificate, remoteFingerprint: clientCertificate.fingerprint,
-                dtlsRole: .client, audioPayloadType: 111),
+                dtlsRole: .client, audioPayloadType: 111,
+                dataChannels: dataChannels ? .init(isDTLSClient: true) : nil),
             now: now)
         client = try PeerConnection(
             configuration: .init(
                 localICE: clientICE,
                 ice: .controlling(remote: serverICE, candidates: [Self.serverAddress], tieBreaker: 7),
                 certificate: clientCertificate, remoteFingerprint: serverCertificate.fingerprint,
-                dtlsRole: .server, audioPayloadType: 111),
+                dtlsRole: .server, audioPayloadType: 111,
+                dataChannels: dataChannels ? .init(isDTLSClient: false) : nil),
             now: now)
     }
 
