@@ -11,3 +11,7 @@ int parley_opus_encoder_set_inband_fec(OpusEncoder *encoder, opus_int32 enabled)
 int parley_opus_encoder_set_packet_loss_perc(OpusEncoder *encoder, opus_int32 percent) {
     return opus_encoder_ctl(encoder, OPUS_SET_PACKET_LOSS_PERC(percent));
 }
+
+int parley_opus_encoder_set_complexity(OpusEncoder *encoder, opus_int32 complexity) {
+    return opus_encoder_ctl(encoder, OPUS_SET_COMPLEXITY(complexity));
+}

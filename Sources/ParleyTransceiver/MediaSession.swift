@@ -34,6 +34,9 @@ final class MediaSession {
     /// 20 ms at the 24 kHz rate Parley decodes and encodes at.
     static let samplesPerFrame = 480
     static let sampleRate: Int32 = 24_000
+    /// Opus complexity 5 costs about half of the default 10 for speech at 24 kHz with little
+    /// audible difference (see BENCHMARKS.md).
+    static let encoderComplexity: Int32 = 5
     /// Events for the caller wait here until the data channel takes them.
     static let clientEventLimit = 256
     /// The data channel of the Realtime API's WebRTC calls.
@@ -79,7 +82,7 @@ final class MediaSession {
         self.metrics = metrics
         self.createdAt = createdAt
         decoder = try OpusDecoder(sampleRate: Self.sampleRate, channels: 1)
-        encoder = try OpusEncoder(sampleRate: Self.sampleRate, channels: 1)
+        encoder = try OpusEncoder(sampleRate: Self.sampleRate, channels: 1, complexity: Self.encoderComplexity)
     }
 
     // MARK: Caller audio in

@@ -13,8 +13,9 @@ public final class OpusEncoder {
     /// 1275 bytes per frame, up to 3 frames at these durations).
     static let maximumPacketSize = 4000
 
-    /// `sampleRate` is 8000, 12000, 16000, 24000 or 48000; `channels` 1 or 2.
-    public init(sampleRate: Int32, channels: Int32, bitrate: Int32 = 32000) throws(OpusError) {
+    /// `sampleRate` is 8000, 12000, 16000, 24000 or 48000; `channels` 1 or 2; `complexity`
+    /// 0…10 trades CPU for quality per bit (libopus defaults to 10).
+    public init(sampleRate: Int32, channels: Int32, bitrate: Int32 = 32000, complexity: Int32 = 10) throws(OpusError) {
         var status: Int32 = OPUS_OK
         guard let encoder = opus_encoder_create(sampleRate, channels, OPUS_APPLICATION_VOIP, &status), status == OPUS_OK else {
             throw OpusError(code: status == OPUS_OK ? OPUS_ALLOC_FAIL : status)
@@ -23,6 +24,7 @@ public final class OpusEncoder {
             parley_opus_encoder_set_bitrate(encoder, bitrate),
             parley_opus_encoder_set_inband_fec(encoder, 1),
             parley_opus_encoder_set_packet_loss_perc(encoder, 10),
+            parley_opus_encoder_set_complexity(encoder, complexity),
         ] where setting != OPUS_OK {
             opus_encoder_destroy(encoder)
             throw OpusError(code: setting)

@@ -14,4 +14,7 @@ int parley_opus_encoder_set_inband_fec(OpusEncoder *encoder, opus_int32 enabled)
 /* OPUS_SET_PACKET_LOSS_PERC: expected loss in percent, which sizes the FEC data. */
 int parley_opus_encoder_set_packet_loss_perc(OpusEncoder *encoder, opus_int32 percent);
 
+/// OPUS_SET_COMPLEXITY: 0 (cheapest) to 10 (best quality per bit).
+int parley_opus_encoder_set_complexity(OpusEncoder *encoder, opus_int32 complexity);
+
 #endif
