@@ -654,7 +654,7 @@ class AgentCall:
             await asyncio.sleep(0.01)
         return None
 
-    async def close(self, delete: bool = True) -> None:
+    async def close(self) -> None:
         """Closes the peer connection and DELETEs the call; never raises."""
         try:
             await asyncio.wait_for(self.pc.close(), 5)
@@ -662,7 +662,7 @@ class AgentCall:
             pass
         if self._drain_task:
             self._drain_task.cancel()
-        if delete and self.location:
+        if self.location:
             try:
                 self.delete_status = await asyncio.to_thread(delete_call, self.location)
             except PeerError:

@@ -100,6 +100,13 @@ class Scenario:
             await asyncio.sleep(0.01)
         return microphone.segment_start(index), microphone.segment_end(index)
 
+    def require_listening(self, voice_start: float, voice_end: float) -> None:
+        """A turn-taking agent is quiet while the caller speaks (an echo is not). The first
+        0.1 s after the voice ends may still carry an earlier answer's tail."""
+        talking = self.call.recorder.voiced(voice_start + 0.1, voice_end)
+        if len(talking) >= MIN_ANSWER_PACKETS:
+            raise Failure(f"{len(talking) * 0.02:.2f} s of voiced agent audio arrived while the caller was speaking")
+
     def answer_after(self, voice_end: float, label: str, expected: float):
         """The first voiced spurt after `voice_end`: checks when it began and its voiced
         length; returns (first arrival, last arrival, packets)."""
@@ -176,6 +183,7 @@ async def scenario_turn(scenario: Scenario) -> None:
     voice = await scenario.speak_turn(1.5, 2.5)
     voice_start, voice_end = await scenario.voice_times(voice, 10)
     scenario.report["utterance_s"] = seconds(voice_end - voice_start)
+    scenario.require_listening(voice_start, voice_end)
     await asyncio.sleep(2.5)
     await call.recorder.wait_quiet(0.5, 3.0)
     first, last, _ = scenario.answer_after(voice_end, "answer", voice_end - voice_start)
@@ -219,7 +227,8 @@ async def scenario_barge_in(scenario: Scenario) -> None:
     events = await scenario.open_events()
     call.microphone.queue("quiet", 0.2)
     first_voice = await scenario.speak_turn(1.0, 0.0)
-    _, first_end = await scenario.voice_times(first_voice, 10)
+    first_start, first_end = await scenario.voice_times(first_voice, 10)
+    scenario.require_listening(first_start, first_end)
     heard = await call.recorder.wait_voiced(first_end, LATEST_ANSWER + 1)
     if heard is None:
         raise Failure(f"no agent audio within {LATEST_ANSWER + 1:.0f} s of the first utterance's end")
@@ -270,7 +279,8 @@ async def scenario_backend_failure(scenario: Scenario) -> None:
     events = await scenario.open_events()
     call.microphone.queue("quiet", 0.2)
     voice = await scenario.speak_turn(1.0, 5.0)
-    _, voice_end = await scenario.voice_times(voice, 10)
+    voice_start, voice_end = await scenario.voice_times(voice, 10)
+    scenario.require_listening(voice_start, voice_end)
     if await call.recorder.wait_voiced(voice_end, LATEST_ANSWER + 1) is None:
         raise Failure("the backend never answered, so killing it would prove nothing")
     try:
@@ -329,7 +339,7 @@ async def run(args) -> dict:
     except Exception as error:  # any aiortc failure is this scenario's failure
         reason = f"{type(error).__name__}: {error}"
     finally:
-        await scenario.call.close(delete=args.scenario != "backend-failure")
+        await scenario.call.close()
     call = scenario.call
     report = {"test": "voice_agent", "scenario": args.scenario, "pass": not reason, "reason": reason or None,
               "events": scenario.report.pop("events", "channel not negotiated" if not call.data_channel_in_answer
