@@ -15,3 +15,7 @@ int parley_opus_encoder_set_packet_loss_perc(OpusEncoder *encoder, opus_int32 pe
 int parley_opus_encoder_set_complexity(OpusEncoder *encoder, opus_int32 complexity) {
     return opus_encoder_ctl(encoder, OPUS_SET_COMPLEXITY(complexity));
 }
+
+int parley_opus_encoder_reset(OpusEncoder *encoder) {
+    return opus_encoder_ctl(encoder, OPUS_RESET_STATE);
+}

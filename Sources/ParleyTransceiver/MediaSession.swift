@@ -159,6 +159,7 @@ final class MediaSession {
     private func clearOutput() {
         output.clear()
         outputSamples.removeAll()
+        encoder.reset()
         guard let current = playing else { return }
         playing = nil
         let playedMilliseconds = current.frames * 20

@@ -38,6 +38,12 @@ public final class OpusEncoder {
         opus_encoder_destroy(encoder)
     }
 
+    /// Forgets the audio encoded so far, so the next packet carries none of it (a cleared
+    /// answer must not leak into the next one through the codec's look-ahead).
+    public func reset() {
+        _ = parley_opus_encoder_reset(encoder)
+    }
+
     /// Encodes one frame of interleaved PCM into one Opus packet. The frame size is
     /// `pcm.count / channels` samples per channel and must be 2.5, 5, 10, 20, 40 or 60 ms
     /// (e.g. 960 at 48 kHz for 20 ms); anything else throws `OPUS_BAD_ARG`.

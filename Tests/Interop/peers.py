@@ -325,3 +325,345 @@ async def echo_call(base_url: str, frequency: float, seconds: float = 3.0,
 
 def print_json(payload: dict) -> None:
     print(json.dumps(payload, sort_keys=False), flush=True)
+
+
+# ---------------------------------------------------------------- voice-agent calls
+
+VOICE_DBFS = -20.0  # the scripted microphone's voiced level (RMS)
+QUIET_DBFS = -60.0  # its background noise between utterances (RMS)
+VOICED_THRESHOLD_DBFS = -40.0  # received packets louder than this count as speech
+VOICE_HARMONICS = (1.0, 0.5, 0.33, 0.25, 0.2)  # relative amplitudes of 220, 440, ... Hz
+
+
+class ScriptedMicrophone(MediaStreamTrack):
+    """A microphone that follows a script: segments of "voice" (220 Hz and four harmonics at
+    VOICE_DBFS, a voiced stand-in) and "quiet" (white noise at QUIET_DBFS), played in order,
+    then quiet for as long as the call lasts. More segments can be queued while it plays.
+    48 kHz stereo 20 ms frames with consistent sample_rate/pts/time_base, paced in real time
+    from the first frame aiortc asks for (after DTLS connects).
+
+    `started` records, for each segment, the monotonic time its first frame was handed to
+    the encoder: the moment that audio leaves for the server."""
+
+    kind = "audio"
+
+    def __init__(self, script=(), fundamental: float = 220.0, seed: int = 7):
+        super().__init__()
+        self.fundamental = fundamental
+        self._segments: list = []  # [kind, frames left, index]
+        self.started: list = []  # (kind, seconds, monotonic start) per segment, in order
+        self._pts = 0
+        self._start: Optional[float] = None
+        self._noise = np.random.default_rng(seed)
+        harmonics = [(k + 1, a) for k, a in enumerate(VOICE_HARMONICS)]
+        self._harmonics = harmonics
+        # RMS of a sum of sines is sqrt(sum a^2 / 2); scale the sum to VOICE_DBFS.
+        self._voice_scale = 10 ** (VOICE_DBFS / 20) / np.sqrt(sum(a * a for _, a in harmonics) / 2)
+        for kind, seconds in script:
+            self.queue(kind, seconds)
+
+    def queue(self, kind: str, seconds: float) -> None:
+        """Appends a segment ("voice" or "quiet"); it starts at the next frame boundary after
+        what is queued before it."""
+        if kind not in ("voice", "quiet"):
+            raise ValueError(f"segment kind {kind!r}")
+        frames = max(1, round(seconds * SAMPLE_RATE / FRAME_SAMPLES))
+        self._segments.append([kind, frames, None])
+        self.started.append([kind, frames * FRAME_SAMPLES / SAMPLE_RATE, None])
+
+    def segment_start(self, index: int) -> Optional[float]:
+        return self.started[index][2]
+
+    def segment_end(self, index: int) -> Optional[float]:
+        kind, seconds, start = self.started[index]
+        return None if start is None else start + seconds
+
+    @property
+    def idle(self) -> bool:
+        """True once every queued segment has been played."""
+        return not self._segments
+
+    def _samples(self, kind: str) -> np.ndarray:
+        if kind == "voice":
+            t = (self._pts + np.arange(FRAME_SAMPLES)) / SAMPLE_RATE
+            wave = sum(a * np.sin(2 * np.pi * self.fundamental * k * t) for k, a in self._harmonics)
+            return wave * self._voice_scale
+        return self._noise.normal(0.0, 10 ** (QUIET_DBFS / 20), FRAME_SAMPLES)
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        due = self._start + self._pts / SAMPLE_RATE
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        kind = "quiet"
+        if self._segments:
+            segment = self._segments[0]
+            kind = segment[0]
+            index = len(self.started) - len(self._segments)
+            if self.started[index][2] is None:
+                self.started[index][2] = time.monotonic()
+            segment[1] -= 1
+            if segment[1] == 0:
+                self._segments.pop(0)
+        mono = np.round(np.clip(self._samples(kind), -1, 1) * FULL_SCALE).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(np.repeat(mono, 2).reshape(1, -1), format="s16", layout="stereo")
+        frame.sample_rate = SAMPLE_RATE
+        frame.pts = self._pts
+        frame.time_base = fractions.Fraction(1, SAMPLE_RATE)
+        self._pts += FRAME_SAMPLES
+        return frame
+
+
+@dataclass
+class ReceivedPacket:
+    arrival: float  # monotonic seconds
+    sequence: int
+    level_dbfs: float
+
+    @property
+    def voiced(self) -> bool:
+        return self.level_dbfs > VOICED_THRESHOLD_DBFS
+
+
+class PacketRecorder:
+    """Records every audio RTP packet a receiver gets, at the moment it arrives, with the
+    level of its decoded audio. It taps aiortc's receiver ahead of its audio jitter buffer,
+    which holds back the last four frames of every talk spurt until more packets come: the
+    decoded track cannot tell when a server stopped sending. (`_handle_rtp_packet` is an
+    aiortc internal; the tap fails loudly if it is gone.)"""
+
+    def __init__(self, receiver):
+        from aiortc.codecs.opus import OpusDecoder
+        from aiortc.jitterbuffer import JitterFrame
+
+        self.packets: list = []
+        self._decoder = OpusDecoder()
+        self._frame = JitterFrame
+        original = receiver._handle_rtp_packet
+
+        async def tap(packet, arrival_time_ms):
+            self._record(packet)
+            await original(packet, arrival_time_ms=arrival_time_ms)
+
+        receiver._handle_rtp_packet = tap
+
+    def _record(self, packet) -> None:
+        arrival = time.monotonic()
+        try:
+            frames = self._decoder.decode(self._frame(packet.payload, packet.timestamp))
+        except Exception:  # an undecodable packet counts as silence, it is still an arrival
+            frames = []
+        samples = [frame_samples(frame) for frame in frames]
+        level = rms_dbfs(np.concatenate(samples)) if samples else -100.0
+        self.packets.append(ReceivedPacket(arrival, packet.sequence_number, level))
+
+    def voiced(self, since: float = 0.0, until: float = float("inf")) -> list:
+        return [p for p in self.packets if p.voiced and since <= p.arrival < until]
+
+    def spurts(self, since: float = 0.0, until: float = float("inf"), gap: float = 0.2) -> list:
+        """Runs of voiced packets with no gap longer than `gap` seconds between them:
+        [(first arrival, last arrival, packet count)]."""
+        runs: list = []
+        for packet in self.voiced(since, until):
+            if runs and packet.arrival - runs[-1][1] <= gap:
+                runs[-1] = (runs[-1][0], packet.arrival, runs[-1][2] + 1)
+            else:
+                runs.append((packet.arrival, packet.arrival, 1))
+        return runs
+
+    async def wait_voiced(self, since: float, timeout: float, count: int = 1) -> Optional[float]:
+        """Waits until `count` voiced packets arrived after `since`; returns the arrival of
+        the first of them, or None on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            voiced = self.voiced(since)
+            if len(voiced) >= count:
+                return voiced[0].arrival
+            await asyncio.sleep(0.005)
+        return None
+
+    async def wait_quiet(self, seconds: float, timeout: float) -> bool:
+        """Waits until no voiced packet arrived for `seconds`; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            voiced = self.voiced()
+            if not voiced or time.monotonic() - voiced[-1].arrival >= seconds:
+                return True
+            await asyncio.sleep(0.01)
+        return False
+
+
+class EventLog:
+    """The `oai-events` data channel: every event received, with its arrival time, and a
+    sender for client events. A text message that is not a JSON object is logged as an
+    event of type "(unparsable)"."""
+
+    def __init__(self, channel):
+        self.channel = channel
+        self.events: list = []  # (monotonic arrival, event dict)
+        self.opened_at: Optional[float] = None
+        self._changed = asyncio.Event()
+
+        @channel.on("open")
+        def on_open():
+            self.opened_at = time.monotonic()
+            self._changed.set()
+
+        @channel.on("message")
+        def on_message(message):
+            try:
+                event = json.loads(message)
+            except (TypeError, ValueError):
+                event = None
+            if not isinstance(event, dict):
+                event = {"type": "(unparsable)", "raw": str(message)[:200]}
+            self.events.append((time.monotonic(), event))
+            self._changed.set()
+
+    def send(self, event: dict) -> None:
+        self.channel.send(json.dumps(event))
+
+    def of_type(self, event_type: str, since: float = 0.0) -> list:
+        return [(at, event) for at, event in self.events if event.get("type") == event_type and at >= since]
+
+    def first(self, event_type: str, since: float = 0.0):
+        matches = self.of_type(event_type, since)
+        return matches[0] if matches else (None, None)
+
+    async def wait_open(self, timeout: float) -> bool:
+        return await self._wait(lambda: self.opened_at is not None, timeout)
+
+    async def wait_for(self, event_type: str, timeout: float, since: float = 0.0):
+        """Waits for an event of `event_type` arriving after `since`: (arrival, event) or
+        (None, None) on timeout."""
+        await self._wait(lambda: bool(self.of_type(event_type, since)), timeout)
+        return self.first(event_type, since)
+
+    async def _wait(self, condition, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except asyncio.TimeoutError:
+                return condition()
+        return True
+
+    def timeline(self, origin: float) -> list:
+        """[[milliseconds since origin, type], ...] for a report."""
+        return [[round((at - origin) * 1000), event.get("type")] for at, event in self.events]
+
+
+def answer_accepts_data_channel(answer_sdp: str) -> bool:
+    """True when the answer has an m=application line with a non-zero port (RFC 8866 §5.14:
+    port 0 rejects the stream)."""
+    for line in answer_sdp.splitlines():
+        if line.startswith("m=application "):
+            parts = line.split()
+            return len(parts) > 1 and parts[1] != "0"
+    return False
+
+
+class AgentCall:
+    """One call for talking to a voice agent: a scripted microphone, a packet recorder on
+    the returned audio and the `oai-events` data channel, created before the offer as a
+    Realtime client does. Times are monotonic seconds; `origin` is when the POST was sent.
+    Use `await call.connect()`, then drive `call.microphone`, then `await call.close()`."""
+
+    def __init__(self, base_url: str, script=()):
+        self.base_url = base_url
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.microphone = ScriptedMicrophone(script)
+        sender = self.pc.addTrack(self.microphone)
+        receiver = next(t.receiver for t in self.pc.getTransceivers() if t.sender is sender)
+        self.recorder = PacketRecorder(receiver)
+        self.events = EventLog(self.pc.createDataChannel("oai-events"))
+        self.origin = time.monotonic()
+        self.location: Optional[str] = None
+        self.data_channel_in_answer = False
+        self.connected_at: Optional[float] = None
+        self.ended_at: Optional[float] = None
+        self.delete_status: Optional[int] = None
+        self._drain_task = None
+
+        @self.pc.on("track")
+        def on_track(track):
+            # The recorder reads packets before the jitter buffer; the decoded track is
+            # drained only so that its queue does not grow.
+            self._drain_task = asyncio.ensure_future(self._drain(track))
+
+        @self.pc.on("connectionstatechange")
+        def on_state():
+            if self.pc.connectionState in ("closed", "failed") and self.ended_at is None:
+                self.ended_at = time.monotonic()
+
+    @staticmethod
+    async def _drain(track):
+        try:
+            while True:
+                await track.recv()
+        except MediaStreamError:
+            pass
+
+    def ms(self, moment: Optional[float]) -> Optional[float]:
+        """A monotonic moment as milliseconds since the POST, for reports."""
+        return None if moment is None else round((moment - self.origin) * 1000, 1)
+
+    async def connect(self, timeout: float = 15.0) -> None:
+        """Offers, posts, applies the answer and waits for DTLS to connect; raises PeerError."""
+        deadline = time.monotonic() + timeout
+        await asyncio.wait_for(self.pc.setLocalDescription(await self.pc.createOffer()), timeout)
+        self.origin = time.monotonic()
+        answer, self.location = await asyncio.wait_for(
+            asyncio.to_thread(post_offer, self.base_url, self.pc.localDescription.sdp, timeout), timeout + 1)
+        self.data_channel_in_answer = answer_accepts_data_channel(answer)
+        await asyncio.wait_for(self.pc.setRemoteDescription(RTCSessionDescription(answer, "answer")), timeout)
+        # Connected means the audio transport's DTLS is up. aiortc ignores a rejected (port 0)
+        # m=application line and keeps a transport for it that never connects, so its
+        # connectionState stays "connecting" against a server that rejects data channels.
+        while self.dtls_state() != "connected":
+            if self.pc.connectionState == "failed" or self.dtls_state() in ("closed", "failed"):
+                raise PeerError("connection failed (ICE or DTLS)")
+            if time.monotonic() > deadline:
+                raise PeerError(f"not connected within {timeout:.0f} s (ICE {self.pc.iceConnectionState}, "
+                                f"DTLS {self.dtls_state()})")
+            await asyncio.sleep(0.01)
+        self.connected_at = time.monotonic()
+
+    def dtls_state(self) -> Optional[str]:
+        """State of the audio transport's DTLS ("new", "connecting", "connected", "closed", "failed")."""
+        transports = [t.sender.transport for t in self.pc.getTransceivers() if t.sender.transport]
+        return transports[0].state if transports else None
+
+    async def wait_ended(self, timeout: float) -> Optional[float]:
+        """Waits until the server ends the call (DTLS closed or failed, or the connection
+        closed or failed); returns when that was seen, or None on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.ended_at is None and self.dtls_state() in ("closed", "failed"):
+                self.ended_at = time.monotonic()
+            if self.ended_at is not None:
+                return self.ended_at
+            await asyncio.sleep(0.01)
+        return None
+
+    async def close(self) -> None:
+        """Closes the peer connection and DELETEs the call; never raises."""
+        try:
+            await asyncio.wait_for(self.pc.close(), 5)
+        except Exception:
+            pass
+        if self._drain_task:
+            self._drain_task.cancel()
+        if self.location:
+            try:
+                self.delete_status = await asyncio.to_thread(delete_call, self.location)
+            except PeerError:
+                self.delete_status = None

@@ -17,4 +17,7 @@ int parley_opus_encoder_set_packet_loss_perc(OpusEncoder *encoder, opus_int32 pe
 /// OPUS_SET_COMPLEXITY: 0 (cheapest) to 10 (best quality per bit).
 int parley_opus_encoder_set_complexity(OpusEncoder *encoder, opus_int32 complexity);
 
+/// OPUS_RESET_STATE: forget all history, as after a fresh create.
+int parley_opus_encoder_reset(OpusEncoder *encoder);
+
 #endif
