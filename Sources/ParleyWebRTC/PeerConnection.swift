@@ -174,7 +174,7 @@ public final class PeerConnection {
             return handleRTP(datagram, from: source, now: now)
         case .rtcp:
             return handleRTCP(datagram, from: source, now: now)
-        case .unknown:
+        case .relayed, .unknown:
             return .dropped(.unknownPacketKind)
         }
     }

@@ -2,9 +2,10 @@
 ///
 /// First byte 0-3 is STUN, 20-63 DTLS, 128-191 RTP or RTCP; RTCP is told apart from RTP by
 /// its second byte, whose low seven bits fall in 64-95 for RTCP packet types 192-223
-/// (RFC 5761 §4). Everything else (ZRTP, TURN channels, garbage) is `unknown`.
+/// (RFC 5761 §4). `RelayEncapsulation.marker` (a byte RFC 7983 leaves unassigned) is a
+/// datagram a relay wrapped. Everything else (ZRTP, TURN channels, garbage) is `unknown`.
 public enum PacketKind: Sendable, Equatable {
-    case stun, dtls, rtp, rtcp, unknown
+    case stun, dtls, rtp, rtcp, relayed, unknown
 
     public init(_ datagram: some Collection<UInt8>) {
         guard let first = datagram.first else {
@@ -22,6 +23,8 @@ public enum PacketKind: Sendable, Equatable {
                 return
             }
             self = (64...95).contains(second & 0x7F) ? .rtcp : .rtp
+        case RelayEncapsulation.marker:
+            self = .relayed
         default:
             self = .unknown
         }

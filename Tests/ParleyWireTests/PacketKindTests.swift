@@ -17,4 +17,5 @@ import ParleyWire
     }
     #expect(PacketKind([UInt8(3), 0][...]) == .stun)
     #expect(PacketKind([UInt8(63)]) == .dtls)
+    #expect(PacketKind([RelayEncapsulation.marker, 0x14]) == .relayed)
 }

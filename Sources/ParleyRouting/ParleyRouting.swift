@@ -1,2 +1,0 @@
-/// Work in progress: the ParleyRouting module.
-enum ParleyRoutingModule {}
