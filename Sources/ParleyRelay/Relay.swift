@@ -40,9 +40,9 @@ public final class Relay: Sendable {
         self.logger = logger
         store = flowStore.map { FlowStoreBridge(store: $0, ttl: configuration.flowStoreTTL, logger: logger) }
         var workers: [RelayWorker] = []
-        var publicAddress = configuration.publicAddress
-        var backboneAddress = configuration.acceptsBackbone ? configuration.internalAddress : nil
-        do {
+        do throws(RelaySocketError) {
+            var publicAddress = try Self.claimPort(configuration.publicAddress)
+            var backboneAddress = try configuration.acceptsBackbone ? Self.claimPort(configuration.internalAddress) : nil
             for index in 0..<max(configuration.workers, 1) {
                 let publicSocket = try UDPSocket(binding: publicAddress, reusePort: true)
                 publicAddress = publicSocket.localAddress
@@ -69,13 +69,23 @@ public final class Relay: Sendable {
                 workers.append(RelayWorker(index: index, publicSocket: publicSocket,
                                            internalSocket: internalSocket, backboneSocket: backboneSocket))
             }
+            self.publicAddress = publicAddress
+            self.backboneAddress = backboneAddress
         } catch {
             for worker in workers { worker.closeSockets() }
             throw error
         }
         self.workers = workers
-        self.publicAddress = publicAddress
-        self.backboneAddress = backboneAddress
+    }
+
+    /// `address` itself, or for port 0 a port no socket uses right now. The kernel's own choice
+    /// for a SO_REUSEPORT bind to port 0 may be a port that other SO_REUSEPORT sockets of the
+    /// same user already share, which would join two relays into one group.
+    private static func claimPort(_ address: PeerAddress) throws(RelaySocketError) -> PeerAddress {
+        guard address.port == 0 else { return address }
+        let probe = try UDPSocket(binding: address, reusePort: false)
+        defer { probe.close() }
+        return probe.localAddress
     }
 
     /// Starts the worker threads and the flow-store task.

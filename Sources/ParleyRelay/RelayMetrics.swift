@@ -16,7 +16,7 @@ final class RelayMetrics: Sendable {
         var outages: UInt64 = 0
     }
 
-    let registry = PrometheusCollectorRegistry()
+    let registry: PrometheusCollectorRegistry
     private let workerCounters: [Int: Counter]
     private let flows: Gauge
     private let storeCounters: [Counter]
@@ -26,48 +26,34 @@ final class RelayMetrics: Sendable {
     private let reported: Mutex<Reported>
 
     init() {
+        let registry = PrometheusCollectorRegistry()
+        self.registry = registry
         var counters: [Int: Counter] = [:]
         for reason in RelayDropReason.allCases {
-            counters[RelayCounter.drop(reason)] = registry.makeCounter(
-                name: "parley_relay_packets_dropped_total", labels: [("reason", reason.label)],
-                help: "Datagrams the relay dropped, by reason")
+            counters[RelayCounter.drop(reason)] = registry.makeCounter(descriptor: named("parley_relay_packets_dropped_total", "Datagrams the relay dropped, by reason"), labels: [("reason", reason.label)])
         }
         for direction in RelayDirection.allCases {
-            counters[RelayCounter.forwarded(direction)] = registry.makeCounter(
-                name: "parley_relay_packets_forwarded_total", labels: [("direction", direction.label)],
-                help: "Datagrams the relay passed on, by direction")
-            counters[RelayCounter.forwardedBytes(direction)] = registry.makeCounter(
-                name: "parley_relay_bytes_forwarded_total", labels: [("direction", direction.label)],
-                help: "Bytes the relay passed on, by direction")
+            counters[RelayCounter.forwarded(direction)] = registry.makeCounter(descriptor: named("parley_relay_packets_forwarded_total", "Datagrams the relay passed on, by direction"), labels: [("direction", direction.label)])
+            counters[RelayCounter.forwardedBytes(direction)] = registry.makeCounter(descriptor: named("parley_relay_bytes_forwarded_total", "Bytes the relay passed on, by direction"), labels: [("direction", direction.label)])
         }
         for role in RelaySocketRole.allCases {
-            counters[RelayCounter.received(role)] = registry.makeCounter(
-                name: "parley_relay_packets_received_total", labels: [("socket", role.label)],
-                help: "Datagrams received, by socket")
+            counters[RelayCounter.received(role)] = registry.makeCounter(descriptor: named("parley_relay_packets_received_total", "Datagrams received, by socket"), labels: [("socket", role.label)])
         }
         for source in RelayFlowSource.allCases {
-            counters[RelayCounter.created(source)] = registry.makeCounter(
-                name: "parley_relay_flows_created_total", labels: [("source", source.label)],
-                help: "Flows created, by what created them")
+            counters[RelayCounter.created(source)] = registry.makeCounter(descriptor: named("parley_relay_flows_created_total", "Flows created, by what created them"), labels: [("source", source.label)])
         }
-        counters[RelayCounter.expired] = registry.makeCounter(
-            name: "parley_relay_flows_expired_total", help: "Flows removed after their idle timeout")
-        counters[RelayCounter.lookupsRequested] = registry.makeCounter(
-            name: "parley_relay_flow_lookups_requested_total",
-            help: "Flow-store lookups started for datagrams of unknown clients")
+        counters[RelayCounter.expired] = registry.makeCounter(descriptor: named("parley_relay_flows_expired_total", "Flows removed after their idle timeout"))
+        counters[RelayCounter.lookupsRequested] = registry.makeCounter(descriptor: named("parley_relay_flow_lookups_requested_total", "Flow-store lookups started for datagrams of unknown clients"))
         workerCounters = counters
-        flows = registry.makeGauge(name: "parley_relay_flows", help: "Flows in the workers' tables")
+        flows = registry.makeGauge(descriptor: named("parley_relay_flows", "Flows in the workers' tables"))
         storeCounters = FlowStoreBridge.Outcome.allCases.map { outcome in
             registry.makeCounter(
-                name: "parley_relay_flow_store_requests_total",
-                labels: [("operation", outcome.labels.operation), ("result", outcome.labels.result)],
-                help: "Flow-store requests, by operation and result")
+                descriptor: named("parley_relay_flow_store_requests_total", "Flow-store requests, by operation and result"),
+                labels: [("operation", outcome.labels.operation), ("result", outcome.labels.result)])
         }
-        outages = registry.makeCounter(name: "parley_relay_flow_store_outages_total",
-                                       help: "Times the flow store became unavailable")
-        storeUp = registry.makeGauge(name: "parley_relay_flow_store_up",
-                                     help: "1 while the flow store answers, 0 after a failure")
-        ready = registry.makeGauge(name: "parley_relay_ready", help: "1 while the relay takes traffic, 0 while draining")
+        outages = registry.makeCounter(descriptor: named("parley_relay_flow_store_outages_total", "Times the flow store became unavailable"))
+        storeUp = registry.makeGauge(descriptor: named("parley_relay_flow_store_up", "1 while the flow store answers, 0 after a failure"))
+        ready = registry.makeGauge(descriptor: named("parley_relay_ready", "1 while the relay takes traffic, 0 while draining"))
         reported = Mutex(Reported(workerTotals: Array(repeating: 0, count: RelayCounter.count),
                                   storeTotals: Array(repeating: 0, count: FlowStoreBridge.Outcome.allCases.count)))
     }
@@ -82,7 +68,7 @@ final class RelayMetrics: Sendable {
                     reported.workerTotals[index] = total
                 }
             }
-            flows.set(Double(statistics.flows))
+            flows.set(to: Double(statistics.flows))
             if let store {
                 for outcome in FlowStoreBridge.Outcome.allCases {
                     let total = store.total(outcome)
@@ -95,10 +81,15 @@ final class RelayMetrics: Sendable {
                     outages.increment(by: Int64(store.outages - reported.outages))
                     reported.outages = store.outages
                 }
-                storeUp.set(store.isAvailable ? 1 : 0)
+                storeUp.set(to: store.isAvailable ? 1 : 0)
             }
-            ready.set(isReady ? 1 : 0)
+            ready.set(to: isReady ? 1 : 0)
         }
         return registry.emitToString()
     }
+}
+
+/// A full metric name (suffix included) with its help text.
+private func named(_ name: String, _ help: String) -> MetricNameDescriptor {
+    MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
 }

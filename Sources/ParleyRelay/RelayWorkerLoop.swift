@@ -191,7 +191,7 @@ struct RelayWorkerLoop: ~Copyable {
         guard RelayEncapsulation.writeHeader(
             client: client, into: UnsafeMutableRawBufferPointer(start: headerStart, count: headerLength)) == headerLength
         else { return count(.badEncapsulation) }
-        queue(&toInternal, headerStart, length: headerLength + length, to: nextHop, direction: direction)
+        queue(.toInternal, headerStart, length: headerLength + length, to: nextHop, direction: direction)
     }
 
     /// Replies from transceivers (and, for flows sent over the backbone, from the peer relay):
@@ -218,9 +218,9 @@ struct RelayWorkerLoop: ~Copyable {
             }
             flows.touch(index, now: now)
             if let returnHop = flow.returnHop {
-                queue(&toBackbone, start, length: length, to: returnHop, direction: .transceiverToPeerRelay)
+                queue(.toBackbone, start, length: length, to: returnHop, direction: .transceiverToPeerRelay)
             } else {
-                queue(&toPublic, start + payloadOffset, length: length - payloadOffset, to: client,
+                queue(.toPublic, start + payloadOffset, length: length - payloadOffset, to: client,
                       direction: flow.nextHopIsPeerRelay ? .peerRelayToClient : .transceiverToClient)
             }
         }
@@ -249,7 +249,7 @@ struct RelayWorkerLoop: ~Copyable {
                     continue
                 }
                 flows.touch(index, now: now)
-                queue(&toInternal, start, length: length, to: flow.nextHop, direction: .peerRelayToTransceiver)
+                queue(.toInternal, start, length: length, to: flow.nextHop, direction: .peerRelayToTransceiver)
                 continue
             }
             let payload = UnsafeRawBufferPointer(rebasing: datagram[payloadOffset...])
@@ -283,14 +283,23 @@ struct RelayWorkerLoop: ~Copyable {
                 continue
             }
             counts[RelayCounter.created(.backbone)] &+= 1
-            queue(&toInternal, start, length: length, to: token.transceiver, direction: .peerRelayToTransceiver)
+            queue(.toInternal, start, length: length, to: token.transceiver, direction: .peerRelayToTransceiver)
         }
     }
 
+    private enum Outbound {
+        case toInternal, toPublic, toBackbone
+    }
+
     @inline(__always)
-    private mutating func queue(_ queue: inout SendQueue, _ bytes: UnsafeMutableRawPointer, length: Int,
+    private mutating func queue(_ outbound: Outbound, _ bytes: UnsafeMutableRawPointer, length: Int,
                                 to destination: PeerAddress, direction: RelayDirection) {
-        guard queue.append(bytes, length: length, to: destination) else { return count(.sendFailed) }
+        let queued = switch outbound {
+        case .toInternal: toInternal.append(bytes, length: length, to: destination)
+        case .toPublic: toPublic.append(bytes, length: length, to: destination)
+        case .toBackbone: toBackbone.append(bytes, length: length, to: destination)
+        }
+        guard queued else { return count(.sendFailed) }
         counts[RelayCounter.forwarded(direction)] &+= 1
         counts[RelayCounter.forwardedBytes(direction)] &+= UInt64(length)
     }

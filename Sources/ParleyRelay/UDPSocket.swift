@@ -27,7 +27,7 @@ struct UDPSocket: Sendable {
         guard fd >= 0 else { throw RelaySocketError(operation: "socket", address: address, errno: errno) }
         func fail(_ operation: String) -> RelaySocketError {
             let error = RelaySocketError(operation: operation, address: address, errno: errno)
-            close(fd)
+            Glibc.close(fd)
             return error
         }
         var one: Int32 = 1

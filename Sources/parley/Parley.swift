@@ -8,7 +8,7 @@ import ParleyWire
 struct Parley: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Parley: a WebRTC edge for voice AI.",
-        subcommands: [TransceiverCommand.self, DemoCommand.self])
+        subcommands: [TransceiverCommand.self, DemoCommand.self, RelayCommand.self])
 }
 
 /// Options every transceiver-like command shares.
