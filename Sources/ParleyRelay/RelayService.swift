@@ -30,7 +30,7 @@ struct RelayForwardingService: Service {
         relay.start()
         try? await gracefulShutdown()
         relay.beginDraining()
-        relay.logger.info("draining", metadata: ["seconds": "\(relay.configuration.drainDeadline)",
+        relay.logger.info("draining", metadata: ["deadline": "\(relay.configuration.drainDeadline)",
                                                  "flows": "\(relay.statistics().flows)"])
         try? await Task.sleep(for: relay.configuration.drainDeadline)
         await relay.stop()
