@@ -131,14 +131,16 @@ public final class Relay: Sendable {
 
     /// Stops the workers, closes the sockets and ends the flow-store task.
     public func stop() async {
-        let storeTask: Task<Void, Never>? = phase.withLock { phase in
+        let (started, storeTask): (Bool, Task<Void, Never>?) = phase.withLock { phase in
             defer { phase = .stopped }
             switch phase {
-            case .running(let task), .draining(let task): return task
-            case .created, .stopped: return nil
+            case .running(let task), .draining(let task): return (true, task)
+            case .created: return (true, nil)
+            case .stopped: return (false, nil)
             }
         }
-        for worker in workers {
+        guard started else { return }
+        for worker in workers where worker.hasStarted {
             await worker.stop()
         }
         for worker in workers {

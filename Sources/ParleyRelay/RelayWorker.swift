@@ -15,6 +15,7 @@ final class RelayWorker: Sendable {
     private let restored = Mutex<[RelayFlow]>([])
     private let hasRestored = Atomic<Bool>(false)
     private let stopping = Atomic<Bool>(false)
+    private let started = Atomic<Bool>(false)
     private let exit = ExitLatch()
 
     init(index: Int, publicSocket: UDPSocket, internalSocket: UDPSocket, backboneSocket: UDPSocket?) {
@@ -36,8 +37,12 @@ final class RelayWorker: Sendable {
             exit.open()
         }
         thread.name = "parley-relay-\(index)"
+        started.store(true, ordering: .relaxed)
         thread.start()
     }
+
+    /// Whether `start` has launched the thread.
+    var hasStarted: Bool { started.load(ordering: .relaxed) }
 
     /// Asks the thread to stop and waits until it has (within one poll interval).
     func stop() async {
