@@ -5,7 +5,7 @@ import ParleyTestSupport
 import ParleyWire
 
 /// A relay on loopback with free ports, a fake transceiver, and helpers to speak to both.
-struct RelayHarness {
+struct RelayHarness: Sendable {
     static let keyring = RoutingKeyring.development()
 
     let relay: Relay

@@ -1,9 +1,10 @@
+import Foundation
 import Glibc
 import ParleyWire
 
 /// A plain blocking-with-timeout UDP socket on loopback, standing in for a client, a
 /// transceiver or a peer relay in tests.
-final class TestUDPSocket {
+final class TestUDPSocket: @unchecked Sendable {
     let descriptor: Int32
     let address: PeerAddress
 
@@ -56,6 +57,17 @@ final class TestUDPSocket {
             guard ContinuousClock.now < deadline else { return nil }
             try? await Task.sleep(for: .milliseconds(2))
         }
+        return read()
+    }
+
+    /// `receive(timeout:)` for code on its own thread: blocks in poll.
+    func receiveBlocking(timeout: Duration = .milliseconds(1_000)) -> (bytes: [UInt8], source: PeerAddress)? {
+        var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        guard poll(&poller, 1, Int32(timeout.nanosecondsRounded / 1_000_000)) > 0 else { return nil }
+        return read()
+    }
+
+    private func read() -> (bytes: [UInt8], source: PeerAddress)? {
         var buffer = [UInt8](repeating: 0, count: 4_096)
         var source = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -74,5 +86,13 @@ final class TestUDPSocket {
     /// True when nothing arrives within `timeout`.
     func staysSilent(for timeout: Duration = .milliseconds(300)) async -> Bool {
         await receive(timeout: timeout) == nil
+    }
+}
+
+/// Runs `body` on a thread of its own and returns its result: for steps that must keep to
+/// real time even while concurrent tests keep the shared executor busy.
+func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: body()) }.start()
     }
 }
