@@ -8,7 +8,7 @@ import ParleyWire
 struct Parley: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Parley: a WebRTC edge for voice AI.",
-        subcommands: [TransceiverCommand.self, DemoCommand.self, LoadgenCommand.self, TokenCommand.self])
+        subcommands: [DemoCommand.self, TransceiverCommand.self, RelayCommand.self, LoadgenCommand.self, TokenCommand.self])
 }
 
 /// Options every transceiver-like command shares.

@@ -1,2 +1,0 @@
-/// Work in progress: the ParleyRelay module.
-enum ParleyRelayModule {}

@@ -1,0 +1,95 @@
+import Prometheus
+import Synchronization
+
+/// The relay's Prometheus metrics. Workers count into their own plain integers; a scrape sums
+/// the published values and moves the Prometheus counters by the difference since the last one.
+///
+/// Names: `parley_relay_packets_received_total{socket}`, `parley_relay_packets_forwarded_total{direction}`,
+/// `parley_relay_bytes_forwarded_total{direction}`, `parley_relay_packets_dropped_total{reason}`,
+/// `parley_relay_flows`, `parley_relay_flows_created_total{source}`, `parley_relay_flows_expired_total`,
+/// `parley_relay_flow_lookups_requested_total`, `parley_relay_flow_store_requests_total{operation,result}`,
+/// `parley_relay_flow_store_outages_total`, `parley_relay_flow_store_up`, `parley_relay_ready`.
+final class RelayMetrics: Sendable {
+    private struct Reported {
+        var workerTotals: [UInt64]
+        var storeTotals: [UInt64]
+        var outages: UInt64 = 0
+    }
+
+    let registry: PrometheusCollectorRegistry
+    private let workerCounters: [Int: Counter]
+    private let flows: Gauge
+    private let storeCounters: [Counter]
+    private let outages: Counter
+    private let storeUp: Gauge
+    private let ready: Gauge
+    private let reported: Mutex<Reported>
+
+    init() {
+        let registry = PrometheusCollectorRegistry()
+        self.registry = registry
+        var counters: [Int: Counter] = [:]
+        for reason in RelayDropReason.allCases {
+            counters[RelayCounter.drop(reason)] = registry.makeCounter(descriptor: named("parley_relay_packets_dropped_total", "Datagrams the relay dropped, by reason"), labels: [("reason", reason.label)])
+        }
+        for direction in RelayDirection.allCases {
+            counters[RelayCounter.forwarded(direction)] = registry.makeCounter(descriptor: named("parley_relay_packets_forwarded_total", "Datagrams the relay passed on, by direction"), labels: [("direction", direction.label)])
+            counters[RelayCounter.forwardedBytes(direction)] = registry.makeCounter(descriptor: named("parley_relay_bytes_forwarded_total", "Bytes the relay passed on, by direction"), labels: [("direction", direction.label)])
+        }
+        for role in RelaySocketRole.allCases {
+            counters[RelayCounter.received(role)] = registry.makeCounter(descriptor: named("parley_relay_packets_received_total", "Datagrams received, by socket"), labels: [("socket", role.label)])
+        }
+        for source in RelayFlowSource.allCases {
+            counters[RelayCounter.created(source)] = registry.makeCounter(descriptor: named("parley_relay_flows_created_total", "Flows created, by what created them"), labels: [("source", source.label)])
+        }
+        counters[RelayCounter.expired] = registry.makeCounter(descriptor: named("parley_relay_flows_expired_total", "Flows removed after their idle timeout"))
+        counters[RelayCounter.lookupsRequested] = registry.makeCounter(descriptor: named("parley_relay_flow_lookups_requested_total", "Flow-store lookups started for datagrams of unknown clients"))
+        workerCounters = counters
+        flows = registry.makeGauge(descriptor: named("parley_relay_flows", "Flows in the workers' tables"))
+        storeCounters = FlowStoreBridge.Outcome.allCases.map { outcome in
+            registry.makeCounter(
+                descriptor: named("parley_relay_flow_store_requests_total", "Flow-store requests, by operation and result"),
+                labels: [("operation", outcome.labels.operation), ("result", outcome.labels.result)])
+        }
+        outages = registry.makeCounter(descriptor: named("parley_relay_flow_store_outages_total", "Times the flow store became unavailable"))
+        storeUp = registry.makeGauge(descriptor: named("parley_relay_flow_store_up", "1 while the flow store answers, 0 after a failure"))
+        ready = registry.makeGauge(descriptor: named("parley_relay_ready", "1 while the relay takes traffic, 0 while draining"))
+        reported = Mutex(Reported(workerTotals: Array(repeating: 0, count: RelayCounter.count),
+                                  storeTotals: Array(repeating: 0, count: FlowStoreBridge.Outcome.allCases.count)))
+    }
+
+    /// Brings the Prometheus metrics up to date and renders them in the text format.
+    func exposition(statistics: RelayStatistics, store: FlowStoreBridge?, isReady: Bool) -> String {
+        reported.withLock { reported in
+            for (index, counter) in workerCounters {
+                let total = statistics.values[index]
+                if total > reported.workerTotals[index] {
+                    counter.increment(by: Int64(total - reported.workerTotals[index]))
+                    reported.workerTotals[index] = total
+                }
+            }
+            flows.set(to: Double(statistics.flows))
+            if let store {
+                for outcome in FlowStoreBridge.Outcome.allCases {
+                    let total = store.total(outcome)
+                    if total > reported.storeTotals[outcome.rawValue] {
+                        storeCounters[outcome.rawValue].increment(by: Int64(total - reported.storeTotals[outcome.rawValue]))
+                        reported.storeTotals[outcome.rawValue] = total
+                    }
+                }
+                if store.outages > reported.outages {
+                    outages.increment(by: Int64(store.outages - reported.outages))
+                    reported.outages = store.outages
+                }
+                storeUp.set(to: store.isAvailable ? 1 : 0)
+            }
+            ready.set(to: isReady ? 1 : 0)
+        }
+        return registry.emitToString()
+    }
+}
+
+/// A full metric name (suffix included) with its help text.
+private func named(_ name: String, _ help: String) -> MetricNameDescriptor {
+    MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+}

@@ -1,0 +1,123 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ParleyRelay
+import ParleyRouting
+import ParleyWire
+
+struct RelayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "relay",
+        abstract: "Steer clients' UDP to transceivers by the routing token in the first STUN check (docs/relay.md).")
+
+    @Option(name: .customLong("public"), help: "The public UDP address clients send to, IP:PORT.")
+    var publicAddress: PeerAddressArgument = .init(PeerAddress("0.0.0.0:3478")!)
+
+    @Option(name: .customLong("internal"),
+            help: "Internal IP the workers send to transceivers from (ephemeral ports), and the backbone port peer relays send to, IP:PORT.")
+    var internalAddress: PeerAddressArgument = .init(PeerAddress("127.0.0.1:3479")!)
+
+    @Option(help: "Worker threads, one pinned to each core (default: the CPUs this process may use).")
+    var workers: Int?
+
+    @Option(help: "This relay's cluster id (0-65535).")
+    var cluster: UInt16 = 0
+
+    @Option(name: .customLong("peer-cluster"),
+            help: "Another cluster's relay backbone address, ID=IP:PORT (repeatable).")
+    var peerClusters: [PeerClusterArgument] = []
+
+    @Option(help: "Flow store, redis://host[:port][/db] (default: in memory).")
+    var redis: String?
+
+    @Option(name: .customLong("flow-idle-timeout"), help: "Seconds without a datagram before a flow is removed.")
+    var flowIdleTimeout: Double = 30
+
+    @Option(name: .customLong("max-flows-per-worker"), help: "The cap on each worker's flow table.")
+    var maxFlowsPerWorker: Int = 100_000
+
+    @Option(name: .customLong("new-flows-per-second"), help: "New flows per second one source IP may open on one worker.")
+    var newFlowsPerSecond: Double = 50
+
+    @Option(name: .customLong("new-flow-burst"), help: "New flows one source IP may open at once on one worker.")
+    var newFlowBurst: Double = 100
+
+    @Option(help: "Admin HTTP listener for /healthz, /readyz and /metrics, IP:PORT.")
+    var admin: PeerAddressArgument?
+
+    @Option(help: "Routing keyring file: ID:BASE64SECRET entries (else PARLEY_ROUTING_KEYS; the development key only on loopback).")
+    var keys: String?
+
+    @Option(name: .customLong("drain-seconds"), help: "Seconds the relay keeps forwarding after SIGTERM with /readyz at 503.")
+    var drainSeconds: Double = 5
+
+    @Flag(inversion: .prefixedNo, help: "Pin each worker thread to its own CPU.")
+    var pin = true
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    func makeConfiguration() throws -> RelayConfiguration {
+        guard flowIdleTimeout > 0, drainSeconds >= 0 else {
+            throw ValidationError("--flow-idle-timeout must be positive and --drain-seconds not negative")
+        }
+        var peers: [UInt16: PeerAddress] = [:]
+        for peer in peerClusters {
+            guard peer.cluster != cluster else { throw ValidationError("--peer-cluster \(peer.cluster) is this relay's own cluster") }
+            guard peers.updateValue(peer.address, forKey: peer.cluster) == nil else {
+                throw ValidationError("--peer-cluster \(peer.cluster) given twice")
+            }
+        }
+        return RelayConfiguration(
+            publicAddress: publicAddress.address, internalAddress: internalAddress.address,
+            workers: workers ?? Relay.availableCPUCount, pinsWorkers: pin, cluster: cluster, peerClusters: peers,
+            flowIdleTimeout: .milliseconds(Int64(flowIdleTimeout * 1_000)), maxFlowsPerWorker: maxFlowsPerWorker,
+            newFlowsPerSecondPerSource: newFlowsPerSecond, newFlowBurstPerSource: newFlowBurst,
+            drainDeadline: .milliseconds(Int64(drainSeconds * 1_000)), adminAddress: admin?.address)
+    }
+
+    /// `--keys FILE`, else `PARLEY_ROUTING_KEYS`, else the development keyring, which is
+    /// public knowledge and therefore refused unless every address is loopback.
+    func loadKeyring(for configuration: RelayConfiguration) throws -> RoutingKeyring {
+        if let keys {
+            return try RoutingKeyring.load(text: String(contentsOfFile: keys, encoding: .utf8))
+        }
+        if let text = ProcessInfo.processInfo.environment["PARLEY_ROUTING_KEYS"], !text.isEmpty {
+            return try RoutingKeyring.load(text: text)
+        }
+        guard configuration.isLoopbackOnly else {
+            throw ValidationError("give --keys FILE or PARLEY_ROUTING_KEYS: the development routing key is only allowed when every address is loopback")
+        }
+        return RoutingKeyring.development()
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "parley.relay")
+        logger.logLevel = logLevel
+        let configuration = try makeConfiguration()
+        let keyring = try loadKeyring(for: configuration)
+        let store: any FlowStore = if let redis {
+            try RedisFlowStore(url: redis, logger: logger)
+        } else {
+            MemoryFlowStore()
+        }
+        let relay = try Relay(configuration: configuration, keyring: keyring, flowStore: store, logger: logger)
+        try await relay.run()
+        if let redisStore = store as? RedisFlowStore {
+            await redisStore.close()
+        }
+    }
+}
+
+/// `ID=IP:PORT` for `--peer-cluster`.
+struct PeerClusterArgument: ExpressibleByArgument {
+    let cluster: UInt16
+    let address: PeerAddress
+
+    init?(argument: String) {
+        let parts = argument.split(separator: "=", maxSplits: 1)
+        guard parts.count == 2, let cluster = UInt16(parts[0]), let address = PeerAddress(parts[1]) else { return nil }
+        self.cluster = cluster
+        self.address = address
+    }
+}
