@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 packages=(libssl-dev libsrtp2-dev libopus-dev pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(chromium chromium-driver python3-venv)
+    packages+=(chromium chromium-driver python3-venv redis-server)
 fi
 
 missing=()

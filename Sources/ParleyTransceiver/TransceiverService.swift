@@ -9,7 +9,7 @@ import ServiceLifecycle
 /// A whole transceiver as services: the media engine and the signaling HTTP server.
 /// On SIGTERM it stops taking calls (`/readyz` answers 503) and keeps live sessions until
 /// they end or the drain deadline passes, then stops.
-public struct Transceiver {
+public struct Transceiver: Sendable {
     public let engine: MediaEngine
     public let logger: Logger
 

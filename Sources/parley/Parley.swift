@@ -57,7 +57,7 @@ struct TransceiverOptions: ParsableArguments {
             bearerKeys: Set(apiKey + environmentKeys), drainDeadline: .seconds(drainSeconds),
             backend: backend.kind,
             relayNetworks: relay.map(\.network),
-            routingKeyring: try routingKeys.keyring(allLoopback: udp.address.ip.isLoopback && relay.allSatisfy(\.network.address.isLoopback)),
+            routingKeyring: try routingKeys.load(developmentAllowed: udp.address.ip.isLoopback && relay.allSatisfy(\.network.address.isLoopback)).keyring,
             cluster: cluster,
             routingAddress: routingAddress?.address)
     }
@@ -84,19 +84,6 @@ struct TransceiverCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await options.run(name: "transceiver")
-    }
-}
-
-struct DemoCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "demo",
-        abstract: "Everything in one process on loopback: open http://127.0.0.1:8080 and talk.")
-
-    @OptionGroup var options: TransceiverOptions
-
-    func run() async throws {
-        print("Parley demo: open http://\(options.http.address)/ in a browser")
-        try await options.run(name: "demo")
     }
 }
 

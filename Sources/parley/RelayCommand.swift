@@ -45,8 +45,7 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Admin HTTP listener for /healthz, /readyz and /metrics, IP:PORT.")
     var admin: PeerAddressArgument?
 
-    @Option(help: "Routing keyring file: ID:BASE64SECRET entries (else PARLEY_ROUTING_KEYS; the development key only on loopback).")
-    var keys: String?
+    @OptionGroup var routingKeys: RoutingKeyOptions
 
     @Option(name: .customLong("drain-seconds"), help: "Seconds the relay keeps forwarding after SIGTERM with /readyz at 503.")
     var drainSeconds: Double = 5
@@ -76,26 +75,11 @@ struct RelayCommand: AsyncParsableCommand {
             drainDeadline: .milliseconds(Int64(drainSeconds * 1_000)), adminAddress: admin?.address)
     }
 
-    /// `--keys FILE`, else `PARLEY_ROUTING_KEYS`, else the development keyring, which is
-    /// public knowledge and therefore refused unless every address is loopback.
-    func loadKeyring(for configuration: RelayConfiguration) throws -> RoutingKeyring {
-        if let keys {
-            return try RoutingKeyring.load(text: String(contentsOfFile: keys, encoding: .utf8))
-        }
-        if let text = ProcessInfo.processInfo.environment["PARLEY_ROUTING_KEYS"], !text.isEmpty {
-            return try RoutingKeyring.load(text: text)
-        }
-        guard configuration.isLoopbackOnly else {
-            throw ValidationError("give --keys FILE or PARLEY_ROUTING_KEYS: the development routing key is only allowed when every address is loopback")
-        }
-        return RoutingKeyring.development()
-    }
-
     func run() async throws {
         var logger = Logger(label: "parley.relay")
         logger.logLevel = logLevel
         let configuration = try makeConfiguration()
-        let keyring = try loadKeyring(for: configuration)
+        let keyring = try routingKeys.load(developmentAllowed: configuration.isLoopbackOnly).keyring
         let store: any FlowStore = if let redis {
             try RedisFlowStore(url: redis, logger: logger)
         } else {

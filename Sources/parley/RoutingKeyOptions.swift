@@ -2,22 +2,24 @@ import ArgumentParser
 import Foundation
 import ParleyRouting
 
-/// Where routing keys come from: `--keys FILE` or `PARLEY_ROUTING_KEYS` (docs/routing-token.md).
-/// Without either, the public development key is used, and only where every address is loopback.
+/// Where routing keys come from: `--keys FILE`, else `PARLEY_ROUTING_KEYS`, else the public
+/// development key, which commands that route real traffic accept only when every address
+/// is loopback (docs/routing-token.md).
 struct RoutingKeyOptions: ParsableArguments {
-    @Option(help: "File of routing keys, 'ID:BASE64SECRET' per line (or PARLEY_ROUTING_KEYS).")
+    @Option(help: "A file of routing keys, 'ID:BASE64SECRET' entries (else PARLEY_ROUTING_KEYS; the public development key only on loopback).")
     var keys: String?
 
-    func keyring(allLoopback: Bool) throws -> RoutingKeyring {
+    /// The keyring and a phrase saying where it came from.
+    func load(developmentAllowed: Bool) throws -> (keyring: RoutingKeyring, source: String) {
         if let keys {
-            return try RoutingKeyring.load(text: String(contentsOfFile: keys, encoding: .utf8))
+            return (try RoutingKeyring.load(text: String(contentsOfFile: keys, encoding: .utf8)), keys)
         }
         if let text = ProcessInfo.processInfo.environment["PARLEY_ROUTING_KEYS"], !text.isEmpty {
-            return try RoutingKeyring.load(text: text)
+            return (try RoutingKeyring.load(text: text), "PARLEY_ROUTING_KEYS")
         }
-        guard allLoopback else {
+        guard developmentAllowed else {
             throw ValidationError("routing keys are required off loopback: give --keys FILE or PARLEY_ROUTING_KEYS")
         }
-        return .development()
+        return (.development(), "the development key (public; loopback demo only)")
     }
 }

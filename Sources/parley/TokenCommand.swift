@@ -10,23 +10,6 @@ struct TokenCommand: ParsableCommand {
         abstract: "Routing tokens: the signed server ICE ufrags relays route by (docs/routing-token.md).",
         subcommands: [Inspect.self, Issue.self])
 
-    /// Where the keys come from: --keys FILE, else PARLEY_ROUTING_KEYS, else the development key.
-    struct KeyOptions: ParsableArguments {
-        @Option(help: "A file of 'ID:BASE64SECRET' entries (default: PARLEY_ROUTING_KEYS, else the public development key).")
-        var keys: String?
-
-        func load() throws -> (keyring: RoutingKeyring, source: String) {
-            if let keys {
-                let text = try String(contentsOfFile: keys, encoding: .utf8)
-                return (try RoutingKeyring.load(text: text), keys)
-            }
-            if let text = ProcessInfo.processInfo.environment["PARLEY_ROUTING_KEYS"], !text.isEmpty {
-                return (try RoutingKeyring.load(text: text), "PARLEY_ROUTING_KEYS")
-            }
-            return (.development(), "the development key (public; loopback demo only)")
-        }
-    }
-
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the fields of a ufrag (or a whole 'server:client' USERNAME) and whether its MAC verifies.")
@@ -34,7 +17,7 @@ struct TokenCommand: ParsableCommand {
         @Argument(help: "The ufrag to inspect.")
         var ufrag: String
 
-        @OptionGroup var keyOptions: KeyOptions
+        @OptionGroup var keyOptions: RoutingKeyOptions
 
         func run() throws {
             let serverUfrag = String(ufrag.prefix { $0 != ":" })
@@ -51,7 +34,7 @@ struct TokenCommand: ParsableCommand {
             print("cluster      \(token.cluster)")
             print("transceiver  \(token.transceiver)")
             print("nonce        \(String(format: "%08x", token.nonce))")
-            let (keyring, source) = try keyOptions.load()
+            let (keyring, source) = try keyOptions.load(developmentAllowed: true)
             guard keyring.keyIDs.contains(token.keyID) else {
                 print("MAC          unknown key id \(token.keyID) (keys from \(source) have \(keyring.keyIDs))")
                 throw ExitCode(1)
@@ -72,14 +55,14 @@ struct TokenCommand: ParsableCommand {
         @Option(help: "The cluster id, 0-65535.")
         var cluster: UInt16 = 0
 
-        @OptionGroup var keyOptions: KeyOptions
+        @OptionGroup var keyOptions: RoutingKeyOptions
 
         func run() throws {
             guard let address = PeerAddress(transceiver) else {
                 throw ValidationError("--transceiver must be IP:PORT or [IPv6]:PORT")
             }
             var generator = SystemRandomNumberGenerator()
-            let keyring = try keyOptions.load().keyring
+            let keyring = try keyOptions.load(developmentAllowed: true).keyring
             print(RoutingToken.issue(transceiver: address, cluster: cluster, keyring: keyring, using: &generator))
         }
     }

@@ -1,0 +1,64 @@
+import ArgumentParser
+import Logging
+import ParleyRelay
+import ParleyRouting
+import ParleyTransceiver
+import ParleyWire
+
+/// `parley demo`: a relay, a transceiver with the built-in agent, signaling and the demo page,
+/// in one process on loopback. The browser sees only the relay's public port.
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Relay, transceiver, built-in agent and demo page on loopback: open http://127.0.0.1:8080 and talk.")
+
+    @Option(help: "Signaling, demo page, health and metrics, IP:PORT.")
+    var http: PeerAddressArgument = .init(PeerAddress("127.0.0.1:8080")!)
+
+    @Option(name: .customLong("public"), help: "The relay's public UDP address: the only media address clients see.")
+    var publicAddress: PeerAddressArgument = .init(PeerAddress("127.0.0.1:3478")!)
+
+    @Option(help: "The transceiver's own UDP address, behind the relay.")
+    var media: PeerAddressArgument = .init(PeerAddress("127.0.0.1:3479")!)
+
+    @Option(name: .customLong("backbone"), help: "The relay's internal address (backbone port), IP:PORT.")
+    var backbone: PeerAddressArgument = .init(PeerAddress("127.0.0.1:3480")!)
+
+    @Option(help: "Where calls go: 'agent', 'echo', or a ws:// backend URL.")
+    var backend: BackendKindArgument = .init(.agent)
+
+    @Option(help: "Relay worker threads.")
+    var workers: Int = 1
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    func validate() throws {
+        for address in [http.address, publicAddress.address, media.address, backbone.address] where !address.ip.isLoopback {
+            throw ValidationError("the demo runs on loopback only: \(address) is not (use parley relay and parley transceiver to deploy)")
+        }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "parley.demo")
+        logger.logLevel = logLevel
+        let keyring = RoutingKeyring.development()
+        let relay = try Relay(
+            configuration: RelayConfiguration(
+                publicAddress: publicAddress.address, internalAddress: backbone.address,
+                workers: workers, pinsWorkers: false, drainDeadline: .zero),
+            keyring: keyring, flowStore: MemoryFlowStore(), logger: logger)
+        let transceiver = try Transceiver(
+            configuration: TransceiverConfiguration(
+                httpAddress: http.address, udpAddress: media.address,
+                advertisedAddresses: [publicAddress.address], drainDeadline: .seconds(1), backend: backend.kind,
+                relayNetworks: [IPNetwork(backbone.address.ip.description)!], routingKeyring: keyring),
+            logger: logger)
+        print("Parley demo: open http://\(http.address)/ (media through the relay at udp://\(publicAddress.address))")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await relay.run() }
+            group.addTask { try await transceiver.run() }
+            try await group.waitForAll()
+        }
+    }
+}
