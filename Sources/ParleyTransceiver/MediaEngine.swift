@@ -209,7 +209,7 @@ public final class MediaEngine: @unchecked Sendable {
         switch configuration.backend {
         case .agent:
             return AgentBackend()
-        case .echo:
+        case .echo, .packetEcho:
             return EchoBackend()
         case .webSocket(let url):
             return WebSocketBackend(url: url, callID: id, logger: logger) { [weak self] in self?.wake(id) }
@@ -312,10 +312,7 @@ public final class MediaEngine: @unchecked Sendable {
             }
             if session.connection.isMediaReady {
                 do {
-                    if try session.sendDueAudio(now: now), session.firstAudioSentAt == nil {
-                        session.firstAudioSentAt = now
-                        metrics.firstAudioAfter.record(now - session.createdAt)
-                    }
+                    if try session.sendDueAudio(now: now) { noteFirstAudio(of: session, now: now) }
                 } catch {
                     metrics.drop("opus_encode")
                 }
@@ -342,6 +339,9 @@ public final class MediaEngine: @unchecked Sendable {
         case .dtlsConnected:
             session.dtlsConnectedAt = now
             metrics.dtlsConnectedAfter.record(now - session.createdAt)
+        case .audio(let audio) where configuration.backend == .packetEcho:
+            session.echoPacket(audio, now: now)
+            noteFirstAudio(of: session, now: now)
         case .audio(let audio):
             do {
                 try session.receiveAudio(audio)
@@ -356,6 +356,12 @@ public final class MediaEngine: @unchecked Sendable {
             metrics.sessionEnded(session.backendFailure != nil ? "backend_failed" : reason.rawValue)
             logger.debug("call ended", metadata: ["session": "\(session.id)", "reason": "\(reason.rawValue)"])
         }
+    }
+
+    private func noteFirstAudio(of session: MediaSession, now: Instant) {
+        guard session.firstAudioSentAt == nil else { return }
+        session.firstAudioSentAt = now
+        metrics.firstAudioAfter.record(now - session.createdAt)
     }
 
     /// Sends a datagram to its client, encapsulated for the relay it came through if any.

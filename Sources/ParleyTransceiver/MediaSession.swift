@@ -56,6 +56,7 @@ final class MediaSession {
     private var outputSamples: [Int16] = []
     private var outputTag: String?
     private var lastReceivedSequence: UInt16?
+    private var firstEchoTimestamp: UInt32?
     /// The response being played and how many of its frames went out.
     private var playing: (responseID: String, frames: Int)?
     private var speechStoppedAt: Instant?
@@ -101,6 +102,14 @@ final class MediaSession {
         }
         lastReceivedSequence = audio.sequenceNumber
         deliverInput(try decoder.decode(audio.payload))
+    }
+
+    /// Sends a received Opus packet straight back, keeping the caller's timing: the
+    /// transport-only echo (`--backend packet-echo`).
+    func echoPacket(_ audio: PeerConnection.ReceivedAudio, now: Instant) {
+        let base = firstEchoTimestamp ?? audio.rtpTimestamp
+        firstEchoTimestamp = base
+        connection.sendAudio(audio.payload, mediaTime: audio.rtpTimestamp &- base, marker: false, now: now)
     }
 
     private func deliverInput(_ samples: [Int16]) {

@@ -5,8 +5,11 @@ import ParleyWire
 public enum BackendKind: Sendable, Equatable, CustomStringConvertible {
     /// The built-in agent: voice activity detection, turn-taking, barge-in (the default).
     case agent
-    /// The caller's audio is played back: no AI, for tests and load.
+    /// The caller's audio is decoded, re-encoded and played back: no AI, for tests and load.
     case echo
+    /// Each received Opus packet is sent straight back, not decoded: the transport alone
+    /// (SRTP in and out), for capacity measurements.
+    case packetEcho
     /// An external backend speaking Parley's backend protocol (docs/backend-protocol.md).
     case webSocket(String)
 
@@ -15,6 +18,7 @@ public enum BackendKind: Sendable, Equatable, CustomStringConvertible {
         switch argument {
         case "agent": self = .agent
         case "echo": self = .echo
+        case "packet-echo": self = .packetEcho
         case _ where argument.hasPrefix("ws://") || argument.hasPrefix("wss://"): self = .webSocket(argument)
         default: return nil
         }
@@ -24,6 +28,7 @@ public enum BackendKind: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .agent: return "agent"
         case .echo: return "echo"
+        case .packetEcho: return "packet-echo"
         case .webSocket(let url): return url
         }
     }
