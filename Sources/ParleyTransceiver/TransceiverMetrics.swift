@@ -19,26 +19,21 @@ public final class TransceiverMetrics: Sendable {
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
-        sessions = registry.makeGauge(name: "parley_sessions", help: "Live WebRTC sessions")
-        sessionsCreated = registry.makeCounter(name: "parley_sessions_created_total", help: "Sessions created by signaling")
-        packetsReceived = registry.makeCounter(name: "parley_packets_received_total", help: "UDP datagrams received")
-        packetsSent = registry.makeCounter(name: "parley_packets_sent_total", help: "UDP datagrams sent")
+        sessions = registry.makeGauge(descriptor: Self.describe("parley_sessions", "Live WebRTC sessions"))
+        sessionsCreated = registry.makeCounter(descriptor: Self.describe("parley_sessions_created_total", "Sessions created by signaling"))
+        packetsReceived = registry.makeCounter(descriptor: Self.describe("parley_packets_received_total", "UDP datagrams received"))
+        packetsSent = registry.makeCounter(descriptor: Self.describe("parley_packets_sent_total", "UDP datagrams sent"))
         let buckets: [Duration] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000].map { .milliseconds($0) }
         signalingDuration = registry.makeDurationHistogram(
-            name: "parley_setup_seconds", labels: [("stage", "signaling")], buckets: buckets,
-            help: "Time from the offer's arrival to each setup stage")
+            descriptor: Self.describe("parley_setup_seconds", "Time from the offer's arrival to each setup stage"), labels: [("stage", "signaling")], buckets: buckets)
         iceConnectedAfter = registry.makeDurationHistogram(
-            name: "parley_setup_seconds", labels: [("stage", "ice")], buckets: buckets,
-            help: "Time from the offer's arrival to each setup stage")
+            descriptor: Self.describe("parley_setup_seconds", "Time from the offer's arrival to each setup stage"), labels: [("stage", "ice")], buckets: buckets)
         dtlsConnectedAfter = registry.makeDurationHistogram(
-            name: "parley_setup_seconds", labels: [("stage", "dtls")], buckets: buckets,
-            help: "Time from the offer's arrival to each setup stage")
+            descriptor: Self.describe("parley_setup_seconds", "Time from the offer's arrival to each setup stage"), labels: [("stage", "dtls")], buckets: buckets)
         firstAudioAfter = registry.makeDurationHistogram(
-            name: "parley_setup_seconds", labels: [("stage", "first_audio")], buckets: buckets,
-            help: "Time from the offer's arrival to each setup stage")
+            descriptor: Self.describe("parley_setup_seconds", "Time from the offer's arrival to each setup stage"), labels: [("stage", "first_audio")], buckets: buckets)
         turnLatency = registry.makeDurationHistogram(
-            name: "parley_turn_latency_seconds", buckets: buckets,
-            help: "End of the caller's speech (as detected) to the first answer packet sent")
+            descriptor: Self.describe("parley_turn_latency_seconds", "End of the caller's speech (as detected) to the first answer packet sent"), buckets: buckets)
     }
 
     /// Counts one datagram dropped for `reason` (`parley_packets_dropped_total{reason}`).
@@ -59,6 +54,11 @@ public final class TransceiverMetrics: Sendable {
                 help: "Signaling requests refused, by error code").increment()
     }
 
+    /// A metric name with its help text (no unit suffix beyond what the name carries).
+    private static func describe(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+    }
+
     public func exposition() -> String {
         registry.emitToString()
     }
@@ -66,7 +66,7 @@ public final class TransceiverMetrics: Sendable {
     private func counter(in cache: borrowing Mutex<[String: Counter]>, name: String, label: String, value: String, help: String) -> Counter {
         cache.withLock { counters in
             if let counter = counters[value] { return counter }
-            let counter = registry.makeCounter(name: name, labels: [(label, value)], help: help)
+            let counter = registry.makeCounter(descriptor: Self.describe(name, help), labels: [(label, value)])
             counters[value] = counter
             return counter
         }
