@@ -201,9 +201,15 @@ public final class SCTPAssociation {
     public private(set) var dropCounts: [DropReason: Int] = [:]
 
     /// Sets up an association that answers INITs at once and starts one on `connect(now:)`.
-    public init(configuration: Configuration, now: Instant) {
-        self.configuration = configuration
+    public convenience init(configuration: Configuration, now: Instant) {
         var generator = SystemRandomNumberGenerator()
+        self.init(configuration: configuration, now: now, using: &generator)
+    }
+
+    /// As above, with the verification tag and initial TSN (§5.1) drawn from `generator`,
+    /// so tests can replay an association exactly.
+    public init(configuration: Configuration, now: Instant, using generator: inout some RandomNumberGenerator) {
+        self.configuration = configuration
         localTag = UInt32.random(in: 1...UInt32.max, using: &generator)
         localInitialTSN = UInt32.random(in: 0...UInt32.max, using: &generator)
         rto = configuration.initialRTO

@@ -38,7 +38,7 @@ public struct SCTPPacket: Sendable, Equatable {
                                       verificationTag: reader.read(UInt32.self) ?? 0)
         // The checksum is carried least significant byte first (RFC 9260 Appendix B).
         let found = UInt32(bytes[8]) | UInt32(bytes[9]) << 8 | UInt32(bytes[10]) << 16 | UInt32(bytes[11]) << 24
-        let expected = SCTPCRC32c.packetChecksum(bytes)
+        let expected = Self.checksum(of: bytes)
         guard found == expected else { throw .checksumMismatch(expected: expected, found: found) }
         _ = reader.skip(4)
         var chunks: [Result<SCTPChunk, SCTPParseError>] = []
@@ -55,6 +55,11 @@ public struct SCTPPacket: Sendable, Equatable {
         return (header, chunks)
     }
 
+    /// The CRC-32c of a whole packet whose checksum field (bytes 8..<12) counts as zero.
+    static func checksum(of packet: [UInt8]) -> UInt32 {
+        CRC32.castagnoli.checksum(packet.indices.lazy.map { (8..<12).contains($0) ? 0 : packet[$0] })
+    }
+
     /// The packet's bytes with its CRC-32c filled in.
     public func serialized() -> [UInt8] {
         var bytes: [UInt8] = []
@@ -64,7 +69,7 @@ public struct SCTPPacket: Sendable, Equatable {
         bytes.appendBigEndian(header.verificationTag)
         bytes.append(contentsOf: [0, 0, 0, 0])
         for chunk in chunks { chunk.append(to: &bytes) }
-        let checksum = SCTPCRC32c.packetChecksum(bytes)
+        let checksum = Self.checksum(of: bytes)
         bytes[8] = UInt8(truncatingIfNeeded: checksum)
         bytes[9] = UInt8(truncatingIfNeeded: checksum >> 8)
         bytes[10] = UInt8(truncatingIfNeeded: checksum >> 16)

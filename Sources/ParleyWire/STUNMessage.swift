@@ -81,7 +81,7 @@ public struct STUNMessage: Sendable, Equatable {
             if attributeType == STUNAttribute.TypeCode.fingerprint {
                 guard reader.remaining == 0 else { throw .attributeAfterFingerprint }
                 let attribute = try STUNAttribute.decode(type: attributeType, value: value, transactionID: transactionID)
-                let expected = CRC32.checksum(datagram[..<start]) ^ Self.fingerprintXOR
+                let expected = CRC32.isoHDLC.checksum(datagram[..<start]) ^ Self.fingerprintXOR
                 if case .fingerprint(let found) = attribute, found != expected {
                     throw .fingerprintMismatch(expected: expected, found: found)
                 }
@@ -167,7 +167,7 @@ public struct STUNMessage: Sendable, Equatable {
         }
         if fingerprint {
             bytes.setBigEndian(UInt16(truncatingIfNeeded: bytes.count + 8 - Self.headerLength), at: 2)
-            let crc = CRC32.checksum(bytes) ^ Self.fingerprintXOR
+            let crc = CRC32.isoHDLC.checksum(bytes) ^ Self.fingerprintXOR
             Self.append(.fingerprint(crc), to: &bytes, transactionID: transactionID)
         }
         bytes.setBigEndian(UInt16(truncatingIfNeeded: bytes.count - Self.headerLength), at: 2)

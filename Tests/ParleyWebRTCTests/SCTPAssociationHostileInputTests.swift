@@ -14,7 +14,7 @@ private func openedPair(lossRate: Double = 0, seed: UInt64 = 1) throws -> (SCTPA
 private func withChecksum(_ bytes: [UInt8]) -> [UInt8] {
     var bytes = bytes
     bytes.replaceSubrange(8..<12, with: [0, 0, 0, 0])
-    let crc = SCTPCRC32c.checksum(bytes)
+    let crc = CRC32.castagnoli.checksum(bytes)
     bytes.replaceSubrange(8..<12, with: [UInt8(crc & 0xFF), UInt8(crc >> 8 & 0xFF), UInt8(crc >> 16 & 0xFF), UInt8(crc >> 24)])
     return bytes
 }

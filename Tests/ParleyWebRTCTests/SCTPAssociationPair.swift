@@ -32,8 +32,10 @@ final class SCTPAssociationPair {
         var serverConfiguration = SCTPAssociation.Configuration(isDTLSClient: false)
         configure(&clientConfiguration)
         configure(&serverConfiguration)
-        client = SCTPAssociation(configuration: clientConfiguration, now: now)
-        server = SCTPAssociation(configuration: serverConfiguration, now: now)
+        // Tags and initial TSNs come from the seed too, so every run replays exactly.
+        var tags = SeededGenerator(seed: seed ^ 0x5C7B)
+        client = SCTPAssociation(configuration: clientConfiguration, now: now, using: &tags)
+        server = SCTPAssociation(configuration: serverConfiguration, now: now, using: &tags)
     }
 
     /// Both sides connect, as browsers do once DTLS is up, and the handshake completes.

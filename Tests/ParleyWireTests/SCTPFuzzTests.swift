@@ -28,7 +28,7 @@ private func mutatePacket(_ bytes: [UInt8], using generator: inout SeededGenerat
     }
     if bytes.count >= 12, Bool.random(using: &generator) {
         bytes.replaceSubrange(8..<12, with: [0, 0, 0, 0])
-        let crc = SCTPCRC32c.checksum(bytes)
+        let crc = CRC32.castagnoli.checksum(bytes)
         bytes.replaceSubrange(8..<12, with: [UInt8(crc & 0xFF), UInt8(crc >> 8 & 0xFF), UInt8(crc >> 16 & 0xFF), UInt8(crc >> 24)])
     }
     return bytes

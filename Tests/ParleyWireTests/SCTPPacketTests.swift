@@ -43,8 +43,8 @@ let sampleSCTPPackets: [SCTPPacket] = {
 }()
 
 @Test func crc32cMatchesTheCheckValue() {
-    #expect(SCTPCRC32c.checksum(Array("123456789".utf8)) == 0xE306_9283)
-    #expect(SCTPCRC32c.checksum([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA)
+    #expect(CRC32.castagnoli.checksum(Array("123456789".utf8)) == 0xE306_9283)
+    #expect(CRC32.castagnoli.checksum([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA)
 }
 
 @Test func packetsRoundTrip() throws {
@@ -62,7 +62,7 @@ let sampleSCTPPackets: [SCTPPacket] = {
                             chunks: [.cookieAck]).serialized()
     var zeroed = packet
     zeroed.replaceSubrange(8..<12, with: [0, 0, 0, 0])
-    let crc = SCTPCRC32c.checksum(zeroed)
+    let crc = CRC32.castagnoli.checksum(zeroed)
     #expect(Array(packet[8..<12]) == [UInt8(crc & 0xFF), UInt8(crc >> 8 & 0xFF), UInt8(crc >> 16 & 0xFF), UInt8(crc >> 24)])
 }
 
@@ -99,7 +99,7 @@ let sampleSCTPPackets: [SCTPPacket] = {
     func withChecksum(_ bytes: [UInt8]) -> [UInt8] {
         var bytes = bytes
         bytes.replaceSubrange(8..<12, with: [0, 0, 0, 0])
-        let crc = SCTPCRC32c.checksum(bytes)
+        let crc = CRC32.castagnoli.checksum(bytes)
         bytes.replaceSubrange(8..<12, with: [UInt8(crc & 0xFF), UInt8(crc >> 8 & 0xFF), UInt8(crc >> 16 & 0xFF), UInt8(crc >> 24)])
         return bytes
     }
@@ -132,7 +132,7 @@ let sampleSCTPPackets: [SCTPPacket] = {
     bytes[12 + 3] = 4
     bytes.replaceSubrange(16..<20, with: [])
     bytes.replaceSubrange(8..<12, with: [0, 0, 0, 0])
-    let crc = SCTPCRC32c.checksum(bytes)
+    let crc = CRC32.castagnoli.checksum(bytes)
     bytes.replaceSubrange(8..<12, with: [UInt8(crc & 0xFF), UInt8(crc >> 8 & 0xFF), UInt8(crc >> 16 & 0xFF), UInt8(crc >> 24)])
     let (_, chunks) = try SCTPPacket.parseLeniently(bytes)
     #expect(chunks.count == 3)

@@ -45,8 +45,8 @@ func sampleCheck(key: [UInt8] = Array("server-password-24-chars".utf8)) -> [UInt
 }
 
 @Test func crc32MatchesTheISOHDLCCheckValue() {
-    #expect(CRC32.checksum(Array("123456789".utf8)) == 0xCBF4_3926)
-    #expect(CRC32.checksum([]) == 0)
+    #expect(CRC32.isoHDLC.checksum(Array("123456789".utf8)) == 0xCBF4_3926)
+    #expect(CRC32.isoHDLC.checksum([]) == 0)
 }
 
 @Test func everyAttributeSurvivesARoundTrip() throws {
@@ -156,7 +156,7 @@ func sampleCheck(key: [UInt8] = Array("server-password-24-chars".utf8)) -> [UInt
     }
     var sample = rfc5769SampleRequest
     sample[25] ^= 0x20 // "STUN test client" -> "sTUN...": integrity and fingerprint no longer match
-    #expect(throws: STUNParseError.fingerprintMismatch(expected: CRC32.checksum(sample[..<(sample.count - 8)]) ^ 0x5354_554E,
+    #expect(throws: STUNParseError.fingerprintMismatch(expected: CRC32.isoHDLC.checksum(sample[..<(sample.count - 8)]) ^ 0x5354_554E,
                                                        found: 0xE57A_3BCF)) { try STUNMessage(parsing: sample) }
 }
 
