@@ -37,6 +37,9 @@ public final class MediaEngine: @unchecked Sendable {
     private var sessionsByUfrag: [String: MediaSession] = [:]
     private var sessionsByPath: [MediaPath: MediaSession] = [:]
     private var pathsBySession: [SessionID: Set<MediaPath>] = [:]
+    /// Clients by address, whatever relay they came through: a restarted relay, or another
+    /// relay replica, may carry a known client on a new path before its next ICE check.
+    private var sessionsByClient: [PeerAddress: MediaSession] = [:]
     private var isDraining = false
     /// Calls that ended lately, oldest first, so a client that hangs up the WebRTC way
     /// (RTCP BYE, DTLS close) and then sends DELETE still gets 204, not 404.
@@ -243,6 +246,11 @@ public final class MediaEngine: @unchecked Sendable {
     }
 
     private func receive(_ datagram: [UInt8], on path: MediaPath, now: Instant) {
+        if sessionsByPath[path] == nil, path.relay != nil, let session = sessionsByClient[path.client] {
+            // Relays are trusted to vouch for the client address (only --relay networks may
+            // encapsulate), so a known client arriving through a new relay keeps its call.
+            learn(path, for: session)
+        }
         if PacketKind(datagram) == .stun {
             let message: STUNMessage
             do {
@@ -289,6 +297,7 @@ public final class MediaEngine: @unchecked Sendable {
         known.insert(path)
         pathsBySession[session.id] = known
         sessionsByPath[path] = session
+        sessionsByClient[path.client] = session
         session.relayByClient[path.client] = path.relay
     }
 
@@ -412,8 +421,9 @@ public final class MediaEngine: @unchecked Sendable {
         session.timer = nil
         sessions[session.id] = nil
         sessionsByUfrag[session.serverUfrag] = nil
-        for path in pathsBySession.removeValue(forKey: session.id) ?? [] where sessionsByPath[path] === session {
-            sessionsByPath[path] = nil
+        for path in pathsBySession.removeValue(forKey: session.id) ?? [] {
+            if sessionsByPath[path] === session { sessionsByPath[path] = nil }
+            if sessionsByClient[path.client] === session { sessionsByClient[path.client] = nil }
         }
         metrics.sessions.decrement()
         recentlyEnded.append(session.id)

@@ -1,0 +1,387 @@
+#!/usr/bin/env python3
+"""Real peers through real relays: `parley relay` in front of `parley transceiver`, a real
+Redis as the flow store, aiortc and headless Chromium as clients, all on loopback.
+
+Scenarios (all by default, or --scenario NAME, repeatable):
+  through-relay     aiortc and Chromium calls echo through a relay; the answer's only
+                    candidate is the relay's public address
+  two-transceivers  20 concurrent aiortc calls through a 2-worker relay to 2 transceivers,
+                    each call on the transceiver that signalled it, no cross-talk
+  restart           the relay is killed and restarted mid-call, with Redis and without;
+                    the call goes on; the audio gap at the client is measured for both
+  redis-down        Redis stops mid-call: the call goes on; a new call still works; the
+                    outage is counted
+  hostile           forged and truncated tokens, floods, non-STUN first packets at the
+                    relay: nothing answered, relay drop counters move, a new call works
+  two-clusters      a call whose token names cluster B enters cluster A's relay and works
+
+Every process is started on free ports and stopped by PID. Prints one JSON line per
+scenario; exit 0 when all pass."""
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import peers
+import tone_echo
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PYTHON = sys.executable
+
+
+class Process:
+    """A child process with its log in a file, stopped by PID."""
+
+    def __init__(self, name: str, argv: list, workdir: str):
+        self.name = name
+        self.argv = argv
+        self.log_path = os.path.join(workdir, f"{name}.log")
+        self.process = None
+
+    def start(self) -> "Process":
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, as far as the process can tell."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def tail(self, lines: int = 20) -> str:
+        try:
+            with open(self.log_path, errors="replace") as log:
+                return "".join(log.readlines()[-lines:])
+        except OSError:
+            return ""
+
+
+class Stack:
+    """Relays, transceivers and Redis for one scenario; everything stops on exit."""
+
+    def __init__(self, parley: str):
+        self.parley = parley
+        self.workdir = tempfile.mkdtemp(prefix="parley-relay-")
+        self.processes: list = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        for process in reversed(self.processes):
+            process.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def spawn(self, name: str, argv: list) -> Process:
+        process = Process(name, argv, self.workdir).start()
+        self.processes.append(process)
+        return process
+
+    def redis(self) -> tuple:
+        port = peers.free_port()
+        process = self.spawn("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                                       "--save", "", "--appendonly", "no"])
+        wait_for(lambda: tcp_open(port), 5, "redis-server did not start")
+        return process, f"redis://127.0.0.1:{port}"
+
+    def relay(self, name: str, public_port: int, backbone_port: int, admin_port: int, extra=()) -> Process:
+        process = self.spawn(name, [self.parley, "relay", "--public", f"127.0.0.1:{public_port}",
+                                    "--internal", f"127.0.0.1:{backbone_port}", "--admin", f"127.0.0.1:{admin_port}",
+                                    "--workers", "2", "--no-pin", "--drain-seconds", "0", "--log-level", "warning",
+                                    *extra])
+        wait_for(lambda: http_ok(f"http://127.0.0.1:{admin_port}/readyz"), 10, f"{name} did not become ready")
+        return process
+
+    def transceiver(self, name: str, relay_public_port: int, extra=()) -> str:
+        http_port = peers.free_port()
+        udp_port = peers.free_port(peers.socket.SOCK_DGRAM)
+        self.spawn(name, [self.parley, "transceiver", "--http", f"127.0.0.1:{http_port}",
+                          "--udp", f"127.0.0.1:{udp_port}", "--advertise", f"127.0.0.1:{relay_public_port}",
+                          "--relay", "127.0.0.1", "--backend", "echo", "--log-level", "warning", *extra])
+        url = f"http://127.0.0.1:{http_port}"
+        wait_for(lambda: http_ok(url + "/healthz"), 10, f"{name} did not start")
+        return url
+
+
+def tcp_open(port: int) -> bool:
+    try:
+        with peers.socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def http_ok(url: str) -> bool:
+    try:
+        status, _, _ = peers.http_request(url, "GET", timeout=0.5)
+        return status == 200
+    except Exception:
+        return False
+
+
+def wait_for(condition, seconds: float, message: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise peers.PeerError(message)
+        time.sleep(0.05)
+
+
+def metric(url: str, name: str) -> float:
+    return peers.metric_sum(peers.read_metrics(url), name)
+
+
+def udp_ports(count: int) -> list:
+    return [peers.free_port(peers.socket.SOCK_DGRAM) for _ in range(count)]
+
+
+def run_script(*argv) -> dict:
+    """Runs one of the other interop scripts; returns its JSON line plus its exit code."""
+    completed = subprocess.run([PYTHON, *argv], cwd=HERE, capture_output=True, text=True, timeout=120)
+    lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
+    result = json.loads(lines[-1]) if lines else {"output": completed.stdout[-500:] + completed.stderr[-500:]}
+    result["exit"] = completed.returncode
+    return result
+
+
+# Scenarios -------------------------------------------------------------------------------
+
+def through_relay(parley: str) -> dict:
+    with Stack(parley) as stack:
+        public, backbone = udp_ports(2)
+        stack.relay("relay", public, backbone, peers.free_port())
+        url = stack.transceiver("transceiver", public)
+        pinned = peers.pin_ice_to_loopback_if_local(url)
+        answer_candidates = asyncio.run(answer_candidate_addresses(url))
+        aiortc = run_script("tone_echo.py", "--url", url, "--freq", "1000", "--seconds", "2")
+        chromium = run_script("chromium_demo.py", "--url", url + "/")
+        reasons = []
+        if answer_candidates != [f"127.0.0.1:{public}"]:
+            reasons.append(f"answer candidates {answer_candidates}, expected only the relay's 127.0.0.1:{public}")
+        if aiortc["exit"]:
+            reasons.append(f"aiortc: {aiortc.get('reason')}")
+        if chromium["exit"]:
+            reasons.append(f"chromium: {chromium.get('reason')}")
+        return {"answer_candidates": answer_candidates, "aiortc_pass": aiortc["exit"] == 0,
+                "chromium_pass": chromium["exit"] == 0, "pinned": pinned, "reason": "; ".join(reasons) or None}
+
+
+async def answer_candidate_addresses(url: str) -> list:
+    pc = peers.RTCPeerConnection(peers.RTCConfiguration(iceServers=[]))
+    pc.addTransceiver("audio")
+    await pc.setLocalDescription(await pc.createOffer())
+    answer, location = await asyncio.to_thread(peers.post_offer, url, pc.localDescription.sdp)
+    await pc.close()
+    await asyncio.to_thread(peers.delete_call, location)
+    addresses = []
+    for line in answer.splitlines():
+        if line.startswith("a=candidate:"):
+            fields = line.split()
+            addresses.append(f"{fields[4]}:{fields[5]}")
+    return sorted(set(addresses))
+
+
+def two_transceivers(parley: str) -> dict:
+    with Stack(parley) as stack:
+        public, backbone = udp_ports(2)
+        stack.relay("relay", public, backbone, peers.free_port())
+        first = stack.transceiver("transceiver-1", public)
+        second = stack.transceiver("transceiver-2", public)
+        # Ten calls on each, at once, with distinct tones: each hears only its own.
+        runs = [subprocess.Popen([PYTHON, "concurrent_echo.py", "--url", url, "--calls", "10",
+                                  "--base", str(base), "--step", "60", "--seconds", "2"],
+                                 cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for url, base in ((first, 400.0), (second, 1000.0))]
+        outputs = [run.communicate(timeout=120) for run in runs]
+        results = []
+        for run, (stdout, _) in zip(runs, outputs):
+            lines = [line for line in stdout.splitlines() if line.startswith("{")]
+            result = json.loads(lines[-1]) if lines else {}
+            result["exit"] = run.returncode
+            results.append(result)
+        created = [metric(first, "parley_sessions_created_total"), metric(second, "parley_sessions_created_total")]
+        reasons = []
+        for index, result in enumerate(results):
+            if result["exit"] or result.get("passed") != 10:
+                reasons.append(f"transceiver {index + 1}: {result.get('failures') or result}")
+        if created != [10.0, 10.0]:
+            reasons.append(f"sessions created per transceiver {created}, expected 10 each")
+        return {"calls_passed": [r.get("passed") for r in results], "sessions_created": created,
+                "min_isolation_db": [r.get("min_isolation_db") for r in results], "reason": "; ".join(reasons) or None}
+
+
+async def call_through_restart(url: str, restart) -> dict:
+    """A call with continuous voice; `restart()` runs 2 s in; returns the largest gap in the
+    echo's arrivals from the restart on, and whether audio still arrives at the end."""
+    call = peers.AgentCall(url, script=[("voice", 30.0)])
+    try:
+        await call.connect()
+        await asyncio.sleep(2.0)
+        restarted_at = time.monotonic()
+        await asyncio.to_thread(restart)
+        await asyncio.sleep(9.0)
+        end = time.monotonic()
+        arrivals = [p.arrival for p in call.recorder.packets if p.arrival >= restarted_at - 0.1]
+        gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+        return {"gap_ms": round(max(gaps) * 1000, 1) if gaps else None,
+                "audio_at_end": any(p.arrival > end - 1.0 for p in call.recorder.packets),
+                "restart_took_ms": round((time.monotonic() - restarted_at - 9.0) * 1000, 1)}
+    finally:
+        await call.close()
+
+
+def restart(parley: str) -> dict:
+    measured = {}
+    for store in ("redis", "memory"):
+        with Stack(parley) as stack:
+            public, backbone = udp_ports(2)
+            admin = peers.free_port()
+            extra = []
+            if store == "redis":
+                _, redis_url = stack.redis()
+                extra = ["--redis", redis_url]
+            relay = stack.relay("relay", public, backbone, admin, extra)
+            url = stack.transceiver("transceiver", public)
+            peers.pin_ice_to_loopback_if_local(url)
+
+            def kill_and_restart():
+                relay.kill()
+                stack.relay("relay-restarted", public, backbone, admin, extra)
+
+            measured[store] = asyncio.run(call_through_restart(url, kill_and_restart))
+    reasons = []
+    for store, result in measured.items():
+        if not result["audio_at_end"]:
+            reasons.append(f"the call did not survive the restart with the {store} flow store")
+    with_redis, without = measured["redis"]["gap_ms"], measured["memory"]["gap_ms"]
+    if with_redis is None or without is None or not with_redis < without / 2:
+        reasons.append(f"gap with Redis {with_redis} ms is not clearly shorter than without {without} ms")
+    return {"gap_with_redis_ms": with_redis, "gap_without_redis_ms": without, "detail": measured,
+            "reason": "; ".join(reasons) or None}
+
+
+def redis_down(parley: str) -> dict:
+    with Stack(parley) as stack:
+        public, backbone = udp_ports(2)
+        admin = peers.free_port()
+        redis, redis_url = stack.redis()
+        stack.relay("relay", public, backbone, admin, ["--redis", redis_url])
+        url = stack.transceiver("transceiver", public)
+        peers.pin_ice_to_loopback_if_local(url)
+        relay_metrics = f"http://127.0.0.1:{admin}"
+
+        async def scenario():
+            call = peers.AgentCall(url, script=[("voice", 30.0)])
+            try:
+                await call.connect()
+                await asyncio.sleep(1.5)
+                stopped_at = time.monotonic()
+                await asyncio.to_thread(redis.stop)
+                fresh = await tone_echo.run(url, 900.0, 2.0, 20.0, False)
+                await asyncio.sleep(1.0)
+                arrivals = [p.arrival for p in call.recorder.packets if p.arrival >= stopped_at]
+                gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+                return {"audio_after_stop_s": round(arrivals[-1] - stopped_at, 2) if arrivals else 0,
+                        "largest_gap_ms": round(max(gaps) * 1000, 1) if gaps else None,
+                        "new_call_pass": fresh["pass"]}
+            finally:
+                await call.close()
+
+        result = asyncio.run(scenario())
+        result["store_failures"] = metric(relay_metrics, "parley_relay_flow_store_outages_total")
+        reasons = []
+        if result["audio_after_stop_s"] < 3.0 or (result["largest_gap_ms"] or 1e9) > 200:
+            reasons.append(f"audio did not carry on after Redis stopped: {result}")
+        if not result["new_call_pass"]:
+            reasons.append("a new call failed while Redis was down")
+        if result["store_failures"] < 1:
+            reasons.append("the flow-store outage was not counted")
+        result["reason"] = "; ".join(reasons) or None
+        return result
+
+
+def hostile(parley: str) -> dict:
+    with Stack(parley) as stack:
+        public, backbone = udp_ports(2)
+        admin = peers.free_port()
+        stack.relay("relay", public, backbone, admin)
+        url = stack.transceiver("transceiver", public)
+        relay_metrics = f"http://127.0.0.1:{admin}"
+        before = metric(relay_metrics, "parley_relay_packets_dropped_total")
+        garbage = run_script("udp_garbage.py", "--udp", f"127.0.0.1:{public}", "--url", url, "--no-metrics")
+        after = metric(relay_metrics, "parley_relay_packets_dropped_total")
+        reasons = []
+        if garbage["exit"]:
+            reasons.append(f"udp_garbage: {garbage.get('reason')}")
+        if after <= before:
+            reasons.append(f"relay drop counter did not move ({before} -> {after})")
+        return {"bytes_back": garbage.get("bytes_back"), "relay_dropped_before": before,
+                "relay_dropped_after": after, "reason": "; ".join(reasons) or None}
+
+
+def two_clusters(parley: str) -> dict:
+    with Stack(parley) as stack:
+        public_a, backbone_a, public_b, backbone_b = udp_ports(4)
+        stack.relay("relay-a", public_a, backbone_a, peers.free_port(),
+                    ["--cluster", "1", "--peer-cluster", f"2=127.0.0.1:{backbone_b}"])
+        stack.relay("relay-b", public_b, backbone_b, peers.free_port(),
+                    ["--cluster", "2", "--peer-cluster", f"1=127.0.0.1:{backbone_a}"])
+        # The transceiver is in cluster B but tells clients to use relay A.
+        url = stack.transceiver("transceiver-b", public_a, ["--cluster", "2"])
+        result = run_script("tone_echo.py", "--url", url, "--freq", "800", "--seconds", "2")
+        return {"pass": result["exit"] == 0, "dominant_hz": result.get("dominant_hz"),
+                "reason": None if result["exit"] == 0 else result.get("reason")}
+
+
+SCENARIOS = {
+    "through-relay": through_relay,
+    "two-transceivers": two_transceivers,
+    "restart": restart,
+    "redis-down": redis_down,
+    "hostile": hostile,
+    "two-clusters": two_clusters,
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parley", required=True, help="the parley binary")
+    parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS), help="default: all")
+    args = parser.parse_args()
+    failures = 0
+    for name in args.scenario or list(SCENARIOS):
+        started = time.monotonic()
+        try:
+            result = SCENARIOS[name](args.parley)
+        except Exception as error:  # a scenario that cannot run is a failure, with its reason
+            result = {"reason": f"{type(error).__name__}: {error}"}
+        result = {"test": "relay", "scenario": name, "pass": result.get("reason") is None,
+                  "seconds": round(time.monotonic() - started, 1), **result}
+        failures += 0 if result["pass"] else 1
+        peers.print_json(result)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    sys.exit(main())
