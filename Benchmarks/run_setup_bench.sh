@@ -79,7 +79,7 @@ start pion "$pion_http" "$out/pion-echo" -http "127.0.0.1:$pion_http" -udp "127.
 if ((only_pion == 0)); then
     servers=(parley pion)
     start parley "$parley_http" "$parley" transceiver --http "127.0.0.1:$parley_http" \
-        --udp "127.0.0.1:$parley_udp" --log-level warning
+        --udp "127.0.0.1:$parley_udp" --backend echo --log-level warning
 fi
 declare -A urls=([parley]="http://127.0.0.1:$parley_http" [pion]="http://127.0.0.1:$pion_http")
 
