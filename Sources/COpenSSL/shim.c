@@ -9,6 +9,10 @@ void parley_ssl_ctx_disable_session_cache(SSL_CTX *ctx) {
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 }
 
+void parley_ssl_ctx_release_buffers(SSL_CTX *ctx) {
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+}
+
 int parley_dtls_get_timeout(SSL *ssl, struct timeval *time_left) {
     return (int)DTLSv1_get_timeout(ssl, time_left);
 }

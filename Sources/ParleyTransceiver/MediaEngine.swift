@@ -164,7 +164,6 @@ public final class MediaEngine: @unchecked Sendable {
         let dtlsRole: DTLSRole = answerSetup.isDTLSClient ? .client : .server
         let now = Instant.now
         let connection: PeerConnection
-        let session: MediaSession
         do {
             connection = try PeerConnection(
                 configuration: .init(
@@ -176,13 +175,13 @@ public final class MediaEngine: @unchecked Sendable {
                         remotePort: offer.application?.sctpPort ?? 5000,
                         maxMessageSize: Int(min(offer.application?.maxMessageSize ?? 65_536, 262_144))) : nil),
                 now: now)
-            let id = SessionID.random()
-            session = try MediaSession(
-                id: id, serverUfrag: local.ufrag, connection: connection, backend: makeBackend(for: id),
-                metrics: metrics, createdAt: now)
         } catch {
             throw CallSetupError.internalFailure("\(error)")
         }
+        let id = SessionID.random()
+        let session = MediaSession(
+            id: id, serverUfrag: local.ufrag, connection: connection, backend: makeBackend(for: id),
+            metrics: metrics, createdAt: now)
         let answer = SDPAnswerBuilder.answer(to: offer, with: SDPAnswerParameters(
             iceUfrag: local.ufrag, icePassword: local.password,
             fingerprint: DTLSFingerprintLine(algorithm: certificate.fingerprint.algorithm, digest: certificate.fingerprint.bytes),

@@ -48,8 +48,9 @@ final class MediaSession {
     let backend: any CallBackend
     let createdAt: Instant
     private let metrics: TransceiverMetrics
-    private let decoder: OpusDecoder
-    private let encoder: OpusEncoder
+    /// Made on first use: idle calls and the packet echo never need them (about 40 KiB).
+    private var decoder: OpusDecoder?
+    private var encoder: OpusEncoder?
     private(set) var output = PacedAudioOutput()
     private var inputSamples: [Int16] = []
     private var inputMediaTime: UInt32 = 0
@@ -75,15 +76,27 @@ final class MediaSession {
     var isRemoved = false
 
     init(id: SessionID, serverUfrag: String, connection: PeerConnection, backend: any CallBackend,
-         metrics: TransceiverMetrics, createdAt: Instant) throws(OpusError) {
+         metrics: TransceiverMetrics, createdAt: Instant) {
         self.id = id
         self.serverUfrag = serverUfrag
         self.connection = connection
         self.backend = backend
         self.metrics = metrics
         self.createdAt = createdAt
-        decoder = try OpusDecoder(sampleRate: Self.sampleRate, channels: 1)
-        encoder = try OpusEncoder(sampleRate: Self.sampleRate, channels: 1, complexity: Self.encoderComplexity)
+    }
+
+    private func opusDecoder() throws(OpusError) -> OpusDecoder {
+        if let decoder { return decoder }
+        let made = try OpusDecoder(sampleRate: Self.sampleRate, channels: 1)
+        decoder = made
+        return made
+    }
+
+    private func opusEncoder() throws(OpusError) -> OpusEncoder {
+        if let encoder { return encoder }
+        let made = try OpusEncoder(sampleRate: Self.sampleRate, channels: 1, complexity: Self.encoderComplexity)
+        encoder = made
+        return made
     }
 
     // MARK: Caller audio in
@@ -91,6 +104,7 @@ final class MediaSession {
     /// Decodes one received Opus packet (concealing a short gap first, RFC 6716 §4.4) and
     /// hands the backend 20 ms frames.
     func receiveAudio(_ audio: PeerConnection.ReceivedAudio) throws(OpusError) {
+        let decoder = try opusDecoder()
         if let last = lastReceivedSequence {
             let gap = audio.sequenceNumber &- last
             guard gap != 0, gap < 0x8000 else { return }
@@ -168,7 +182,7 @@ final class MediaSession {
     private func clearOutput() {
         output.clear()
         outputSamples.removeAll()
-        encoder.reset()
+        encoder?.reset()
         guard let current = playing else { return }
         playing = nil
         let playedMilliseconds = current.frames * 20
@@ -195,7 +209,7 @@ final class MediaSession {
                         "response_id": .string(tag), "latency_ms": .number((latency.milliseconds * 10).rounded() / 10)]))
                 }
             }
-            let packet = try encoder.encode(frame.samples)
+            let packet = try opusEncoder().encode(frame.samples)
             connection.sendAudio(packet, mediaTime: frame.mediaTime, marker: frame.marker, now: now)
             if playing != nil { playing?.frames += 1 }
             sent = true

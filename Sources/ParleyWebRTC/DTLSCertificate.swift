@@ -98,6 +98,9 @@ public final class DTLSCertificate: @unchecked Sendable {
             PARLEY_SSL_OP_NO_TICKET | PARLEY_SSL_OP_NO_RENEGOTIATION | PARLEY_SSL_OP_CIPHER_SERVER_PREFERENCE
         )
         parley_ssl_ctx_disable_session_cache(context)
+        // Thousands of mostly idle sessions: a connection holds record buffers only while
+        // it reads or writes, not for its whole life.
+        parley_ssl_ctx_release_buffers(context)
         SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT) { preverified, store in
             DTLSDatagramBIO.verifyPeerCertificate(preverified: preverified, store: store)
         }
