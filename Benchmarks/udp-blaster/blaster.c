@@ -2,13 +2,20 @@
  * A UDP load source and echo endpoint for relay benchmarks.
  *
  *   blaster send --target IP:PORT [--size 160] [--rate 50000] [--clients 16] [--seconds 5] [--cpu A,B]
+ *                [--stun-token UFRAG]
  *   blaster echo --listen IP:PORT [--cpu N]
+ *   blaster flows --target IP:PORT --stun-token UFRAG --count N
  *
  * send: K client sockets send N-byte datagrams round-robin at a fixed total rate; each carries
  * a sequence number and its send time (CLOCK_MONOTONIC ns). A receiver thread reads replies on
  * all sockets and records round-trip times in 1 us buckets. Prints one line: sent, received,
  * loss, achieved send and receive rates, latency p50/p99/max.
+ * With --stun-token, each client socket first sends one STUN binding request whose USERNAME
+ * starts with that routing token, so a Parley relay creates its flow (the C forwarder just
+ * forwards it); replies to it are drained before the load starts.
  * echo: stands in for a transceiver, returning every datagram to its sender unchanged.
+ * flows: fills a relay's flow table: one binding request from each of N source addresses
+ * 127.1.0.1, 127.1.0.2, ... (loopback answers for all of 127/8; IP_PKTINFO picks the source).
  * Both use recvmmsg/sendmmsg in batches of 32. IPv4 only.
  */
 #define _GNU_SOURCE
@@ -39,6 +46,26 @@ static struct sockaddr_in target;
 static _Atomic int sending_done;
 static uint64_t received, histogram[BUCKETS + 1];
 static volatile sig_atomic_t stopping;
+static const char *stun_token;
+
+/* A STUN binding request (RFC 8489 §5) with USERNAME "token:blaster"; returns its length. */
+static int binding_request(uint8_t *out, uint32_t transaction) {
+    char username[300];
+    int length = snprintf(username, sizeof username, "%s:blaster", stun_token);
+    int padded = (length + 3) & ~3;
+    memset(out, 0, (size_t)(24 + padded));
+    out[1] = 0x01;                                   /* binding request */
+    out[2] = (uint8_t)((4 + padded) >> 8);
+    out[3] = (uint8_t)(4 + padded);
+    uint32_t cookie = htonl(0x2112A442);
+    memcpy(out + 4, &cookie, 4);
+    memcpy(out + 8, &transaction, 4);
+    out[21] = 0x06;                                  /* USERNAME */
+    out[22] = (uint8_t)(length >> 8);
+    out[23] = (uint8_t)length;
+    memcpy(out + 24, username, (size_t)length);
+    return 24 + padded;
+}
 
 static uint64_t now_ns(void) {
     struct timespec ts;
@@ -125,6 +152,17 @@ static int send_load(int cpus[2]) {
         struct sockaddr_in any = {.sin_family = AF_INET};
         sockets[i] = udp_socket(&any);
     }
+    if (stun_token) {
+        uint8_t request[400], reply[SLOT];
+        for (int i = 0; i < clients; i++) {
+            int length = binding_request(request, (uint32_t)i);
+            sendto(sockets[i], request, (size_t)length, 0, (struct sockaddr *)&target, sizeof target);
+        }
+        struct timespec settle = {0, 300000000};
+        nanosleep(&settle, NULL);
+        for (int i = 0; i < clients; i++)
+            while (recv(sockets[i], reply, sizeof reply, MSG_DONTWAIT) > 0) {}
+    }
     pthread_t receiver;
     pthread_create(&receiver, NULL, receive_replies, (void *)(intptr_t)cpus[1]);
     pin(cpus[0]);
@@ -169,6 +207,37 @@ static int send_load(int cpus[2]) {
     return 0;
 }
 
+/* One binding request from each of `count` loopback source addresses, paced a little so the
+ * receiving relay's queues keep up. */
+static int fill_flows(long count) {
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    int on = 1;
+    setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &on, sizeof on);
+    uint8_t request[400];
+    char control[CMSG_SPACE(sizeof(struct in_pktinfo))];
+    long sent = 0;
+    for (long i = 0; i < count; i++) {
+        int length = binding_request(request, (uint32_t)i);
+        struct iovec vector = {request, (size_t)length};
+        struct msghdr message = {.msg_name = &target, .msg_namelen = sizeof target, .msg_iov = &vector,
+                                 .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+        struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+        header->cmsg_level = IPPROTO_IP;
+        header->cmsg_type = IP_PKTINFO;
+        header->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+        struct in_pktinfo info = {.ipi_spec_dst.s_addr = htonl(0x7F010001u + (uint32_t)i)};
+        memcpy(CMSG_DATA(header), &info, sizeof info);
+        if (sendmsg(fd, &message, 0) > 0) sent++;
+        if (i % 1000 == 999) {
+            struct timespec pause = {0, 2000000};
+            nanosleep(&pause, NULL);
+        }
+    }
+    printf("flows requested %ld\n", sent);
+    close(fd);
+    return sent == count ? 0 : 1;
+}
+
 static void stop(int signal_number) {
     (void)signal_number;
     stopping = 1;
@@ -207,6 +276,7 @@ int main(int argc, char **argv) {
     if (argc < 2) goto usage;
     struct sockaddr_in listen_address;
     int have_address = 0, cpus[2] = {-1, -1};
+    long count = 0;
     for (int i = 2; i < argc; i++) {
         const char *value = i + 1 < argc ? argv[i + 1] : "";
         if (!strcmp(argv[i], "--target")) have_address = parse_address(value, &target) == 0, i++;
@@ -215,14 +285,18 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--rate")) rate = atof(value), i++;
         else if (!strcmp(argv[i], "--clients")) clients = atoi(value), i++;
         else if (!strcmp(argv[i], "--seconds")) seconds = atof(value), i++;
+        else if (!strcmp(argv[i], "--stun-token")) stun_token = value, i++;
+        else if (!strcmp(argv[i], "--count")) count = atol(value), i++;
         else if (!strcmp(argv[i], "--cpu")) { if (sscanf(value, "%d,%d", &cpus[0], &cpus[1]) < 1) goto usage; i++; }
         else goto usage;
     }
     if (!have_address || size < 16 || size > SLOT || clients < 1 || clients > MAX_CLIENTS || rate <= 0) goto usage;
     if (!strcmp(argv[1], "send")) return send_load(cpus);
     if (!strcmp(argv[1], "echo")) return echo(&listen_address, cpus[0]);
+    if (!strcmp(argv[1], "flows") && stun_token && count > 0) return fill_flows(count);
 usage:
     fprintf(stderr, "usage: blaster send --target IP:PORT [--size 16-2048] [--rate PPS] [--clients 1-1024] [--seconds S] [--cpu A,B]\n"
-                    "       blaster echo --listen IP:PORT [--cpu N]\n");
+                    "       blaster echo --listen IP:PORT [--cpu N]\n"
+                    "       blaster flows --target IP:PORT --stun-token UFRAG --count N\n");
     return 2;
 }
