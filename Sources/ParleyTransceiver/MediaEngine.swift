@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import ParleyNIO
 import NIOPosix
+import ParleyAgent
 import ParleyRouting
 import ParleyWebRTC
 import ParleyWire
@@ -98,7 +99,8 @@ public final class MediaEngine: @unchecked Sendable {
     // MARK: Signaling
 
     /// Answers an SDP offer (RFC 8829 §5.3) and creates the session that will own the call.
-    public func createCall(offerSDP: String) async throws -> CallAnswer {
+    /// `session`, when given, is applied as the call's first `session.update`.
+    public func createCall(offerSDP: String, session: RealtimeEvent? = nil) async throws -> CallAnswer {
         let offer: SDPOffer
         do {
             offer = try SDPOffer(parsing: offerSDP)
@@ -109,7 +111,7 @@ public final class MediaEngine: @unchecked Sendable {
             throw CallSetupError.unsupportedFingerprint(offer.fingerprint.algorithm)
         }
         return try await eventLoop.submit {
-            try self.insertCall(offer: offer, remoteFingerprint: remoteFingerprint)
+            try self.insertCall(offer: offer, remoteFingerprint: remoteFingerprint, session: session)
         }.get()
     }
 
@@ -141,7 +143,7 @@ public final class MediaEngine: @unchecked Sendable {
         }.get()
     }
 
-    private func insertCall(offer: SDPOffer, remoteFingerprint: DTLSFingerprint) throws -> CallAnswer {
+    private func insertCall(offer: SDPOffer, remoteFingerprint: DTLSFingerprint, session settings: RealtimeEvent?) throws -> CallAnswer {
         guard !isDraining else { throw CallSetupError.draining }
         guard sessions.count < configuration.maxSessions else {
             throw CallSetupError.capacity(limit: configuration.maxSessions)
@@ -182,6 +184,7 @@ public final class MediaEngine: @unchecked Sendable {
         let session = MediaSession(
             id: id, serverUfrag: local.ufrag, connection: connection, backend: makeBackend(for: id),
             metrics: metrics, createdAt: now)
+        if let settings { session.backend.receiveClientEvent(settings) }
         let answer = SDPAnswerBuilder.answer(to: offer, with: SDPAnswerParameters(
             iceUfrag: local.ufrag, icePassword: local.password,
             fingerprint: DTLSFingerprintLine(algorithm: certificate.fingerprint.algorithm, digest: certificate.fingerprint.bytes),

@@ -1,13 +1,14 @@
 import Foundation
 import Hummingbird
+import ParleyAgent
 import ParleyWire
 
 /// The HTTP signaling API: `POST /v1/realtime/calls` (the OpenAI Realtime WebRTC shape) and
 /// `POST /whip` (RFC 9725) take an SDP offer and answer `201 Created` with the SDP answer and
 /// a `Location` to `DELETE`; plus health, readiness, metrics and the demo page.
 public struct SignalingAPI: Sendable {
-    /// Offers larger than this are refused (413); a browser's offer is a few KiB.
-    static let maxOfferBytes = 64 * 1_024
+    /// Bodies larger than this are refused (413); a browser's offer is a few KiB.
+    static let maxRequestBytes = 64 * 1_024
 
     let engine: MediaEngine
     let demoPage: ByteBuffer
@@ -49,21 +50,46 @@ public struct SignalingAPI: Sendable {
 
     private func createCall(_ request: Request, locationPrefix: String) async throws -> Response {
         let started = Instant.now
-        guard let contentType = request.headers[.contentType],
-              contentType.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() == "application/sdp" else {
+        let contentType = request.headers[.contentType] ?? ""
+        let mediaType = contentType.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        guard mediaType == "application/sdp" || mediaType == "multipart/form-data" else {
             return rejection(.unsupportedMediaType, code: "unsupported_media_type",
-                             "the body must be an SDP offer with Content-Type: application/sdp")
+                             "the body must be an SDP offer (Content-Type: application/sdp) or multipart/form-data with an 'sdp' part")
         }
         var request = request
         let body: ByteBuffer
         do {
-            body = try await request.collectBody(upTo: Self.maxOfferBytes)
+            body = try await request.collectBody(upTo: Self.maxRequestBytes)
         } catch {
-            return rejection(.contentTooLarge, code: "offer_too_large", "the SDP offer is larger than \(Self.maxOfferBytes) bytes")
+            return rejection(.contentTooLarge, code: "offer_too_large", "the request body is larger than \(Self.maxRequestBytes) bytes")
+        }
+        var offer = String(buffer: body)
+        var session: RealtimeEvent?
+        if mediaType == "multipart/form-data" {
+            // The Realtime API's form: the offer in `sdp`, optional session settings in `session`.
+            let form: MultipartFormData
+            do {
+                guard let boundary = MultipartFormData.boundary(inContentType: contentType) else {
+                    throw MultipartFormData.ParseError.missingBoundary
+                }
+                form = try MultipartFormData(body: Array(body.readableBytesView), boundary: boundary)
+            } catch {
+                return rejection(.badRequest, code: "invalid_form", "\(error)")
+            }
+            guard let sdp = form.part(named: "sdp") else {
+                return rejection(.badRequest, code: "missing_sdp", "the form has no 'sdp' part")
+            }
+            offer = String(decoding: sdp.body, as: UTF8.self)
+            if let part = form.part(named: "session") {
+                guard let settings = try? JSONDecoder().decode(JSONValue.self, from: Data(part.body)), case .object = settings else {
+                    return rejection(.badRequest, code: "invalid_session", "the 'session' part must be a JSON object")
+                }
+                session = RealtimeEvent(type: "session.update", fields: ["session": settings])
+            }
         }
         let answer: CallAnswer
         do {
-            answer = try await engine.createCall(offerSDP: String(buffer: body))
+            answer = try await engine.createCall(offerSDP: offer, session: session)
         } catch let error as CallSetupError {
             return rejection(for: error)
         }

@@ -176,4 +176,48 @@ import Testing
             }
         }
     }
+
+    static func form(_ parts: [(String, String)], boundary: String = "parley-form-7d2a") -> ByteBuffer {
+        var text = ""
+        for (name, body) in parts {
+            text += "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(body)\r\n"
+        }
+        return ByteBuffer(string: text + "--\(boundary)--\r\n")
+    }
+
+    @Test func multipartOffersWithSessionSettingsAreAnswered() async throws {
+        let engine = try Self.makeEngine()
+        let offer = try Self.clientOffer()
+        try await withAPI(engine) { client in
+            try await client.execute(
+                uri: "/v1/realtime/calls", method: .post,
+                headers: [.contentType: "multipart/form-data; boundary=parley-form-7d2a"],
+                body: Self.form([("sdp", offer), ("session", #"{"type":"realtime","audio":{"input":{"turn_detection":{"silence_duration_ms":300}}}}"#)])
+            ) { response in
+                #expect(response.status == .created)
+                let answer = try SDPAnswer(parsing: String(buffer: response.body))
+                #expect(answer.isICELite)
+            }
+        }
+        #expect(await engine.sessionCount == 1)
+    }
+
+    @Test(arguments: [
+        ("multipart/form-data", "x", "invalid_form"),
+        ("multipart/form-data; boundary=b", "--b\r\nContent-Disposition: form-data; name=\"session\"\r\n\r\n{}\r\n--b--\r\n", "missing_sdp"),
+        ("multipart/form-data; boundary=b", "--b\r\nContent-Disposition: form-data; name=\"sdp\"\r\n\r\nv=0\r\n--b\r\nContent-Disposition: form-data; name=\"session\"\r\n\r\n[1]\r\n--b--\r\n", "invalid_session"),
+        ("multipart/form-data; boundary=b", "--b\r\nno blank line", "invalid_form"),
+    ])
+    func badFormsGetA400ThatNamesTheProblem(contentType: String, body: String, code: String) async throws {
+        let engine = try Self.makeEngine()
+        try await withAPI(engine) { client in
+            try await client.execute(
+                uri: "/v1/realtime/calls", method: .post, headers: [.contentType: contentType], body: ByteBuffer(string: body)
+            ) { response in
+                #expect(response.status == .badRequest)
+                #expect(String(buffer: response.body).contains(#""code":"\#(code)""#))
+            }
+        }
+        #expect(await engine.sessionCount == 0)
+    }
 }
