@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NIOCore
 import ParleyNIO
 import ParleyAgent
@@ -35,8 +40,13 @@ final class MediaSession {
     static let samplesPerFrame = 480
     static let sampleRate: Int32 = 24_000
     /// Opus complexity 5 costs about half of the default 10 for speech at 24 kHz with little
-    /// audible difference (see BENCHMARKS.md).
-    static let encoderComplexity: Int32 = 5
+    /// audible difference (see BENCHMARKS.md). The environment variable
+    /// `PARLEY_OPUS_COMPLEXITY` (0-10) overrides it, so benchmarks can compare the two.
+    static let encoderComplexity: Int32 = {
+        guard let text = getenv("PARLEY_OPUS_COMPLEXITY"), let value = Int32(String(cString: text)),
+              (0...10).contains(value) else { return 5 }
+        return value
+    }()
     /// Events for the caller wait here until the data channel takes them.
     static let clientEventLimit = 256
     /// The data channel of the Realtime API's WebRTC calls.
