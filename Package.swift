@@ -6,6 +6,11 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "parley", targets: ["parley"]),
+        // For Benchmarks/Micro, a separate package that measures the hot paths.
+        .library(name: "ParleyWire", targets: ["ParleyWire"]),
+        .library(name: "ParleyRouting", targets: ["ParleyRouting"]),
+        .library(name: "ParleyWebRTC", targets: ["ParleyWebRTC"]),
+        .library(name: "ParleyRelay", targets: ["ParleyRelay"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),

@@ -39,8 +39,8 @@ final class MediaSession {
     /// 20 ms at the 24 kHz rate Parley decodes and encodes at.
     static let samplesPerFrame = 480
     static let sampleRate: Int32 = 24_000
-    /// Opus complexity 5 costs about half of the default 10 for speech at 24 kHz with little
-    /// audible difference (see BENCHMARKS.md). The environment variable
+    /// Opus complexity 5 instead of libopus's default 10: at 100 echo calls on one core,
+    /// 10 saturated the core where 5 used 0.8 of it (BENCHMARKS.md). The environment variable
     /// `PARLEY_OPUS_COMPLEXITY` (0-10) overrides it, so benchmarks can compare the two.
     static let encoderComplexity: Int32 = {
         guard let text = getenv("PARLEY_OPUS_COMPLEXITY"), let value = Int32(String(cString: text)),
