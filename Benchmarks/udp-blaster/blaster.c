@@ -8,7 +8,8 @@
  *
  * send: K client sockets send N-byte datagrams round-robin at a fixed total rate; each carries
  * a sequence number and its send time (CLOCK_MONOTONIC ns). A receiver thread reads replies on
- * all sockets (epoll) and records round-trip times in 1 us buckets. Prints one line: sent,
+ * all sockets (epoll) and records round-trip times in 1 us buckets. Under SCHED_FIFO the sending
+ * thread runs one priority below the receiver. Prints one line: sent,
  * received, loss, achieved send and receive rates, latency p50/p99/max.
  * --bind: client i binds IP:PORT+i (IP:0, the default, takes ephemeral ports), so repeated runs
  * with a fixed PORT reuse the same client addresses.
@@ -234,6 +235,14 @@ static int send_load(int cpus[2]) {
     pthread_t receiver;
     pthread_create(&receiver, NULL, receive_replies, (void *)(intptr_t)cpus[1]);
     pin(cpus[0]);
+    /* Under SCHED_FIFO (chrt) the sender drops one priority below the receiver (and an echo
+     * endpoint started at the same priority), so a sender that cannot keep up never starves them. */
+    int policy;
+    struct sched_param priority;
+    if (pthread_getschedparam(pthread_self(), &policy, &priority) == 0 && policy == SCHED_FIFO && priority.sched_priority > 1) {
+        priority.sched_priority--;
+        pthread_setschedparam(pthread_self(), policy, &priority);
+    }
     static uint8_t payloads[BATCH][SLOT];
     struct mmsghdr messages[BATCH];
     struct iovec vectors[BATCH];
