@@ -2,21 +2,28 @@
  * A UDP load source and echo endpoint for relay benchmarks.
  *
  *   blaster send --target IP:PORT [--size 160] [--rate 50000] [--clients 16] [--seconds 5] [--cpu A,B]
- *                [--stun-token UFRAG]
- *   blaster echo --listen IP:PORT [--cpu N]
- *   blaster flows --target IP:PORT --stun-token UFRAG --count N
+ *                [--bind IP[:PORT]] [--token UFRAG]
+ *   blaster flows --target IP:PORT --token UFRAG --count N [--bind IP] [--cpu N]
+ *   blaster echo --listen IP:PORT [--encap] [--cpu N]
  *
  * send: K client sockets send N-byte datagrams round-robin at a fixed total rate; each carries
  * a sequence number and its send time (CLOCK_MONOTONIC ns). A receiver thread reads replies on
- * all sockets and records round-trip times in 1 us buckets. Prints one line: sent, received,
- * loss, achieved send and receive rates, latency p50/p99/max.
- * With --stun-token, each client socket first sends one STUN binding request whose USERNAME
- * starts with that routing token, so a Parley relay creates its flow (the C forwarder just
- * forwards it); replies to it are drained before the load starts.
- * echo: stands in for a transceiver, returning every datagram to its sender unchanged.
- * flows: fills a relay's flow table: one binding request from each of N source addresses
- * 127.1.0.1, 127.1.0.2, ... (loopback answers for all of 127/8; IP_PKTINFO picks the source).
- * Both use recvmmsg/sendmmsg in batches of 32. IPv4 only.
+ * all sockets (epoll) and records round-trip times in 1 us buckets. Under SCHED_FIFO the sending
+ * thread runs one priority below the receiver. Prints one line: sent,
+ * received, loss, achieved send and receive rates, latency p50/p99/max.
+ * --bind: client i binds IP:PORT+i (IP:0, the default, takes ephemeral ports), so repeated runs
+ * with a fixed PORT reuse the same client addresses.
+ * --token: before the load, every client socket sends a STUN Binding request whose USERNAME is
+ * "UFRAG:cN" (the first datagram a relay accepts from an unknown client, docs/relay.md) and
+ * waits for it to come back, so every client has an established flow when timing starts.
+ * flows: opens N client sockets (ports 20000-29999 of consecutive IPs from --bind), sends each
+ * one such Binding request, counts the echoes and closes the sockets, 500 at a time: it fills
+ * a relay's flow table with N distinct clients without holding N descriptors open.
+ * echo: stands in for a transceiver, returning every datagram to its sender unchanged. With
+ * --encap it returns only datagrams that start with the 8-byte IPv4 header of
+ * docs/relay-encapsulation.md (marker 0xFA, version 1, family 4) and drops the rest: the
+ * header names the client, so the unchanged datagram is the encapsulated reply to that client.
+ * All use recvmmsg/sendmmsg in batches of 32. IPv4 only.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -31,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,33 +47,16 @@
 #define SLOT 2048
 #define MAX_CLIENTS 1024
 #define BUCKETS 200000   /* 1 us each: up to 200 ms */
+#define MAX_FLOW_CHUNK 1024
+#define FLOWS_PER_IP 10000
 
-static int sockets[MAX_CLIENTS], clients = 16, size = 160;
+static int sockets[MAX_CLIENTS], clients = 16, size = 160, encap, flow_count;
 static double rate = 50000, seconds = 5;
-static struct sockaddr_in target;
+static struct sockaddr_in target, bind_address = {.sin_family = AF_INET};
+static const char *token;
 static _Atomic int sending_done;
 static uint64_t received, histogram[BUCKETS + 1];
 static volatile sig_atomic_t stopping;
-static const char *stun_token;
-
-/* A STUN binding request (RFC 8489 §5) with USERNAME "token:blaster"; returns its length. */
-static int binding_request(uint8_t *out, uint32_t transaction) {
-    char username[300];
-    int length = snprintf(username, sizeof username, "%s:blaster", stun_token);
-    int padded = (length + 3) & ~3;
-    memset(out, 0, (size_t)(24 + padded));
-    out[1] = 0x01;                                   /* binding request */
-    out[2] = (uint8_t)((4 + padded) >> 8);
-    out[3] = (uint8_t)(4 + padded);
-    uint32_t cookie = htonl(0x2112A442);
-    memcpy(out + 4, &cookie, 4);
-    memcpy(out + 8, &transaction, 4);
-    out[21] = 0x06;                                  /* USERNAME */
-    out[22] = (uint8_t)(length >> 8);
-    out[23] = (uint8_t)length;
-    memcpy(out + 24, username, (size_t)length);
-    return 24 + padded;
-}
 
 static uint64_t now_ns(void) {
     struct timespec ts;
@@ -105,28 +96,36 @@ static void pin(int cpu) {
     if (sched_setaffinity(0, sizeof set, &set) != 0) perror("sched_setaffinity");
 }
 
+static int is_stun_request(const uint8_t *datagram, size_t length) {
+    return length >= 20 && datagram[0] == 0 && datagram[1] == 1 && datagram[4] == 0x21 && datagram[5] == 0x12 &&
+           datagram[6] == 0xA4 && datagram[7] == 0x42;
+}
+
 static void *receive_replies(void *argument) {
     pin((int)(intptr_t)argument);
     static uint8_t slots[BATCH][SLOT];
     struct mmsghdr messages[BATCH];
     struct iovec vectors[BATCH];
-    struct pollfd polls[MAX_CLIENTS];
-    for (int i = 0; i < clients; i++) polls[i] = (struct pollfd){.fd = sockets[i], .events = POLLIN};
+    struct epoll_event events[64];
+    int poller = epoll_create1(0);
+    for (int i = 0; i < clients; i++) {
+        struct epoll_event event = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+        epoll_ctl(poller, EPOLL_CTL_ADD, sockets[i], &event);
+    }
     uint64_t drain_until = 0;
     for (;;) {
         if (atomic_load(&sending_done) && !drain_until) drain_until = now_ns() + 500000000u;
         if (drain_until && now_ns() > drain_until) break;
-        if (poll(polls, (nfds_t)clients, 100) <= 0) continue;
-        for (int c = 0; c < clients; c++) {
-            if (!(polls[c].revents & POLLIN)) continue;
+        int ready = epoll_wait(poller, events, 64, 100);
+        for (int e = 0; e < ready; e++) {
             for (int i = 0; i < BATCH; i++) {
                 vectors[i] = (struct iovec){slots[i], SLOT};
                 messages[i].msg_hdr = (struct msghdr){.msg_iov = &vectors[i], .msg_iovlen = 1};
             }
-            int count = recvmmsg(sockets[c], messages, BATCH, MSG_DONTWAIT, NULL);
+            int count = recvmmsg(sockets[events[e].data.u32], messages, BATCH, MSG_DONTWAIT, NULL);
             uint64_t arrival = now_ns();
             for (int i = 0; i < count; i++) {
-                if (messages[i].msg_len < 16) continue;
+                if (messages[i].msg_len < 16 || is_stun_request(slots[i], messages[i].msg_len)) continue;
                 uint64_t sent_at;
                 memcpy(&sent_at, slots[i] + 8, 8);
                 uint64_t micros = (arrival - sent_at) / 1000;
@@ -135,7 +134,84 @@ static void *receive_replies(void *argument) {
             }
         }
     }
+    close(poller);
     return NULL;
+}
+
+/* A STUN Binding request (RFC 8489 §5, §6) carrying only USERNAME "token:cN" (§14.3). */
+static size_t binding_request(uint8_t *out, int client) {
+    char username[600];
+    int length = snprintf(username, sizeof username, "%s:c%d", token, client);
+    size_t padded = ((size_t)length + 3) & ~(size_t)3;
+    size_t body = 4 + padded;
+    out[0] = 0x00, out[1] = 0x01, out[2] = (uint8_t)(body >> 8), out[3] = (uint8_t)body;
+    out[4] = 0x21, out[5] = 0x12, out[6] = 0xA4, out[7] = 0x42;
+    for (int i = 8; i < 20; i++) out[i] = (uint8_t)rand();
+    out[20] = 0x00, out[21] = 0x06, out[22] = (uint8_t)(length >> 8), out[23] = (uint8_t)length;
+    memset(out + 24, 0, padded);
+    memcpy(out + 24, username, (size_t)length);
+    return 20 + body;
+}
+
+/* Sends a Binding request from each of `count` sockets (client numbers from `first`) until its
+ * echo comes back, up to four tries a second apart. Returns how many came back. */
+static int establish(const int *fds, int count, int first) {
+    static uint8_t request[1024], reply[SLOT];
+    char answered[MAX_FLOW_CHUNK] = {0};
+    int confirmed = 0;
+    struct pollfd polls[MAX_FLOW_CHUNK];
+    for (int attempt = 0; attempt < 4 && confirmed < count; attempt++) {
+        for (int i = 0; i < count; i++) {
+            if (answered[i]) continue;
+            size_t length = binding_request(request, first + i);
+            sendto(fds[i], request, length, 0, (const struct sockaddr *)&target, sizeof target);
+            if (i % 64 == 63) usleep(200);   /* pace: new flows cost a token check each */
+        }
+        uint64_t deadline = now_ns() + 1000000000u;
+        while (confirmed < count && now_ns() < deadline) {
+            int waiting = 0;
+            for (int i = 0; i < count; i++) {
+                if (!answered[i]) polls[waiting++] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+            }
+            if (poll(polls, (nfds_t)waiting, 100) <= 0) continue;
+            for (int p = 0, i = 0; p < waiting; p++) {
+                while (answered[i]) i++;
+                if (polls[p].revents & POLLIN) {
+                    while (recv(fds[i], reply, sizeof reply, MSG_DONTWAIT) > 0) {
+                        if (!answered[i]) answered[i] = 1, confirmed++;
+                    }
+                }
+                i++;
+            }
+        }
+    }
+    return confirmed;
+}
+
+/* Client i of `send`: --bind IP:PORT+i, or IP:0 (ephemeral) when no port is given. */
+static int client_socket(int index) {
+    struct sockaddr_in address = bind_address;
+    if (bind_address.sin_port) address.sin_port = htons((uint16_t)(ntohs(bind_address.sin_port) + index));
+    return udp_socket(&address);
+}
+
+/* The next unused filler address for `flows`: ports 20000-29999 on --bind's IP, then on the
+ * next IP, and so on; a port someone else holds (a wildcard bind) is skipped. Distinct fixed
+ * addresses, as a closed ephemeral port comes back and would hit an existing flow. */
+static int filler_socket(int *cursor) {
+    for (;;) {
+        int index = (*cursor)++;
+        struct sockaddr_in address = bind_address;
+        address.sin_addr.s_addr = htonl(ntohl(bind_address.sin_addr.s_addr) + (uint32_t)(index / FLOWS_PER_IP));
+        address.sin_port = htons((uint16_t)(20000 + index % FLOWS_PER_IP));
+        int fd = socket(AF_INET, SOCK_DGRAM, 0);
+        if (bind(fd, (const struct sockaddr *)&address, sizeof address) == 0) return fd;
+        close(fd);
+        if (errno != EADDRINUSE) {
+            perror("bind");
+            exit(1);
+        }
+    }
 }
 
 static uint64_t percentile(double fraction) {
@@ -148,24 +224,25 @@ static uint64_t percentile(double fraction) {
 }
 
 static int send_load(int cpus[2]) {
-    for (int i = 0; i < clients; i++) {
-        struct sockaddr_in any = {.sin_family = AF_INET};
-        sockets[i] = udp_socket(&any);
-    }
-    if (stun_token) {
-        uint8_t request[400], reply[SLOT];
-        for (int i = 0; i < clients; i++) {
-            int length = binding_request(request, (uint32_t)i);
-            sendto(sockets[i], request, (size_t)length, 0, (struct sockaddr *)&target, sizeof target);
+    for (int i = 0; i < clients; i++) sockets[i] = client_socket(i);
+    if (token) {
+        int confirmed = establish(sockets, clients, 0);
+        if (confirmed < clients) {
+            fprintf(stderr, "blaster: only %d of %d clients got their Binding request back\n", confirmed, clients);
+            return 1;
         }
-        struct timespec settle = {0, 300000000};
-        nanosleep(&settle, NULL);
-        for (int i = 0; i < clients; i++)
-            while (recv(sockets[i], reply, sizeof reply, MSG_DONTWAIT) > 0) {}
     }
     pthread_t receiver;
     pthread_create(&receiver, NULL, receive_replies, (void *)(intptr_t)cpus[1]);
     pin(cpus[0]);
+    /* Under SCHED_FIFO (chrt) the sender drops one priority below the receiver (and an echo
+     * endpoint started at the same priority), so a sender that cannot keep up never starves them. */
+    int policy;
+    struct sched_param priority;
+    if (pthread_getschedparam(pthread_self(), &policy, &priority) == 0 && policy == SCHED_FIFO && priority.sched_priority > 1) {
+        priority.sched_priority--;
+        pthread_setschedparam(pthread_self(), policy, &priority);
+    }
     static uint8_t payloads[BATCH][SLOT];
     struct mmsghdr messages[BATCH];
     struct iovec vectors[BATCH];
@@ -207,35 +284,17 @@ static int send_load(int cpus[2]) {
     return 0;
 }
 
-/* One binding request from each of `count` loopback source addresses, paced a little so the
- * receiving relay's queues keep up. */
-static int fill_flows(long count) {
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    int on = 1;
-    setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &on, sizeof on);
-    uint8_t request[400];
-    char control[CMSG_SPACE(sizeof(struct in_pktinfo))];
-    long sent = 0;
-    for (long i = 0; i < count; i++) {
-        int length = binding_request(request, (uint32_t)i);
-        struct iovec vector = {request, (size_t)length};
-        struct msghdr message = {.msg_name = &target, .msg_namelen = sizeof target, .msg_iov = &vector,
-                                 .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
-        struct cmsghdr *header = CMSG_FIRSTHDR(&message);
-        header->cmsg_level = IPPROTO_IP;
-        header->cmsg_type = IP_PKTINFO;
-        header->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
-        struct in_pktinfo info = {.ipi_spec_dst.s_addr = htonl(0x7F010001u + (uint32_t)i)};
-        memcpy(CMSG_DATA(header), &info, sizeof info);
-        if (sendmsg(fd, &message, 0) > 0) sent++;
-        if (i % 1000 == 999) {
-            struct timespec pause = {0, 2000000};
-            nanosleep(&pause, NULL);
-        }
+static int open_flows(void) {
+    int fds[500], made = 0, confirmed = 0, cursor = 0;
+    while (made < flow_count) {
+        int chunk = flow_count - made < 500 ? flow_count - made : 500;
+        for (int i = 0; i < chunk; i++) fds[i] = filler_socket(&cursor);
+        confirmed += establish(fds, chunk, 1000000 + made);
+        for (int i = 0; i < chunk; i++) close(fds[i]);
+        made += chunk;
     }
-    printf("flows requested %ld\n", sent);
-    close(fd);
-    return sent == count ? 0 : 1;
+    printf("flows requested %d confirmed %d\n", flow_count, confirmed);
+    return confirmed == flow_count ? 0 : 1;
 }
 
 static void stop(int signal_number) {
@@ -264,8 +323,14 @@ static int echo(const struct sockaddr_in *address, int cpu) {
         }
         int count = recvmmsg(fd, messages, BATCH, MSG_WAITFORONE, NULL);
         if (count <= 0) continue;
-        for (int i = 0; i < count; i++) vectors[i].iov_len = messages[i].msg_len;
-        int sent = sendmmsg(fd, messages, (unsigned)count, 0);
+        int kept = 0;
+        for (int i = 0; i < count; i++) {
+            if (encap && (messages[i].msg_len < 8 || slots[i][0] != 0xFA || slots[i][1] != 0x14)) continue;
+            vectors[i].iov_len = messages[i].msg_len;
+            if (kept != i) messages[kept].msg_hdr = messages[i].msg_hdr;
+            kept++;
+        }
+        int sent = kept ? sendmmsg(fd, messages, (unsigned)kept, 0) : 0;
         echoed += sent > 0 ? (uint64_t)sent : 0;
     }
     printf("echoed %llu\n", (unsigned long long)echoed);
@@ -276,7 +341,6 @@ int main(int argc, char **argv) {
     if (argc < 2) goto usage;
     struct sockaddr_in listen_address;
     int have_address = 0, cpus[2] = {-1, -1};
-    long count = 0;
     for (int i = 2; i < argc; i++) {
         const char *value = i + 1 < argc ? argv[i + 1] : "";
         if (!strcmp(argv[i], "--target")) have_address = parse_address(value, &target) == 0, i++;
@@ -285,18 +349,31 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--rate")) rate = atof(value), i++;
         else if (!strcmp(argv[i], "--clients")) clients = atoi(value), i++;
         else if (!strcmp(argv[i], "--seconds")) seconds = atof(value), i++;
-        else if (!strcmp(argv[i], "--stun-token")) stun_token = value, i++;
-        else if (!strcmp(argv[i], "--count")) count = atol(value), i++;
+        else if (!strcmp(argv[i], "--bind")) {
+            char text[64];
+            snprintf(text, sizeof text, strchr(value, ':') ? "%s" : "%s:0", value);
+            if (parse_address(text, &bind_address)) goto usage;
+            i++;
+        }
+        else if (!strcmp(argv[i], "--token")) token = value, i++;
+        else if (!strcmp(argv[i], "--count")) flow_count = atoi(value), i++;
+        else if (!strcmp(argv[i], "--encap")) encap = 1;
         else if (!strcmp(argv[i], "--cpu")) { if (sscanf(value, "%d,%d", &cpus[0], &cpus[1]) < 1) goto usage; i++; }
         else goto usage;
     }
     if (!have_address || size < 16 || size > SLOT || clients < 1 || clients > MAX_CLIENTS || rate <= 0) goto usage;
+    if (token && strlen(token) > 500) goto usage;
     if (!strcmp(argv[1], "send")) return send_load(cpus);
+    if (!strcmp(argv[1], "flows")) {
+        if (!token || flow_count < 1) goto usage;
+        pin(cpus[0]);
+        return open_flows();
+    }
     if (!strcmp(argv[1], "echo")) return echo(&listen_address, cpus[0]);
-    if (!strcmp(argv[1], "flows") && stun_token && count > 0) return fill_flows(count);
 usage:
     fprintf(stderr, "usage: blaster send --target IP:PORT [--size 16-2048] [--rate PPS] [--clients 1-1024] [--seconds S] [--cpu A,B]\n"
-                    "       blaster echo --listen IP:PORT [--cpu N]\n"
-                    "       blaster flows --target IP:PORT --stun-token UFRAG --count N\n");
+                    "                    [--bind IP[:PORT]] [--token UFRAG]\n"
+                    "       blaster flows --target IP:PORT --token UFRAG --count N [--bind IP] [--cpu N]\n"
+                    "       blaster echo --listen IP:PORT [--encap] [--cpu N]\n");
     return 2;
 }
