@@ -73,7 +73,7 @@ run() {
 
 run "aiortc tone echo" "$python" Tests/Interop/tone_echo.py --url "$url" --freq 1000 --seconds 3
 run "20 concurrent aiortc calls" "$python" Tests/Interop/concurrent_echo.py --url "$url" --calls 20
-run "headless Chromium demo page" "$python" Tests/Interop/chromium_demo.py --url "$url/"
+run "headless Chromium demo page (audio and oai-events)" "$python" Tests/Interop/chromium_demo.py --url "$url/" --require-events
 run "hostile datagrams" "$python" Tests/Interop/udp_garbage.py --udp "127.0.0.1:$udp_port" --url "$url"
 run "voice agent: session.update" "$python" Tests/Interop/voice_agent.py --url "$agent_url" --scenario events --require-events
 run "voice agent: one turn" "$python" Tests/Interop/voice_agent.py --url "$agent_url" --scenario turn --require-events

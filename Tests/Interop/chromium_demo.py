@@ -118,7 +118,11 @@ def stop_process_group(process: subprocess.Popen) -> None:
         pass
 
 
-def drive(driver: WebDriver, page: str, timeout: float) -> dict:
+def has_session_updated(status: dict) -> bool:
+    return any(event.get("type") == "session.updated" for event in status.get("events") or [])
+
+
+def drive(driver: WebDriver, page: str, timeout: float, require_events: bool) -> dict:
     driver.open(page)
     driver.click("#connect")
     deadline = time.monotonic() + timeout
@@ -127,7 +131,8 @@ def drive(driver: WebDriver, page: str, timeout: float) -> dict:
         status = driver.script("return window.parleyStatus") or {}
         if status.get("error") or status.get("state") == "failed":
             break
-        if status.get("dtlsState") == "connected" and (status.get("inboundAudioEnergy") or 0) > 0:
+        if status.get("dtlsState") == "connected" and (status.get("inboundAudioEnergy") or 0) > 0 \
+                and (has_session_updated(status) or not require_events):
             break
         time.sleep(0.2)
     result = {"status": status}
@@ -137,7 +142,7 @@ def drive(driver: WebDriver, page: str, timeout: float) -> dict:
     return result
 
 
-def verdict(result: dict, timeout: float) -> str:
+def verdict(result: dict, timeout: float, require_events: bool) -> str:
     status = result.get("status") or {}
     if status.get("error"):
         return f"page reported an error: {status['error']}"
@@ -145,6 +150,8 @@ def verdict(result: dict, timeout: float) -> str:
         return f"DTLS not connected within {timeout:.0f} s (state {status.get('state')}, ICE {status.get('iceState')}, DTLS {status.get('dtlsState')})"
     if not (status.get("inboundAudioEnergy") or 0) > 0:
         return f"no non-silent audio received within {timeout:.0f} s (timings {status.get('timings')})"
+    if require_events and not has_session_updated(status):
+        return f"no session.updated on the oai-events channel within {timeout:.0f} s (events {status.get('events')})"
     if result.get("after_hangup") != "closed":
         return f"after Hang up the page state is {result.get('after_hangup')!r}, not 'closed'"
     return ""
@@ -157,6 +164,8 @@ def main() -> int:
     parser.add_argument("--chromium", default="", help="Chromium binary (default: chromedriver's choice)")
     parser.add_argument("--freq", type=float, default=440.0, help="tone played as the fake microphone, Hz")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for connected + audio")
+    parser.add_argument("--require-events", action="store_true",
+                        help="also require the page's oai-events channel to answer its session.update with session.updated")
     args = parser.parse_args()
 
     report = {"test": "chromium_demo", "url": args.url}
@@ -174,9 +183,9 @@ def main() -> int:
         try:
             driver.wait_ready(10)
             driver.start_session(args.chromium, flags)
-            result = drive(driver, args.url, args.timeout)
+            result = drive(driver, args.url, args.timeout, args.require_events)
             report.update(result)
-            reason = verdict(result, args.timeout)
+            reason = verdict(result, args.timeout, args.require_events)
         except (WebDriverError, KeyError, TypeError) as error:
             reason = f"webdriver: {error}"
         finally:
