@@ -503,8 +503,9 @@ static int open_listener(struct map *map, int type) {
     map->fd = nonblocking_socket(type);
     if (map->fd < 0) return -1;
     int one = 1, buffer = 1 << 20;
-    setsockopt(map->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (type == SOCK_DGRAM) setsockopt(map->fd, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer);
+    /* TCP only: for UDP, SO_REUSEADDR would let a second process share the port silently. */
+    if (type == SOCK_STREAM) setsockopt(map->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    else setsockopt(map->fd, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer);
     if (bind(map->fd, (const struct sockaddr *)&map->listen, sizeof map->listen) != 0) {
         fprintf(stderr, "impair: bind %s: %s\n", show(&map->listen), strerror(errno));
         return -1;
