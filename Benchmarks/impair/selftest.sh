@@ -3,10 +3,18 @@
 # configured 2 x DELAY (within 1 ms at the median), does the loss it reports match LOSS, does a
 # fresh TCP connection cost 2 round trips and a reused one 1, does it leave nothing behind.
 # UDP is measured with Benchmarks/udp-blaster (C, 1 us histogram): 24 flows at 50 packets per
-# second each, echoed. Prints one line per check and PASS or FAIL; exit status 1 on any FAIL.
-# Usage: Benchmarks/impair/selftest.sh [DELAY_MS (default 25)]
+# second each, echoed. With --netns (root), one more check between network namespaces: the
+# client and the echo each in their own namespace, linked by veth pairs to this one, where the
+# proxy runs; the namespaces (and with them the veths) are deleted at the end.
+# Prints one line per check and PASS or FAIL; exit status 1 on any FAIL.
+# Usage: Benchmarks/impair/selftest.sh [--netns] [DELAY_MS (default 25)]
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+netns=0
+if [[ "${1:-}" == "--netns" ]]; then
+    netns=1
+    shift
+fi
 delay=${1:-25}
 "$here/build.sh" && "$here/../udp-blaster/build.sh" || exit 1
 impair=$here/impair
@@ -21,17 +29,30 @@ if [[ $(id -u) == 0 ]]; then
 fi
 logs=$(mktemp -d)
 
+# Ports below the kernel's ephemeral range (32768-60999), so no socket another process opens
+# meanwhile can take one between this choice and the bind.
 read -r echo_port udp_port tcp_echo_port tcp_port < <(python3 - <<'PY'
-import socket
-held = [socket.socket(socket.AF_INET, kind) for kind in
-        (socket.SOCK_DGRAM, socket.SOCK_DGRAM, socket.SOCK_STREAM, socket.SOCK_STREAM)]
-for probe in held:
-    probe.bind(("127.0.0.1", 0))
-print(*(probe.getsockname()[1] for probe in held))
+import random, socket
+chosen = []
+while len(chosen) < 4:
+    port = random.randrange(20000, 32000)
+    try:
+        for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+            with socket.socket(socket.AF_INET, kind) as probe:
+                probe.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    if port not in chosen:
+        chosen.append(port)
+print(*chosen)
 PY
 )
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done; }
+namespaces=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+    for name in "${namespaces[@]}"; do ip netns delete "$name" 2>/dev/null; done
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 failures=0
@@ -163,5 +184,35 @@ udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); udp.bind(("127.0.0.1", i
 tcp = socket.socket(); tcp.bind(("127.0.0.1", int(sys.argv[2]))); tcp.listen()
 PY
 kill -0 "$impair_pid" 2>/dev/null && verdict 1 "impair still running"
+# 6. Between network namespaces: client ns --veth-- this ns (proxy) --veth-- server ns.
+if ((netns)); then
+    net=$(($$ % 200 + 20))
+    client_ns=impair-client-$$ server_ns=impair-server-$$
+    namespaces=("$client_ns" "$server_ns")
+    ip netns add "$client_ns" && ip netns add "$server_ns" || exit 1
+    ip link add "ic$$" type veth peer name "icp$$" netns "$client_ns"
+    ip link add "is$$" type veth peer name "isp$$" netns "$server_ns"
+    ip addr add "10.231.$net.1/30" dev "ic$$" && ip link set "ic$$" up
+    ip addr add "10.231.$net.5/30" dev "is$$" && ip link set "is$$" up
+    ip -n "$client_ns" addr add "10.231.$net.2/30" dev "icp$$" && ip -n "$client_ns" link set "icp$$" up
+    ip -n "$server_ns" addr add "10.231.$net.6/30" dev "isp$$" && ip -n "$server_ns" link set "isp$$" up
+    ip netns exec "$server_ns" "${fifo[@]}" "$blaster" echo --listen "10.231.$net.6:$echo_port" >"$logs/ns-echo.out" 2>&1 &
+    pids+=($!)
+    "$impair" "${realtime[@]}" --udp "10.231.$net.1:$udp_port=10.231.$net.6:$echo_port" --delay "$delay" \
+        --loss 5 --seed 5 2>"$logs/ns.log" &
+    impair_pid=$!
+    pids+=("$impair_pid")
+    sleep 0.3
+    line=$(ip netns exec "$client_ns" "${fifo[@]}" "$blaster" send --target "10.231.$net.1:$udp_port" \
+        --size 160 --rate 1200 --clients 24 --seconds 3)
+    stop_impair
+    echo "      netns, delay $delay ms, loss 5%: $line"
+    echo "      $(tail -1 "$logs/ns.log")"
+    p50=$(field p50_us "$line")
+    error_us=$((p50 - 2 * delay * 1000))
+    loss=$(field loss "$line")
+    verdict $(( ${error_us#-} <= 1000 ? 0 : 1 )) "netns: median RTT $p50 us (error $error_us us), round-trip loss $loss% (expected 9.75%)"
+fi
+
 rm -rf "$logs"
 exit $((failures > 0))
