@@ -14,6 +14,9 @@
 # Each run: `parley loadgen` with CALLS calls (default 20) at 2 new calls per second (a call
 # is set up in well under 0.5 s, so they do not overlap). Writes OUT_DIR/setup-rtt.md (method,
 # floors, median per stage vs floor) and each run's JSON report and logs. About 1.5 minutes.
+# As root, every process of a run (relay, transceiver, proxy, loadgen) runs SCHED_FIFO: on a
+# shared, busy machine the scheduler otherwise adds tens of ms to loopback stages at random
+# (FIFO=0 turns that off; the report says which).
 # Usage: Benchmarks/setup_rtt.sh OUT_DIR   (PARLEY: binary, default .build/release/parley)
 set -uo pipefail
 if [[ $# -ne 1 ]]; then
@@ -28,8 +31,8 @@ calls=${CALLS:-20}
 delay_ms=25
 [[ -x "$parley" ]] || { echo "no $parley: swift build -c release --product parley" >&2; exit 1; }
 "$root/Benchmarks/impair/build.sh" || exit 1
-realtime=()
-[[ $(id -u) == 0 ]] && realtime=(--realtime)
+fifo=()
+if [[ $(id -u) == 0 && ${FIFO:-1} != 0 ]]; then fifo=(chrt -f 5); fi
 
 pids=()
 cleanup() {
@@ -84,24 +87,24 @@ run() {
         advertise=127.0.0.1:$p_udp
         url=http://127.0.0.1:$p_http/v1/realtime/calls
     fi
-    "$parley" relay --public "127.0.0.1:$relay_public" --internal "127.0.0.1:$relay_internal" --workers 1 \
+    "${fifo[@]}" "$parley" relay --public "127.0.0.1:$relay_public" --internal "127.0.0.1:$relay_internal" --workers 1 \
         --no-pin --admin "127.0.0.1:$relay_admin" --log-level warning >"$out/$name-relay.log" 2>&1 &
     pids+=($!)
     wait_http "http://127.0.0.1:$relay_admin/healthz" $! "$out/$name-relay.log" || return 1
-    "$parley" transceiver --http "127.0.0.1:$t_http" --udp "127.0.0.1:$t_udp" --advertise "$advertise" \
+    "${fifo[@]}" "$parley" transceiver --http "127.0.0.1:$t_http" --udp "127.0.0.1:$t_udp" --advertise "$advertise" \
         --relay 127.0.0.1 --backend packet-echo --log-level warning >"$out/$name-transceiver.log" 2>&1 &
     local transceiver=$!
     pids+=($transceiver)
     wait_http "http://127.0.0.1:$t_http/healthz" $transceiver "$out/$name-transceiver.log" || return 1
     if [[ $delay != none ]]; then
-        "$root/Benchmarks/impair/impair" "${realtime[@]}" --delay "$delay" \
+        "${fifo[@]}" "$root/Benchmarks/impair/impair" --delay "$delay" \
             --tcp "127.0.0.1:$p_http=127.0.0.1:$t_http" --udp "127.0.0.1:$p_udp=127.0.0.1:$relay_public" \
             2>"$out/$name-impair.log" &
         pids+=($!)
         sleep 0.2
     fi
     echo "--- $name: $calls calls, url $url, candidate $advertise"
-    "$parley" loadgen --url "$url" --sessions "$calls" --ramp 2 --duration 1 --server-pid "$transceiver" \
+    "${fifo[@]}" "$parley" loadgen --url "$url" --sessions "$calls" --ramp 2 --duration 1 --server-pid "$transceiver" \
         --json >"$out/$name.json" 2>"$out/$name-loadgen.log"
     local status=$?
     cleanup
@@ -120,9 +123,9 @@ run loopback none || status=1
 run proxy-0ms 0 || status=1
 run rtt-50ms "$delay_ms" || status=1
 
-python3 - "$out" "$calls" "$delay_ms" <<'PY'
+python3 - "$out" "$calls" "$delay_ms" "${#fifo[@]}" <<'PY'
 import json, os, platform, sys
-out, calls, delay = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+out, calls, delay, fifo = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4] != "0"
 rtt = 2 * delay
 # Round trips from the POST, per stage (see the message sequence below).
 floors = {"signaling": 2, "ice": 3, "dtls": 4, "firstAudio": 5}
@@ -151,7 +154,9 @@ lines = [
     f"`Benchmarks/setup_rtt.sh`: per run, {calls} calls by `parley loadgen` (release build) at 2 new calls/s "
     "(each set up in under 0.5 s, so one after another), through `parley relay` (1 worker) to "
     "`parley transceiver --backend packet-echo`. Times are medians in ms from the start of each call "
-    "(the loadgen binds its UDP socket, then POSTs its offer), measured by the loadgen.",
+    "(the loadgen binds its UDP socket, then POSTs its offer), measured by the loadgen. "
+    + ("Every process ran SCHED_FIFO (chrt -f 5), so the shared machine's other load stays out of the numbers."
+       if fifo else "Ordinary scheduling (FIFO=0): other load on the machine shows in the numbers."),
     "",
     "Runs: **loopback** (no proxy); **proxy 0 ms** (Benchmarks/impair in both paths, no delay: "
     f"its own cost); **RTT {rtt:.0f} ms** (impair, {delay:.0f} ms each way, on the HTTP port and in front of "
@@ -187,7 +192,8 @@ for stage, trips in floors.items():
     lines.append(f"| {names[stage]} | {trips} | {cell(loop)} | {cell(zero)} | {floor:.0f} | {cell(slow)} | "
                  f"{cell(over)} | {cell(net)} |")
 lines += ["", "Per stage: \"over floor\" = measured median − floor; the last column also removes what the same "
-          "stack costs with the proxy and no delay (processing, not round trips).", ""]
+          "stack costs with the proxy and no delay (processing, not round trips). A stage that took an extra "
+          f"round trip would stand {rtt:.0f} ms over its floor.", ""]
 for name, report in runs.items():
     if report is None:
         lines.append(f"- {name}: no report")
@@ -195,7 +201,13 @@ for name, report in runs.items():
     parts = []
     for stage, values in (report.get("setupMilliseconds") or {}).items():
         parts.append(f"{stage} p50 {values['p50']:.1f} / p95 {values['p95']:.1f} / max {values['max']:.1f}")
-    lines.append(f"- {name}: {report['callsConnected']} connected, {report['callsFailed']} failed; " + "; ".join(parts))
+    drops = ", ".join(f"{reason} {count}" for reason, count in sorted((report.get("drops") or {}).items()))
+    lines.append(f"- {name}: {report['callsConnected']} connected, {report['callsFailed']} failed; " + "; ".join(parts)
+                 + f"; datagrams the client dropped: {drops or 'none'}")
+lines += ["", "Each run's largest first-audio time (about 30 ms over its median) is its first call: libsrtp's "
+          "`srtp_init` (cipher self-tests, 12–15 ms here) runs lazily when the first DTLS handshake of a process "
+          "completes (SRTPSession.swift, from PeerConnection.drainDTLS), in the loadgen and in a fresh transceiver. "
+          "In the loadgen it also holds back the final DTLS flight, already queued, until it returns."]
 with open(os.path.join(out, "setup-rtt.md"), "w") as file:
     file.write("\n".join(lines) + "\n")
 print("\n".join(lines[-4 - len(floors) - 3:]))
