@@ -111,6 +111,7 @@ public final class LoadGenerator: Sendable {
                 preEncoded[frequency] = try ToneAudio.preEncodedSecond(frequency: frequency)
             }
         }
+        SRTPSession.prepareLibrary()
         return CallSettings(
             certificate: try DTLSCertificate.generateSelfSigned(commonName: "parley-loadgen"),
             audio: configuration.audio, echoCheck: configuration.echoCheck,

@@ -62,6 +62,7 @@ public final class MediaEngine: @unchecked Sendable {
         self.eventLoop = eventLoop
         self.logger = logger
         certificate = try DTLSCertificate.generateSelfSigned()
+        SRTPSession.prepareLibrary()
     }
 
     /// Binds the media socket; returns the bound address (the port is chosen when 0 is asked).

@@ -26,6 +26,13 @@ private let srtpLibraryStatus: Int32 = Int32(bitPattern: srtp_init().rawValue)
 /// payload would reuse keystream; resend a packet by resending its protected bytes.
 /// Not thread-safe: one session belongs to one event loop.
 public final class SRTPSession {
+    /// Runs libsrtp2's one-time initialisation (its cipher self-tests take about 15 ms) now
+    /// rather than inside the first call's DTLS handshake. Runtimes call it at start.
+    @discardableResult
+    public static func prepareLibrary() -> Bool {
+        srtpLibraryStatus == 0
+    }
+
     /// Replay window, in packets (RFC 3711 §3.3.2 asks for at least 64); wide enough for the
     /// reordering a jitter buffer tolerates.
     static let replayWindow: UInt = 1024
