@@ -238,14 +238,17 @@ public final class MediaEngine: @unchecked Sendable {
     func receive(_ envelope: AddressedEnvelope<ByteBuffer>) {
         metrics.packetsReceived.increment()
         guard let source = PeerAddress(envelope.remoteAddress) else { return metrics.drop("bad_source_address") }
-        let datagram = Array(envelope.data.readableBytesView)
+        let bytes = envelope.data.readableBytesView
         let now = Instant.now
-        guard PacketKind(datagram) == .relayed else {
-            return receive(datagram, on: MediaPath(relay: nil, client: source), now: now)
+        guard PacketKind(bytes) == .relayed else {
+            return receive(Array(bytes), on: MediaPath(relay: nil, client: source), now: now)
         }
         guard configuration.acceptsRelay(source.ip) else { return metrics.drop("relay_not_allowed") }
-        guard let (client, payload) = RelayEncapsulation.parse(datagram) else { return metrics.drop("encapsulation_malformed") }
-        receive(Array(payload), on: MediaPath(relay: source, client: client), now: now)
+        // Parsed in place; only the client's own datagram is copied out.
+        guard let (client, offset) = envelope.data.withUnsafeReadableBytes({ RelayEncapsulation.parse($0) }) else {
+            return metrics.drop("encapsulation_malformed")
+        }
+        receive(Array(bytes.dropFirst(offset)), on: MediaPath(relay: source, client: client), now: now)
     }
 
     private func receive(_ datagram: [UInt8], on path: MediaPath, now: Instant) {

@@ -144,26 +144,9 @@ public struct SignalingAPI: Sendable {
         metrics.signalingRejected(code)
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
-        let body = #"{"error":{"code":"# + jsonString(code) + #","message":"# + jsonString(message) + "}}\n"
+        let error: JSONValue = ["error": ["code": .string(code), "message": .string(message)]]
+        let body = ((try? String(decoding: JSONEncoder().encode(error), as: UTF8.self)) ?? #"{"error":{}}"#) + "\n"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
-    }
-
-    private static func jsonString(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: result.unicodeScalars.append(scalar)
-            }
-        }
-        return result + "\""
     }
 
     private static func loadDemoPage() -> [UInt8] {

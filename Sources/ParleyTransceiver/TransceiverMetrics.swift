@@ -24,14 +24,15 @@ public final class TransceiverMetrics: Sendable {
         packetsReceived = registry.makeCounter(descriptor: Self.describe("parley_packets_received_total", "UDP datagrams received"))
         packetsSent = registry.makeCounter(descriptor: Self.describe("parley_packets_sent_total", "UDP datagrams sent"))
         let buckets: [Duration] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000].map { .milliseconds($0) }
-        signalingDuration = registry.makeDurationHistogram(
-            descriptor: Self.describe("parley_setup_seconds", "Time from the offer's arrival to each setup stage"), labels: [("stage", "signaling")], buckets: buckets)
-        iceConnectedAfter = registry.makeDurationHistogram(
-            descriptor: Self.describe("parley_setup_seconds", "Time from the offer's arrival to each setup stage"), labels: [("stage", "ice")], buckets: buckets)
-        dtlsConnectedAfter = registry.makeDurationHistogram(
-            descriptor: Self.describe("parley_setup_seconds", "Time from the offer's arrival to each setup stage"), labels: [("stage", "dtls")], buckets: buckets)
-        firstAudioAfter = registry.makeDurationHistogram(
-            descriptor: Self.describe("parley_setup_seconds", "Time from the offer's arrival to each setup stage"), labels: [("stage", "first_audio")], buckets: buckets)
+        let setupStage = { (stage: String) in
+            registry.makeDurationHistogram(
+                descriptor: Self.describe("parley_setup_seconds", "Time from the offer's arrival to each setup stage"),
+                labels: [("stage", stage)], buckets: buckets)
+        }
+        signalingDuration = setupStage("signaling")
+        iceConnectedAfter = setupStage("ice")
+        dtlsConnectedAfter = setupStage("dtls")
+        firstAudioAfter = setupStage("first_audio")
         turnLatency = registry.makeDurationHistogram(
             descriptor: Self.describe("parley_turn_latency_seconds", "End of the caller's speech (as detected) to the first answer packet sent"), buckets: buckets)
     }

@@ -119,11 +119,6 @@ public final class PeerConnection {
         public var receive: RTPReceiveStatistics?
     }
 
-    private enum ICEAgent {
-        case lite(ICELiteAgent)
-        case controlling(ICEControllingAgent)
-    }
-
     public let configuration: Configuration
     public private(set) var statistics = Statistics()
     public private(set) var isClosed = false
@@ -192,31 +187,15 @@ public final class PeerConnection {
     @discardableResult
     public func handle(_ message: STUNMessage, from source: PeerAddress, now: Instant) -> Verdict {
         guard !isClosed else { return .dropped(.sessionClosed) }
-        let accepted: Bool
-        switch ice {
-        case .lite(var agent):
-            let verdict = agent.handle(message, from: source, now: now)
-            ice = .lite(agent)
-            accepted = verdict == .answered
-            if accepted, validatedSources.count < 16 { validatedSources.insert(source) }
-        case .controlling(var agent):
-            accepted = agent.handle(message, from: source, now: now)
-            ice = .controlling(agent)
-        }
+        let accepted = ice.handle(message, from: source, now: now)
+        if accepted, validatedSources.count < 16 { validatedSources.insert(source) }
         drainICE(now: now)
         return accepted ? .accepted : .dropped(.stunRejected)
     }
 
     public func handleTimeout(now: Instant) {
         guard !isClosed else { return }
-        switch ice {
-        case .lite(var agent):
-            agent.handleTimeout(now: now)
-            ice = .lite(agent)
-        case .controlling(var agent):
-            agent.handleTimeout(now: now)
-            ice = .controlling(agent)
-        }
+        ice.handleTimeout(now: now)
         drainICE(now: now)
         guard !isClosed else { return }
         dtls.handleTimeout(now: now)
@@ -252,12 +231,7 @@ public final class PeerConnection {
 
     public func nextDeadline() -> Instant? {
         guard !isClosed else { return nil }
-        let iceDeadline: Instant?
-        switch ice {
-        case .lite(let agent): iceDeadline = agent.nextDeadline()
-        case .controlling(let agent): iceDeadline = agent.nextDeadline()
-        }
-        return iceDeadline.earliest(dtls.nextDeadline()).earliest(nextReport).earliest(sctp?.nextDeadline())
+        return ice.nextDeadline().earliest(dtls.nextDeadline()).earliest(nextReport).earliest(sctp?.nextDeadline())
     }
 
     /// True once SRTP keys exist, so audio can be sent.
@@ -322,18 +296,8 @@ public final class PeerConnection {
 
     private func drainICE(now: Instant) {
         while true {
-            let transmit: Transmit?
-            let event: ICEEvent?
-            switch ice {
-            case .lite(var agent):
-                transmit = agent.pollTransmit()
-                event = agent.pollEvent().map(ICEEvent.init)
-                ice = .lite(agent)
-            case .controlling(var agent):
-                transmit = agent.pollTransmit()
-                event = agent.pollEvent().map(ICEEvent.init)
-                ice = .controlling(agent)
-            }
+            let transmit = ice.pollTransmit()
+            let event = ice.pollEvent()
             if let transmit { transmits.append(transmit) }
             if let event { handleICEEvent(event, now: now) }
             if transmit == nil, event == nil { return }
@@ -516,6 +480,65 @@ public final class PeerConnection {
         guard let srtp, let destination = selectedAddress,
               let protected = try? srtp.protectRTCP(RTCPCompoundPacket.encode(packets)) else { return }
         transmits.append(Transmit(destination: destination, payload: protected))
+    }
+}
+
+/// Either ICE agent behind one interface, so the connection drives them alike.
+private enum ICEAgent {
+    case lite(ICELiteAgent)
+    case controlling(ICEControllingAgent)
+
+    /// True for an authenticated check we answered (lite) or a response to our own check
+    /// (controlling).
+    mutating func handle(_ message: STUNMessage, from source: PeerAddress, now: Instant) -> Bool {
+        switch self {
+        case .lite(var agent):
+            defer { self = .lite(agent) }
+            return agent.handle(message, from: source, now: now) == .answered
+        case .controlling(var agent):
+            defer { self = .controlling(agent) }
+            return agent.handle(message, from: source, now: now)
+        }
+    }
+
+    mutating func handleTimeout(now: Instant) {
+        switch self {
+        case .lite(var agent):
+            agent.handleTimeout(now: now)
+            self = .lite(agent)
+        case .controlling(var agent):
+            agent.handleTimeout(now: now)
+            self = .controlling(agent)
+        }
+    }
+
+    mutating func pollTransmit() -> Transmit? {
+        switch self {
+        case .lite(var agent):
+            defer { self = .lite(agent) }
+            return agent.pollTransmit()
+        case .controlling(var agent):
+            defer { self = .controlling(agent) }
+            return agent.pollTransmit()
+        }
+    }
+
+    mutating func pollEvent() -> ICEEvent? {
+        switch self {
+        case .lite(var agent):
+            defer { self = .lite(agent) }
+            return agent.pollEvent().map(ICEEvent.init)
+        case .controlling(var agent):
+            defer { self = .controlling(agent) }
+            return agent.pollEvent().map(ICEEvent.init)
+        }
+    }
+
+    func nextDeadline() -> Instant? {
+        switch self {
+        case .lite(let agent): return agent.nextDeadline()
+        case .controlling(let agent): return agent.nextDeadline()
+        }
     }
 }
 
