@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libssl-dev libsrtp2-dev libopus-dev pkg-config)
+# libsrtp2 itself is built below from Debian's source package; dpkg-dev unpacks it.
+packages=(libssl-dev libopus-dev pkg-config gcc make dpkg-dev)
 if [[ "${1:-}" == "--test" ]]; then
     packages+=(chromium chromium-driver python3-venv redis-server)
 fi
@@ -19,6 +20,44 @@ if ((${#missing[@]})); then
     sudo_cmd=(); [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
     "${sudo_cmd[@]}" apt-get update -qq
     DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Debian's binary libsrtp2 is built against NSS, whose per-packet cost grows with the number
+# of live sessions (BENCHMARKS.md, "SRTP crypto backend"). Parley links the same Debian
+# source (patches applied) built with libsrtp2's OpenSSL backend, into /usr/local, which the
+# linker and the loader search before the system directories.
+suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
+srtp_stamp=/usr/local/share/parley/libsrtp2-openssl.suite
+multiarch=$(gcc -print-multiarch)
+if [[ "$(cat "$srtp_stamp" 2>/dev/null)" != "$suite" || ! -e /usr/local/lib/$multiarch/libsrtp2.so.1 ]]; then
+    echo "building libsrtp2 from Debian $suite's source with the OpenSSL crypto backend"
+    sudo_cmd=(); [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    # A private deb-src list, so the machine's apt sources stay as they are.
+    mkdir -p "$work/apt/lists/partial"
+    echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $suite main" \
+        > "$work/apt/sources.list"
+    apt_private=(-o "Dir::Etc::sourcelist=$work/apt/sources.list" -o Dir::Etc::sourceparts=/nonexistent
+                 -o "Dir::State::Lists=$work/apt/lists" -o APT::Sandbox::User=root)
+    apt-get "${apt_private[@]}" update -qq
+    (cd "$work" && apt-get "${apt_private[@]}" source -qq libsrtp2 >/dev/null)
+    source_dir=$(find "$work" -maxdepth 1 -type d -name 'libsrtp*' | head -1)
+    (cd "$source_dir" \
+        && ./configure -q --enable-openssl --prefix=/usr/local --libdir="/usr/local/lib/$multiarch" >/dev/null \
+        && make -s -j"$(nproc)" shared_library >/dev/null)
+    (cd "$source_dir" && "${sudo_cmd[@]}" make -s install >/dev/null)
+    "${sudo_cmd[@]}" rm -f "/usr/local/lib/$multiarch/libsrtp2.a"
+    "${sudo_cmd[@]}" ldconfig
+    "${sudo_cmd[@]}" mkdir -p "$(dirname "$srtp_stamp")"
+    echo "$suite" | "${sudo_cmd[@]}" tee "$srtp_stamp" >/dev/null
+    rm -rf "$work"
+    trap - EXIT
+fi
+loaded=$(ldconfig -p | awk '/libsrtp2\.so\.1 /{print $NF; exit}')
+if [[ "$loaded" != /usr/local/* ]]; then
+    echo "install-deps: the loader resolves libsrtp2.so.1 to '$loaded', not the OpenSSL build in /usr/local" >&2
+    exit 1
 fi
 
 if [[ "${1:-}" == "--test" ]]; then

@@ -124,6 +124,7 @@ public final class MediaEngine: @unchecked Sendable {
             let now = Instant.now
             session.connection.close(now: now)
             self.drive(session, now: now)
+            self.flushPendingWrites()
             return true
         }.get()) ?? false
     }
@@ -141,6 +142,7 @@ public final class MediaEngine: @unchecked Sendable {
                 session.connection.close(now: now)
                 self.drive(session, now: now)
             }
+            self.flushPendingWrites()
         }.get()
     }
 
@@ -227,6 +229,7 @@ public final class MediaEngine: @unchecked Sendable {
         eventLoop.execute {
             guard let session = self.sessions[id] else { return }
             self.drive(session, now: .now)
+            self.flushPendingWrites()
         }
     }
 
@@ -310,7 +313,8 @@ public final class MediaEngine: @unchecked Sendable {
     // MARK: Driving sessions
 
     /// Drains a session after input or a timeout: its transmits, its events, due audio; then
-    /// re-arms its timer or, once it closed, frees everything it held.
+    /// re-arms its timer or, once it closed, frees everything it held. What it writes waits
+    /// for `flushPendingWrites`, so one read batch leaves in one `sendmmsg`.
     private func drive(_ session: MediaSession, now: Instant) {
         guard !session.isRemoved else { return }
         var progressed = true
@@ -337,7 +341,6 @@ public final class MediaEngine: @unchecked Sendable {
                 send(transmit, via: session.relayByClient[transmit.destination] ?? nil)
             }
         }
-        flushIfNeeded()
         if session.connection.isClosed {
             session.backend.close()
             remove(session)
@@ -396,7 +399,9 @@ public final class MediaEngine: @unchecked Sendable {
         pendingFlush = true
     }
 
-    private func flushIfNeeded() {
+    /// Sends what `drive` wrote. Called once per batch of datagrams read (NIO then writes
+    /// them with one `sendmmsg`), and after every timer or off-loop wake-up.
+    func flushPendingWrites() {
         guard pendingFlush else { return }
         pendingFlush = false
         channel?.flush()
@@ -418,6 +423,7 @@ public final class MediaEngine: @unchecked Sendable {
             let now = Instant.now
             session.connection.handleTimeout(now: now)
             self.drive(session, now: now)
+            self.flushPendingWrites()
         }
     }
 
@@ -460,5 +466,9 @@ final class MediaDatagramHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         engine.receive(unwrapInboundIn(data))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        engine.flushPendingWrites()
     }
 }

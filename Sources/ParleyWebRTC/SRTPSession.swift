@@ -136,21 +136,31 @@ public final class SRTPSession {
         guard packet.count >= 8, packet.count <= maximumPacketSize, packet[0] >> 6 == 2 else { throw .malformed }
     }
 
+    /// Runs one libsrtp2 transform on a copy of `packet` with `extraCapacity` bytes of room for
+    /// the tag: one allocation per packet, the result is the buffer itself.
     private static func transform(
         _ packet: [UInt8],
         extraCapacity: Int,
         _ operation: (UnsafeMutableRawPointer, UnsafeMutablePointer<Int32>) -> srtp_err_status_t
     ) throws(SRTPError) -> [UInt8] {
-        var buffer = packet + [UInt8](repeating: 0, count: extraCapacity)
-        var length = Int32(packet.count)
-        let status = buffer.withUnsafeMutableBytes { bytes in
-            guard let base = bytes.baseAddress else { return srtp_err_status_bad_param }
-            return operation(base, &length)
+        let capacity = packet.count + extraCapacity
+        var status = srtp_err_status_bad_param
+        let result = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initializedCount in
+            initializedCount = 0
+            guard let base = buffer.baseAddress else { return }
+            packet.withUnsafeBufferPointer { source in
+                base.initialize(from: source.baseAddress!, count: source.count)
+            }
+            var length = Int32(packet.count)
+            status = operation(base, &length)
+            if status == srtp_err_status_ok, length >= 0, Int(length) <= capacity {
+                initializedCount = Int(length)
+            } else if status == srtp_err_status_ok {
+                status = srtp_err_status_bad_param
+            }
         }
-        guard status == srtp_err_status_ok, length >= 0, Int(length) <= buffer.count else {
-            throw error(for: status)
-        }
-        return Array(buffer.prefix(Int(length)))
+        guard status == srtp_err_status_ok else { throw error(for: status) }
+        return result
     }
 
     private static func error(for status: srtp_err_status_t) -> SRTPError {
