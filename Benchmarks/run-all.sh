@@ -4,22 +4,31 @@
 #
 #   Benchmarks/run-all.sh OUT_DIR
 #
+# 0. Builds: `parley` in release (unless PARLEY names a binary), the Pion echo peer, the
+#    micro-benchmark package; timed apart from the measurements.
 # 1. Transceiver capacity on one core (server on core 0, loadgen on core 1): the most calls
 #    with loss under 0.1% and 20 ms pacing held (Benchmarks/capacity.py search), for
 #    `--backend packet-echo` (transport only) against the Pion echo peer, and for
 #    `--backend echo` (Opus decode + encode, full voice path).
-# 2. Resident memory per idle call at 1,000 calls, Parley against Pion.
-# 3. Opus encoder complexity 5 (Parley's setting) against 10, server CPU per call at a fixed
+# 2. Server CPU per call at the same load (LOAD_SESSIONS calls, default 200, which both
+#    transport-only servers carry), alternating Parley and Pion twice: calls per core
+#    projected as 100 / (% of a core per call), for when the load generator's core runs out
+#    before the server's.
+# 3. Resident memory per idle call at 1,000 calls, Parley against Pion.
+# 4. Opus encoder complexity 5 (Parley's setting) against 10, server CPU per call at a fixed
 #    number of echo calls (PARLEY_OPUS_COMPLEXITY).
-# 4. Micro-benchmarks (Benchmarks/Micro, package-benchmark), when that package resolves.
-# 5. Benchmarks/run_setup_bench.sh and Benchmarks/relay/run.sh when present.
+# 5. Micro-benchmarks (Benchmarks/Micro, ordo-one/benchmark): hot paths with malloc counts.
+# 6. Call set-up: Benchmarks/run_setup_bench.sh (aiortc and Chromium, Parley against Pion)
+#    and Benchmarks/setup_rtt.sh (through the relay against the round-trip floor, 50 ms RTT).
+# 7. Benchmarks/relay/run.sh: the relay against the plain C forwarder.
 #
-# Needs a release build (swift build -c release --product parley; or PARLEY=path), Go with
-# Debian's Pion for Benchmarks/pion-echo, root (taskset, nice -20 and the session's autogroup
-# weight so a shared machine's other jobs take little of the two cores), python3.
-# Environment: PARLEY, STEADY (seconds per capacity step, default 10), IDLE_SESSIONS (1000),
-# SKIP (space-separated parts to leave out: capacity memory complexity micro setup relay).
-# About 11 minutes on a 2-core machine with the micro package already built.
+# Needs Go with Debian's Pion for Benchmarks/pion-echo, the test peers (scripts/install-deps.sh
+# --test: Chromium, .venv with aiortc), root (taskset, nice -20, SCHED_FIFO and the session's
+# autogroup weight so a shared machine's other jobs take little of the two cores), python3.
+# Environment: PARLEY, STEADY (seconds per capacity step, default 10), LOAD_SESSIONS (200),
+# IDLE_SESSIONS (1000), SKIP (space-separated parts to leave out: capacity cost memory
+# complexity micro setup relay).
+# About 14 minutes of measurement on a 2-core machine, after the builds.
 set -uo pipefail
 if [[ $# -ne 1 ]]; then
     echo "usage: $0 OUT_DIR" >&2
@@ -33,26 +42,58 @@ fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$1"
 out=$(cd "$1" && pwd)
-parley=${PARLEY:-$root/.build/release/parley}
+parley=${PARLEY:-}
 steady=${STEADY:-10}
+load_sessions=${LOAD_SESSIONS:-200}
 idle_sessions=${IDLE_SESSIONS:-1000}
 skip=" ${SKIP:-} "
 started=$(date +%s)
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-[[ -x "$parley" ]] || { echo "run-all: no parley binary at $parley (swift build -c release --product parley)" >&2; exit 1; }
-"$root/Benchmarks/pion-echo/build.sh" "$out/pion-echo" >/dev/null || exit 1
-capacity=("$root/Benchmarks/capacity.py" --parley "$parley" --pion "$out/pion-echo")
-
 log() { echo "run-all [$(( $(date +%s) - started )) s]: $*" >&2; }
 wants() { [[ "$skip" != *" $1 "* ]]; }
+# Seconds per part, for the summary: part_done NAME after each part.
+part_started=$(date +%s)
+: > "$out/timings.tsv"
+part_done() {
+    local now
+    now=$(date +%s)
+    printf '%s\t%s\n' "$1" $(( now - part_started )) >> "$out/timings.tsv"
+    part_started=$now
+}
+
+log "builds"
+if [[ -z "$parley" ]]; then
+    swift build --package-path "$root" -c release --product parley > "$out/build.log" 2>&1 \
+        || { echo "run-all: release build failed (see $out/build.log)" >&2; exit 1; }
+    parley=$root/.build/release/parley
+fi
+[[ -x "$parley" ]] || { echo "run-all: no parley binary at $parley" >&2; exit 1; }
+"$root/Benchmarks/pion-echo/build.sh" "$out/pion-echo" >/dev/null || exit 1
+if wants micro; then
+    swift build --package-path "$root/Benchmarks/Micro" -c release > "$out/micro-build.log" 2>&1 \
+        || log "micro-benchmark build failed (see $out/micro-build.log)"
+fi
+part_done builds
+capacity=("$root/Benchmarks/capacity.py" --parley "$parley" --pion "$out/pion-echo")
 
 if wants capacity; then
     for server in parley-packet-echo pion parley-echo; do
         log "capacity search: $server"
-        python3 "${capacity[@]}" search --server "$server" --start 100 --ramp 100 --steady "$steady" \
+        python3 "${capacity[@]}" search --server "$server" --start 100 --ramp 200 --steady "$steady" \
             --precision 0.15 --out "$out/capacity-$server" > "$out/capacity-$server.json"
     done
+    part_done capacity
+fi
+
+if wants cost; then
+    : > "$out/cost.jsonl"
+    for server in parley-packet-echo pion parley-packet-echo pion; do
+        log "cost at the same load: $load_sessions calls, $server"
+        python3 "${capacity[@]}" fixed --server "$server" --sessions "$load_sessions" --ramp 200 --steady "$steady" \
+            --out "$out/cost" >> "$out/cost.jsonl"
+    done
+    part_done cost
 fi
 
 if wants memory; then
@@ -61,6 +102,7 @@ if wants memory; then
         python3 "${capacity[@]}" idle --server "$server" --sessions "$idle_sessions" --ramp 100 --steady 5 \
             --out "$out/memory-$server" > "$out/memory-$server.json"
     done
+    part_done memory
 fi
 
 if wants complexity; then
@@ -73,6 +115,7 @@ except (OSError, ValueError, KeyError): print(100)" "$out/capacity-parley-echo.j
         python3 "${capacity[@]}" fixed --server parley-echo --sessions "$sessions" --ramp 100 --steady "$steady" \
             --env "PARLEY_OPUS_COMPLEXITY=$complexity" --out "$out/complexity" >> "$out/complexity.jsonl"
     done
+    part_done complexity
 fi
 
 if wants micro; then
@@ -83,17 +126,23 @@ if wants micro; then
     else
         log "micro-benchmarks did not run (see $out/micro.err)"
     fi
+    part_done micro
 fi
 
-if wants setup && [[ -x "$root/Benchmarks/run_setup_bench.sh" ]]; then
-    log "call set-up time"
+if wants setup; then
+    log "call set-up time, Parley against Pion"
     "$root/Benchmarks/run_setup_bench.sh" "$parley" "$out/setup" > "$out/setup.log" 2>&1 || log "setup benchmark failed (see $out/setup.log)"
+    log "call set-up time against the round-trip floor, through the relay"
+    PARLEY="$parley" "$root/Benchmarks/setup_rtt.sh" "$out/setup-rtt" > "$out/setup-rtt.log" 2>&1 \
+        || log "set-up RTT benchmark failed (see $out/setup-rtt.log)"
+    part_done setup
 fi
 
-if wants relay && [[ -x "$root/Benchmarks/relay/run.sh" ]]; then
+if wants relay; then
     log "relay against the C forwarder"
     PARLEY="$parley" "$root/Benchmarks/relay/run.sh" "$out/relay" > "$out/relay.log" 2>&1 || log "relay benchmark failed (see $out/relay.log)"
+    part_done relay
 fi
 
 log "done; summary:"
-python3 "$root/Benchmarks/summarize.py" "$out" --elapsed "$(( $(date +%s) - started ))" | tee "$out/summary.md"
+python3 "$root/Benchmarks/summarize.py" "$out" | tee "$out/summary.md"

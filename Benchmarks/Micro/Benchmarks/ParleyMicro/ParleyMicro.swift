@@ -105,6 +105,31 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // Both ends of a DTLS 1.2 handshake (ECDHE, ECDSA P-256 certificates both ways, use_srtp)
+    // in memory: the CPU a call's key exchange costs, with no network in between.
+    let clientCertificate = try! DTLSCertificate.generateSelfSigned()
+    let serverCertificate = try! DTLSCertificate.generateSelfSigned()
+    Benchmark("DTLS handshake, both ends in memory",
+              configuration: .init(metrics: [.wallClock, .mallocCountTotal], scalingFactor: .one)) { benchmark in
+        for _ in benchmark.scaledIterations {
+            let now = Instant.zero
+            let client = try DTLSEndpoint(role: .client, certificate: clientCertificate,
+                                          remoteFingerprint: serverCertificate.fingerprint, now: now)
+            let server = try DTLSEndpoint(role: .server, certificate: serverCertificate,
+                                          remoteFingerprint: clientCertificate.fingerprint, now: now)
+            client.start(now: now)
+            server.start(now: now)
+            var flights = 0
+            while !(client.isConnected && server.isConnected), flights < 20 {
+                while let datagram = client.pollTransmit() { server.handle(datagram, now: now) }
+                while let datagram = server.pollTransmit() { client.handle(datagram, now: now) }
+                flights += 1
+            }
+            guard client.isConnected, server.isConnected else { fatalError("DTLS handshake did not complete") }
+            blackHole((client, server))
+        }
+    }
+
     let rtpPacket = rtp(4242)
     Benchmark("RTP parse (80-byte Opus)") { benchmark in
         for _ in benchmark.scaledIterations {
