@@ -91,7 +91,6 @@ final class LoadgenCall: @unchecked Sendable {
     /// Binds the call's socket, posts its offer and, on the loop, starts ICE toward the
     /// answer's candidates. Failures are recorded on the call, never thrown.
     func start(signaling: SignalingClient) async {
-        let startedAt = Instant.now
         eventLoop.execute { self.phase = .signaling }
         let channel: any Channel
         do {
@@ -114,6 +113,9 @@ final class LoadgenCall: @unchecked Sendable {
             sessionID: UInt64.random(in: 1...UInt64(Int64.max)), audioSSRC: ssrc, cname: "loadgen-\(index)"))
         let answerText: String
         let location: String
+        // Set-up time counts from the POST, as a browser's would from its fetch: the socket
+        // and the offer are the client's own preparation.
+        let startedAt = Instant.now
         do {
             (answerText, location) = try await signaling.postOffer(offer)
         } catch {
@@ -303,9 +305,19 @@ final class LoadgenCall: @unchecked Sendable {
             connection.sendAudio(payload, mediaTime: UInt32(truncatingIfNeeded: ticks), marker: framesSent == 0, now: now)
             if firstSendAt == nil { firstSendAt = now }
             framesSent += 1
-            due = due + .milliseconds(20)
+            due = due + .milliseconds(20) + (framesSent == 1 ? sendPhaseOffset : .zero)
         }
         nextAudioAt = due
+    }
+
+    /// Where in the 20 ms frame this call sends after its first frame (which goes out the
+    /// moment DTLS is up, for the first-audio time): call i at frac(i·φ)·20 ms, a sequence that
+    /// spreads any number of calls evenly over the frame. Calls set up at a steady ramp would
+    /// otherwise send in phase clusters that hand the server bursts; independent clients do not.
+    private var sendPhaseOffset: Duration {
+        let goldenRatioFraction = 0.618_033_988_749_895
+        let fraction = (Double(index) * goldenRatioFraction).truncatingRemainder(dividingBy: 1)
+        return .microseconds(Int64(fraction * 20_000))
     }
 
     private func send(_ transmit: Transmit) {

@@ -70,6 +70,10 @@ public final class MediaEngine: @unchecked Sendable {
         let bootstrap = DatagramBootstrap(group: eventLoop)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.datagramVectorReadMessageCount, value: Self.datagramsPerRead)
+            // One recvmmsg per readiness event: a short batch already means the queue is
+            // empty, so a second call would only return EAGAIN (epoll is level-triggered, so
+            // a full batch brings the loop straight back).
+            .channelOption(.maxMessagesPerRead, value: 1)
             // A vector read splits one buffer evenly across its messages: give each a full datagram.
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: Self.datagramsPerRead * Self.maxDatagramSize))
             .channelInitializer { channel in
@@ -338,7 +342,7 @@ public final class MediaEngine: @unchecked Sendable {
             }
             while let transmit = session.connection.pollTransmit() {
                 progressed = true
-                send(transmit, via: session.relayByClient[transmit.destination] ?? nil)
+                send(transmit, via: session.relayByClient[transmit.destination] ?? nil, of: session)
             }
         }
         if session.connection.isClosed {
@@ -383,7 +387,7 @@ public final class MediaEngine: @unchecked Sendable {
     }
 
     /// Sends a datagram to its client, encapsulated for the relay it came through if any.
-    private func send(_ transmit: Transmit, via relay: PeerAddress?) {
+    private func send(_ transmit: Transmit, via relay: PeerAddress?, of session: MediaSession) {
         guard let channel else { return }
         let headerLength = relay.map { _ in RelayEncapsulation.headerLength(for: transmit.destination) } ?? 0
         var buffer = channel.allocator.buffer(capacity: headerLength + transmit.payload.count)
@@ -394,7 +398,14 @@ public final class MediaEngine: @unchecked Sendable {
         }
         buffer.writeBytes(transmit.payload)
         let destination = relay ?? transmit.destination
-        channel.write(AddressedEnvelope(remoteAddress: destination.socketAddress, data: buffer), promise: nil)
+        let socket: SocketAddress
+        if let last = session.lastSocketAddress, last.peer == destination {
+            socket = last.socket
+        } else {
+            socket = destination.socketAddress
+            session.lastSocketAddress = (destination, socket)
+        }
+        channel.write(AddressedEnvelope(remoteAddress: socket, data: buffer), promise: nil)
         metrics.packetsSent.increment()
         pendingFlush = true
     }

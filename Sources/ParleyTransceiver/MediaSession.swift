@@ -78,6 +78,9 @@ final class MediaSession {
     private(set) var backendFailure: String?
     /// The relay each validated client address came through (nil: directly).
     var relayByClient: [PeerAddress: PeerAddress?] = [:]
+    /// The socket address this session last sent to, kept because building a NIO
+    /// `SocketAddress` allocates and a call's datagrams nearly always go to one place.
+    var lastSocketAddress: (peer: PeerAddress, socket: SocketAddress)?
     var timer: Scheduled<Void>?
     var timerDeadline: Instant?
     var iceConnectedAt: Instant?

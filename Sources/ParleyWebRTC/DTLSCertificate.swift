@@ -75,8 +75,8 @@ public final class DTLSCertificate: @unchecked Sendable {
     }
 
     /// DTLS 1.2 only (RFC 8827 §6.5), ECDHE suites, use_srtp (RFC 5764 §4.1.1), no session
-    /// resumption, and a peer certificate required both ways; the verify callback in
-    /// `DTLSDatagramBIO` accepts it only if it matches the remote fingerprint.
+    /// resumption, and a peer certificate required both ways; `DTLSDatagramBIO`'s certificate
+    /// verify callback accepts it only if it matches the remote fingerprint.
     private static func makeContext(
         certificate: OpaquePointer,
         key: OpaquePointer,
@@ -101,9 +101,15 @@ public final class DTLSCertificate: @unchecked Sendable {
         // Thousands of mostly idle sessions: a connection holds record buffers only while
         // it reads or writes, not for its whole life.
         parley_ssl_ctx_release_buffers(context)
-        SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT) { preverified, store in
-            DTLSDatagramBIO.verifyPeerCertificate(preverified: preverified, store: store)
-        }
+        // RFC 8827 §6.5: the peer's certificate is trusted because its fingerprint is the one
+        // signaled in SDP, not through a chain, so the fingerprint check replaces OpenSSL's
+        // chain verification (which would only re-check the self-signature: one ECDSA verify
+        // per handshake). The handshake still verifies CertificateVerify, which proves the
+        // peer holds the certificate's key.
+        SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nil)
+        SSL_CTX_set_cert_verify_callback(context, { store, _ in
+            DTLSDatagramBIO.verifyPeerCertificate(store: store)
+        }, nil)
         return context
     }
 }

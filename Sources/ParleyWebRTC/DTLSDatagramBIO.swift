@@ -167,19 +167,19 @@ final class DTLSDatagramBIO {
         }
     }
 
-    /// The `SSL_CTX` verify callback. Peers use self-signed certificates, so chain errors are
-    /// expected and ignored; what authenticates the peer is that its certificate (depth 0)
-    /// matches the fingerprint signalled in SDP (RFC 5763 §5). Rejecting here makes OpenSSL
-    /// send a bad_certificate alert and stop before any key is derived.
-    static func verifyPeerCertificate(preverified: Int32, store: OpaquePointer?) -> Int32 {
+    /// The `SSL_CTX` certificate verify callback, in place of chain verification. Peers use
+    /// self-signed certificates; what authenticates the peer is that its certificate matches
+    /// the fingerprint signalled in SDP (RFC 5763 §5). Rejecting here makes OpenSSL send an
+    /// alert and stop before any key is derived.
+    static func verifyPeerCertificate(store: OpaquePointer?) -> Int32 {
         guard let store else { return 0 }
-        guard X509_STORE_CTX_get_error_depth(store) == 0 else { return 1 }
         guard let sslPointer = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()),
               let link = from(ssl: OpaquePointer(sslPointer)),
-              let certificate = X509_STORE_CTX_get_current_cert(store) else { return 0 }
+              let certificate = X509_STORE_CTX_get0_cert(store) else { return 0 }
         let actual = DTLSFingerprint.of(certificate: certificate, algorithm: link.remoteFingerprint.algorithm)
         guard actual == link.remoteFingerprint else {
             link.rejectedFingerprint = true
+            X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED)
             return 0
         }
         return 1

@@ -7,8 +7,17 @@
 public enum PacketKind: Sendable, Equatable {
     case stun, dtls, rtp, rtcp, relayed, unknown
 
+    /// Classifies by the first two bytes; inlinable so every caller gets it specialized for
+    /// its collection type (a generic call here costs an allocation per packet).
+    @inlinable
     public init(_ datagram: some Collection<UInt8>) {
-        guard let first = datagram.first else {
+        var bytes = datagram.makeIterator()
+        let first = bytes.next()
+        self.init(first: first, second: first == nil ? nil : bytes.next())
+    }
+
+    public init(first: UInt8?, second: UInt8?) {
+        guard let first else {
             self = .unknown
             return
         }
@@ -18,7 +27,7 @@ public enum PacketKind: Sendable, Equatable {
         case 20...63:
             self = .dtls
         case 128...191:
-            guard let second = datagram.dropFirst().first else {
+            guard let second else {
                 self = .unknown
                 return
             }
