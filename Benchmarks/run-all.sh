@@ -10,14 +10,15 @@
 #    with loss under 0.1% and 20 ms pacing held (Benchmarks/capacity.py search), for
 #    `--backend packet-echo` (transport only) against the Pion echo peer, and for
 #    `--backend echo` (Opus decode + encode, full voice path).
-# 2. Server CPU per call at the same load (LOAD_SESSIONS calls, default 200, which both
-#    transport-only servers carry), alternating Parley and Pion twice: calls per core
+# 2. Server CPU per call at the same load (LOAD_SESSIONS calls, default 300, which both
+#    transport-only servers carry), alternating Parley and Pion three times: calls per core
 #    projected as 100 / (% of a core per call), for when the load generator's core runs out
-#    before the server's.
+#    before the server's; then Parley once more on Debian's NSS-based libsrtp2.
 # 3. Resident memory per idle call at 1,000 calls, Parley against Pion.
 # 4. Opus encoder complexity 5 (Parley's setting) against 10, server CPU per call at a fixed
 #    number of echo calls (PARLEY_OPUS_COMPLEXITY).
-# 5. Micro-benchmarks (Benchmarks/Micro, ordo-one/benchmark): hot paths with malloc counts.
+# 5. Micro-benchmarks (Benchmarks/Micro, ordo-one/benchmark): hot paths with malloc counts;
+#    Benchmarks/srtp-backend: libsrtp2's OpenSSL build against Debian's NSS build.
 # 6. Call set-up: Benchmarks/run_setup_bench.sh (aiortc and Chromium, Parley against Pion)
 #    and Benchmarks/setup_rtt.sh (through the relay against the round-trip floor, 50 ms RTT).
 # 7. Benchmarks/relay/run.sh: the relay against the plain C forwarder.
@@ -25,9 +26,9 @@
 # Needs Go with Debian's Pion for Benchmarks/pion-echo, the test peers (scripts/install-deps.sh
 # --test: Chromium, .venv with aiortc), root (taskset, nice -20, SCHED_FIFO and the session's
 # autogroup weight so a shared machine's other jobs take little of the two cores), python3.
-# Environment: PARLEY, STEADY (seconds per capacity step, default 10), LOAD_SESSIONS (200),
+# Environment: PARLEY, STEADY (seconds per capacity step, default 10), LOAD_SESSIONS (300),
 # IDLE_SESSIONS (1000), SKIP (space-separated parts to leave out: capacity cost memory
-# complexity micro setup relay).
+# complexity srtp micro setup relay).
 # About 14 minutes of measurement on a 2-core machine, after the builds.
 set -uo pipefail
 if [[ $# -ne 1 ]]; then
@@ -44,7 +45,7 @@ mkdir -p "$1"
 out=$(cd "$1" && pwd)
 parley=${PARLEY:-}
 steady=${STEADY:-10}
-load_sessions=${LOAD_SESSIONS:-200}
+load_sessions=${LOAD_SESSIONS:-300}
 idle_sessions=${IDLE_SESSIONS:-1000}
 skip=" ${SKIP:-} "
 started=$(date +%s)
@@ -88,11 +89,18 @@ fi
 
 if wants cost; then
     : > "$out/cost.jsonl"
-    for server in parley-packet-echo pion parley-packet-echo pion; do
+    for server in parley-packet-echo pion parley-packet-echo pion parley-packet-echo pion; do
         log "cost at the same load: $load_sessions calls, $server"
         python3 "${capacity[@]}" fixed --server "$server" --sessions "$load_sessions" --ramp 200 --steady "$steady" \
             --out "$out/cost" >> "$out/cost.jsonl"
     done
+    # The same transceiver on Debian's own libsrtp2 (NSS crypto), for what the OpenSSL build buys.
+    if [[ -e "/usr/lib/$(gcc -print-multiarch)/libsrtp2.so.1" ]]; then
+        log "cost at the same load: $load_sessions calls, parley-packet-echo on Debian's NSS libsrtp2"
+        python3 "${capacity[@]}" fixed --server parley-packet-echo --sessions "$load_sessions" --ramp 200 \
+            --steady "$steady" --env "LD_LIBRARY_PATH=/usr/lib/$(gcc -print-multiarch)" \
+            --out "$out/cost" > "$out/cost-nss.json"
+    fi
     part_done cost
 fi
 
@@ -116,6 +124,13 @@ except (OSError, ValueError, KeyError): print(100)" "$out/capacity-parley-echo.j
             --env "PARLEY_OPUS_COMPLEXITY=$complexity" --out "$out/complexity" >> "$out/complexity.jsonl"
     done
     part_done complexity
+fi
+
+if wants srtp; then
+    log "libsrtp2 crypto backends"
+    "$root/Benchmarks/srtp-backend/run.sh" "$out/srtp-backend" > "$out/srtp-backend.log" 2>&1 \
+        || log "SRTP backend benchmark failed (see $out/srtp-backend.log)"
+    part_done srtp
 fi
 
 if wants micro; then

@@ -90,8 +90,8 @@ def capacity_rows(out, table):
         table.add("Transport-only calls one core sustains (loss < 0.1%, 20 ms pacing held)", packet_text, pion_text,
                   "Pion echo", measured, "≥ 2×", met, lower_bound=parley_bounded and not pion_bounded)
     if echo:
-        table.add("Full-voice calls one core sustains (Opus decode + encode at 24 kHz)", echo_text, packet_text,
-                  "Parley transport only", ratio(echo_calls, packet_calls))
+        table.add("Full-voice calls one core sustains (Opus decode + encode at 24 kHz)", echo_text,
+                  packet_text.split(" (")[0].split(";")[0], "Parley transport only", ratio(echo_calls, packet_calls))
 
 
 def cost_rows(out, table):
@@ -109,13 +109,17 @@ def cost_rows(out, table):
     sessions = steps[0].get("sessions")
     failed = [f"{step['server']}: {step['why']}" for step in steps if not step.get("passed")]
     note = f" (failed steps: {'; '.join(failed)})" if failed else ""
-    table.add(f"Server CPU per transport-only call at {sessions} calls, % of a core{note}", number(ours, 3),
-              number(theirs, 3), "Pion echo", ratio(ours, theirs), "≤ 0.5×",
-              None if ours is None or theirs is None else ours / theirs <= 0.5)
+    table.add(f"Server CPU per transport-only call at {sessions} calls, % of a core, mean of "
+              f"{sum(1 for step in steps if step.get('server') == 'pion')} steps each{note}", number(ours, 3),
+              number(theirs, 3), "Pion echo", ratio(ours, theirs))
     table.add("Transport-only calls per core, projected from CPU per call", number(100 / ours if ours else None),
               number(100 / theirs if theirs else None), "Pion echo",
               ratio(theirs, ours) if ours and theirs else None, "≥ 2×",
               None if ours is None or theirs is None else theirs / ours >= 2)
+    nss = (load(os.path.join(out, "cost-nss.json")) or {}).get("cpuPercentPerSession")
+    if nss:
+        table.add(f"Server CPU per transport-only call at {sessions} calls, % of a core", number(ours, 3), number(nss, 3),
+                  "Parley on Debian's NSS libsrtp2", ratio(ours, nss))
 
 
 def memory_rows(out, table):
@@ -193,15 +197,17 @@ def main():
         lines += [f"Measurement took {measured // 60} min {measured % 60} s after the builds ({parts}). "
                   "Servers pinned to core 0, load generator to core 1; every step in */steps.jsonl.", ""]
     lines.append(table.markdown())
-    for title, name in [("Micro-benchmarks", "micro.md"), ("Call set-up, Parley against Pion", "setup/setup.md"),
+    for title, name in [("Micro-benchmarks", "micro.md"), ("libsrtp2 crypto backend", "srtp-backend/srtp-backend.md"), ("Call set-up, Parley against Pion", "setup/setup.md"),
                         ("Call set-up against the round-trip floor", "setup-rtt/setup-rtt.md"),
                         ("Relay against the C forwarder", "relay/relay.md")]:
         path = os.path.join(out, name)
         if os.path.exists(path) and os.path.getsize(path) > 0:
             with open(path) as file:
                 text = file.read().strip()
-            # Nested reports keep their own headings one level down.
-            text = "\n".join("#" + line if line.startswith("#") else line for line in text.split("\n"))
+            # Nested reports keep their own headings one level down; terminal colour codes
+            # and the benchmark runner's notices are left out.
+            text = "\n".join("#" + line if line.startswith("#") else line for line in text.split("\n")
+                             if "\x1b[" not in line and not line.startswith("Note: "))
             lines += ["", f"## {title}", "", text]
         else:
             lines += ["", f"## {title}", "", "Not run (see run-all's log)."]
