@@ -19,7 +19,7 @@ Commands (each prints one JSON object on stdout and appends a line per step to -
                        passed at least the last passing step (reported as loadgenBound).
   fixed   --server S --sessions N   one step; --env NAME=VALUE for the server (repeatable).
   idle    --server S --sessions N   idle calls (--idle): resident memory above the server's
-                       idle baseline, per session.
+                       idle baseline, per session (--env as for fixed).
 """
 
 import argparse
@@ -244,7 +244,8 @@ def search(args):
 
 
 def idle(args):
-    report = run_step(args, args.server, args.sessions, idle=True)
+    env = dict(item.split("=", 1) for item in args.env)
+    report = run_step(args, args.server, args.sessions, idle=True, env_overrides=env)
     server = report.get("server") or {}
     result = {"server": args.server, "sessions": args.sessions, "callsConnected": report.get("callsConnected"),
               "callsFailed": report.get("callsFailed"), "baselineRSSKiB": server.get("baselineRSSKiB"),
@@ -274,7 +275,7 @@ def main():
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--loadgen-cpu", type=int, default=1)
     parser.add_argument("--nice", type=int, default=-20, help="nice level of server and loadgen")
-    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server (fixed)")
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server (fixed, idle)")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     args.log = os.path.join(args.out, "steps.jsonl")

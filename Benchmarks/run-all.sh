@@ -14,7 +14,8 @@
 #    transport-only servers carry), alternating Parley and Pion three times: calls per core
 #    projected as 100 / (% of a core per call), for when the load generator's core runs out
 #    before the server's; then Parley once more on Debian's NSS-based libsrtp2.
-# 3. Resident memory per idle call at 1,000 calls, Parley against Pion.
+# 3. Resident memory per idle call at 1,000 calls, Parley against Pion (and Parley on
+#    Debian's NSS-based libsrtp2).
 # 4. Opus encoder complexity 5 (Parley's setting) against 10, server CPU per call at a fixed
 #    number of echo calls (PARLEY_OPUS_COMPLEXITY).
 # 5. Micro-benchmarks (Benchmarks/Micro, ordo-one/benchmark): hot paths with malloc counts;
@@ -110,6 +111,11 @@ if wants memory; then
         python3 "${capacity[@]}" idle --server "$server" --sessions "$idle_sessions" --ramp 100 --steady 5 \
             --out "$out/memory-$server" > "$out/memory-$server.json"
     done
+    if [[ -e "/usr/lib/$(gcc -print-multiarch)/libsrtp2.so.1" ]]; then
+        log "memory: $idle_sessions idle calls, parley-packet-echo on Debian's NSS libsrtp2"
+        python3 "${capacity[@]}" idle --server parley-packet-echo --sessions "$idle_sessions" --ramp 100 --steady 5 \
+            --env "LD_LIBRARY_PATH=/usr/lib/$(gcc -print-multiarch)" --out "$out/memory-nss" > "$out/memory-nss.json"
+    fi
     part_done memory
 fi
 

@@ -154,7 +154,7 @@ lines = [
     f"`Benchmarks/setup_rtt.sh`: per run, {calls} calls by `parley loadgen` (release build) at 2 new calls/s "
     "(each set up in under 0.5 s, so one after another), through `parley relay` (1 worker) to "
     "`parley transceiver --backend packet-echo`. Times are medians in ms from the start of each call "
-    "(the loadgen binds its UDP socket, then POSTs its offer), measured by the loadgen. "
+    "(the POST of the offer; the loadgen binds its UDP socket before), measured by the loadgen. "
     + ("Every process ran SCHED_FIFO (chrt -f 5), so the shared machine's other load stays out of the numbers."
        if fifo else "Ordinary scheduling (FIFO=0): other load on the machine shows in the numbers."),
     "",

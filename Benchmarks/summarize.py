@@ -89,6 +89,19 @@ def capacity_rows(out, table):
             met = None if parley_bounded else False
         table.add("Transport-only calls one core sustains (loss < 0.1%, 20 ms pacing held)", packet_text, pion_text,
                   "Pion echo", measured, "≥ 2×", met, lower_bound=parley_bounded and not pion_bounded)
+
+        def at_capacity(result):
+            """Calls per core if the cost per call stayed what it was at the highest passing
+            step, and the share of the core that step used."""
+            best = (result or {}).get("atCapacity") or {}
+            cores = best.get("serverCores")
+            return (best["sessions"] / cores, cores) if cores else (None, None)
+        ours, our_cores = at_capacity(packet)
+        theirs, their_cores = at_capacity(pion)
+        if ours and theirs:
+            table.add(f"Transport-only calls per core, projected from the server's CPU at its highest passing step "
+                      f"({our_cores:.0%} / {their_cores:.0%} of the core busy)", number(ours), number(theirs),
+                      "Pion echo", ratio(ours, theirs))
     if echo:
         table.add("Full-voice calls one core sustains (Opus decode + encode at 24 kHz)", echo_text,
                   packet_text.split(" (")[0].split(";")[0], "Parley transport only", ratio(echo_calls, packet_calls))
@@ -134,6 +147,10 @@ def memory_rows(out, table):
     value = ratio(ours, theirs)
     table.add(f"Resident KiB per idle call at {sessions:,} calls (connected: {connected})", number(ours, 1),
               number(theirs, 1), "Pion echo", value, "≤ 0.5×", None if value is None else value <= 0.5)
+    nss = (load(os.path.join(out, "memory-nss.json")) or {}).get("kibPerSession")
+    if nss:
+        table.add(f"Resident KiB per idle call at {sessions:,} calls", number(ours, 1), number(nss, 1),
+                  "Parley on Debian's NSS libsrtp2", ratio(ours, nss))
 
 
 def complexity_rows(out, table):

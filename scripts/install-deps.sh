@@ -23,7 +23,8 @@ if ((${#missing[@]})); then
 fi
 
 # Debian's binary libsrtp2 is built against NSS, whose per-packet cost grows with the number
-# of live sessions (BENCHMARKS.md, "SRTP crypto backend"). Parley links the same Debian
+# of live sessions and whose per-session state is larger (BENCHMARKS.md, "SRTP crypto
+# backend"). Parley links the same Debian
 # source (patches applied) built with libsrtp2's OpenSSL backend, into /usr/local, which the
 # linker and the loader search before the system directories.
 suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
