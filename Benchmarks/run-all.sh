@@ -30,7 +30,7 @@
 # Environment: PARLEY, STEADY (seconds per capacity step, default 10), LOAD_SESSIONS (300),
 # IDLE_SESSIONS (1000), SKIP (space-separated parts to leave out: capacity cost memory
 # complexity srtp micro setup relay).
-# About 14 minutes of measurement on a 2-core machine, after the builds.
+# About 12 minutes of measurement on a 2-core machine, after the builds.
 set -uo pipefail
 if [[ $# -ne 1 ]]; then
     echo "usage: $0 OUT_DIR" >&2
