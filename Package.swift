@@ -25,7 +25,9 @@ let package = Package(
     targets: [
         // System-library shims: headers plus small C functions for macros and variadic calls.
         .target(name: "COpenSSL", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
-        .target(name: "CSRTP", linkerSettings: [.linkedLibrary("srtp2")]),
+        // libsrtp2 through pkg-config, which knows where scripts/install-deps.sh put it.
+        .systemLibrary(name: "CLibSRTP", pkgConfig: "libsrtp2"),
+        .target(name: "CSRTP", dependencies: ["CLibSRTP"]),
         .target(name: "COpus", linkerSettings: [.linkedLibrary("opus")]),
         // Linux calls Swift cannot see without _GNU_SOURCE: recvmmsg/sendmmsg, CPU affinity.
         .target(name: "CParleyLinux"),
