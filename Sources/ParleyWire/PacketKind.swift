@@ -16,6 +16,7 @@ public enum PacketKind: Sendable, Equatable {
         self.init(first: first, second: first == nil ? nil : bytes.next())
     }
 
+    /// Classifies by a datagram's first and second bytes (nil where it is shorter).
     public init(first: UInt8?, second: UInt8?) {
         guard let first else {
             self = .unknown
