@@ -55,7 +55,8 @@ if [[ "$(cat "$srtp_stamp" 2>/dev/null)" != "$suite" || ! -e /usr/local/lib/$mul
     rm -rf "$work"
     trap - EXIT
 fi
-loaded=$(ldconfig -p | awk '/libsrtp2\.so\.1 /{print $NF; exit}')
+# awk reads to the end: quitting early would break ldconfig's pipe (SIGPIPE under pipefail).
+loaded=$(ldconfig -p | awk '/libsrtp2\.so\.1 / && !found {print $NF; found = 1}')
 if [[ "$loaded" != /usr/local/* ]]; then
     echo "install-deps: the loader resolves libsrtp2.so.1 to '$loaded', not the OpenSSL build in /usr/local" >&2
     exit 1
