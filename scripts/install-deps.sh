@@ -25,8 +25,8 @@ fi
 # Debian's binary libsrtp2 is built against NSS, whose per-packet cost grows with the number
 # of live sessions and whose per-session state is larger (BENCHMARKS.md, "SRTP crypto
 # backend"). Parley links the same Debian
-# source (patches applied) built with libsrtp2's OpenSSL backend, into /usr/local, which the
-# linker and the loader search before the system directories.
+# source (patches applied) built with libsrtp2's OpenSSL backend, into /usr/local: the build
+# finds it through pkg-config, the loader searches /usr/local before the system directories.
 suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
 srtp_stamp=/usr/local/share/parley/libsrtp2-openssl.suite
 multiarch=$(gcc -print-multiarch)
