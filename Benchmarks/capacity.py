@@ -244,8 +244,7 @@ def search(args):
 
 
 def idle(args):
-    env = dict(item.split("=", 1) for item in args.env)
-    report = run_step(args, args.server, args.sessions, idle=True, env_overrides=env)
+    report = run_step(args, args.server, args.sessions, idle=True, env_overrides=args.server_env)
     server = report.get("server") or {}
     result = {"server": args.server, "sessions": args.sessions, "callsConnected": report.get("callsConnected"),
               "callsFailed": report.get("callsFailed"), "baselineRSSKiB": server.get("baselineRSSKiB"),
@@ -279,6 +278,7 @@ def main():
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     args.log = os.path.join(args.out, "steps.jsonl")
+    args.server_env = dict(item.split("=", 1) for item in args.env)
     if args.server == "pion" and not args.pion:
         parser.error("--pion BINARY is needed for --server pion")
     raise_file_limit()
@@ -286,8 +286,7 @@ def main():
     if args.command == "search":
         result = search(args)
     elif args.command == "fixed":
-        env = dict(item.split("=", 1) for item in args.env)
-        result = step(args, args.server, args.sessions, env_overrides=env)
+        result = step(args, args.server, args.sessions, env_overrides=args.server_env)
     else:
         result = idle(args)
     print(json.dumps(result))

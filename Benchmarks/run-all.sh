@@ -49,6 +49,8 @@ steady=${STEADY:-10}
 load_sessions=${LOAD_SESSIONS:-300}
 idle_sessions=${IDLE_SESSIONS:-1000}
 skip=" ${SKIP:-} "
+# Where Debian's own (NSS-based) libsrtp2 lives, for the runs that compare against it.
+debian_srtp_dir=/usr/lib/$(gcc -print-multiarch)
 started=$(date +%s)
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
@@ -96,10 +98,10 @@ if wants cost; then
             --out "$out/cost" >> "$out/cost.jsonl"
     done
     # The same transceiver on Debian's own libsrtp2 (NSS crypto), for what the OpenSSL build buys.
-    if [[ -e "/usr/lib/$(gcc -print-multiarch)/libsrtp2.so.1" ]]; then
+    if [[ -e "$debian_srtp_dir/libsrtp2.so.1" ]]; then
         log "cost at the same load: $load_sessions calls, parley-packet-echo on Debian's NSS libsrtp2"
         python3 "${capacity[@]}" fixed --server parley-packet-echo --sessions "$load_sessions" --ramp 200 \
-            --steady "$steady" --env "LD_LIBRARY_PATH=/usr/lib/$(gcc -print-multiarch)" \
+            --steady "$steady" --env "LD_LIBRARY_PATH=$debian_srtp_dir" \
             --out "$out/cost" > "$out/cost-nss.json"
     fi
     part_done cost
@@ -111,10 +113,10 @@ if wants memory; then
         python3 "${capacity[@]}" idle --server "$server" --sessions "$idle_sessions" --ramp 100 --steady 5 \
             --out "$out/memory-$server" > "$out/memory-$server.json"
     done
-    if [[ -e "/usr/lib/$(gcc -print-multiarch)/libsrtp2.so.1" ]]; then
+    if [[ -e "$debian_srtp_dir/libsrtp2.so.1" ]]; then
         log "memory: $idle_sessions idle calls, parley-packet-echo on Debian's NSS libsrtp2"
         python3 "${capacity[@]}" idle --server parley-packet-echo --sessions "$idle_sessions" --ramp 100 --steady 5 \
-            --env "LD_LIBRARY_PATH=/usr/lib/$(gcc -print-multiarch)" --out "$out/memory-nss" > "$out/memory-nss.json"
+            --env "LD_LIBRARY_PATH=$debian_srtp_dir" --out "$out/memory-nss" > "$out/memory-nss.json"
     fi
     part_done memory
 fi

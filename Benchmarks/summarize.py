@@ -25,6 +25,12 @@ def load_lines(path):
         return []
 
 
+def mean_cpu_per_session(steps, matches):
+    """Mean server CPU per call (% of a core) over the steps `matches` accepts."""
+    values = [step["cpuPercentPerSession"] for step in steps if matches(step) and step.get("cpuPercentPerSession")]
+    return sum(values) / len(values) if values else None
+
+
 def number(value, digits=0):
     if value is None:
         return "n/a"
@@ -114,11 +120,8 @@ def cost_rows(out, table):
     if not steps:
         return
 
-    def mean(server):
-        values = [step["cpuPercentPerSession"] for step in steps
-                  if step.get("server") == server and step.get("cpuPercentPerSession")]
-        return sum(values) / len(values) if values else None
-    ours, theirs = mean("parley-packet-echo"), mean("pion")
+    ours = mean_cpu_per_session(steps, lambda step: step.get("server") == "parley-packet-echo")
+    theirs = mean_cpu_per_session(steps, lambda step: step.get("server") == "pion")
     sessions = steps[0].get("sessions")
     failed = [f"{step['server']}: {step['why']}" for step in steps if not step.get("passed")]
     note = f" (failed steps: {'; '.join(failed)})" if failed else ""
@@ -158,11 +161,10 @@ def complexity_rows(out, table):
     if not complexity:
         return
 
-    def mean(level):
-        values = [line.get("cpuPercentPerSession") for line in complexity
-                  if line.get("env", {}).get("PARLEY_OPUS_COMPLEXITY") == level and line.get("cpuPercentPerSession")]
-        return sum(values) / len(values) if values else None
-    five, ten = mean("5"), mean("10")
+    def at_level(level):
+        return lambda step: step.get("env", {}).get("PARLEY_OPUS_COMPLEXITY") == level
+    five = mean_cpu_per_session(complexity, at_level("5"))
+    ten = mean_cpu_per_session(complexity, at_level("10"))
     sessions = complexity[0].get("sessions")
     table.add(f"Server CPU % of a core per echo call, Opus complexity 5, {sessions} calls", number(five, 3),
               number(ten, 3), "complexity 10", ratio(five, ten))

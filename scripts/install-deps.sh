@@ -4,6 +4,7 @@
 #   scripts/install-deps.sh --test   also the test peers: Chromium, chromedriver, a Python venv with aiortc
 set -euo pipefail
 cd "$(dirname "$0")/.."
+sudo_cmd=(); [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
 
 # libsrtp2 itself is built below from Debian's source package; dpkg-dev unpacks it.
 packages=(libssl-dev libopus-dev pkg-config gcc make dpkg-dev)
@@ -17,7 +18,6 @@ for package in "${packages[@]}"; do
 done
 if ((${#missing[@]})); then
     echo "installing: ${missing[*]}"
-    sudo_cmd=(); [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
     "${sudo_cmd[@]}" apt-get update -qq
     DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
@@ -32,7 +32,6 @@ srtp_stamp=/usr/local/share/parley/libsrtp2-openssl.suite
 multiarch=$(gcc -print-multiarch)
 if [[ "$(cat "$srtp_stamp" 2>/dev/null)" != "$suite" || ! -e /usr/local/lib/$multiarch/libsrtp2.so.1 ]]; then
     echo "building libsrtp2 from Debian $suite's source with the OpenSSL crypto backend"
-    sudo_cmd=(); [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
     work=$(mktemp -d)
     trap 'rm -rf "$work"' EXIT
     # A private deb-src list, so the machine's apt sources stay as they are.

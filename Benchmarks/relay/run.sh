@@ -108,6 +108,9 @@ trial() {
     printf '%s\t%s\toffered %s\t%s\tcpu_ns_per_round_trip %s\n' "$label" "$(basename "$target")" "$rate" "$line" "$NS_PER_RT" >> "$OUT/trials.log"
 }
 
+# What stopped the last trial: the load generator falling short of the offered rate, or loss.
+limit_of_trial() { if [ "$SHORT" = 1 ]; then echo "load generator"; else echo loss; fi; }
+
 # search CASE CLIENTS BIND: bisection for the highest rate with < 0.1% loss, relay and C forwarder
 # step by step. Sets RELAY_MAX C_MAX (round trips per second received in that trial), their CPU
 # ns per round trip, and RELAY_LIMIT C_LIMIT: what failed the lowest failing rate, "loss" at the
@@ -115,21 +118,20 @@ trial() {
 search() {
     local name=$1 clients=$2 bind=$3 which rate
     declare -A low high best_pps best_ns limit
+    declare -A target=([relay]=$RELAY [c]=$CFWD) pid=([relay]=$RPID [c]=$CPID)
     for which in relay c; do
-        if [ $which = relay ]; then trial "$name probe" "$RELAY" $RPID 400000 "$clients" "$bind" "$TRIAL_SECONDS"
-        else trial "$name probe" "$CFWD" $CPID 400000 "$clients" "$bind" "$TRIAL_SECONDS"; fi
+        trial "$name probe" "${target[$which]}" "${pid[$which]}" 400000 "$clients" "$bind" "$TRIAL_SECONDS"
         low[$which]=$((PPS / 2)); high[$which]=$((PPS * 6 / 5)); best_pps[$which]=0; best_ns[$which]=$NS_PER_RT
-        limit[$which]=$([ "$SHORT" = 1 ] && echo "load generator" || echo loss)
+        limit[$which]=$(limit_of_trial)
     done
     for _ in $(seq "$STEPS"); do
         for which in relay c; do
             rate=$(( (low[$which] + high[$which]) / 2 ))
-            if [ $which = relay ]; then trial "$name search" "$RELAY" $RPID $rate "$clients" "$bind" "$TRIAL_SECONDS"
-            else trial "$name search" "$CFWD" $CPID $rate "$clients" "$bind" "$TRIAL_SECONDS"; fi
+            trial "$name search" "${target[$which]}" "${pid[$which]}" $rate "$clients" "$bind" "$TRIAL_SECONDS"
             if [ "$OK" = 1 ]; then
                 low[$which]=$rate; best_pps[$which]=$PPS; best_ns[$which]=$NS_PER_RT
             else
-                high[$which]=$rate; limit[$which]=$([ "$SHORT" = 1 ] && echo "load generator" || echo loss)
+                high[$which]=$rate; limit[$which]=$(limit_of_trial)
             fi
         done
     done
@@ -137,20 +139,8 @@ search() {
     RELAY_LIMIT=${limit[relay]}; C_LIMIT=${limit[c]}
 }
 
-# scheduling fifo|normal: moves every thread of the forwarders and echo endpoints to SCHED_FIFO
-# priority 5 (latency runs: nothing of nice 0 delays a wakeup) or back to nice -20.
-scheduling() {
-    local pid task
-    for pid in "${PIDS[@]}"; do
-        for task in /proc/"$pid"/task/*; do
-            if [ "$1" = fifo ]; then chrt -f -p 5 "${task##*/}" > /dev/null
-            else chrt -o -p 0 "${task##*/}" > /dev/null; renice -n -20 -p "${task##*/}" > /dev/null; fi
-        done
-    done
-}
-
 # scheduling fifo|normal: every thread of the forwarders and echo endpoints to SCHED_FIFO
-# priority 5, or back to nice -20.
+# priority 5 (latency runs: nothing of nice 0 delays a wakeup), or back to nice -20.
 scheduling() {
     local pid task
     for pid in "${PIDS[@]}"; do
@@ -181,15 +171,16 @@ latency() {
 
 declare -A RESULT LIMITS
 measure() {
-    local name=$1 clients=$2 bind=$3
+    local name=$1 clients=$2 bind=$3 flows
     search "$name" "$clients" "$bind"
     latency "$name" "$clients" "$bind"
-    RESULT[$name]="$RELAY_MAX $C_MAX $RELAY_NS $C_NS $RELAY_P50 $RELAY_P99 $C_P50 $C_P99 $DIRECT_P50 $DIRECT_P99 $(flows_in_table)"
+    flows=$(flows_in_table)
+    RESULT[$name]="$RELAY_MAX $C_MAX $RELAY_NS $C_NS $RELAY_P50 $RELAY_P99 $C_P50 $C_P99 $DIRECT_P50 $DIRECT_P99 $flows"
     LIMITS[$name]="relay: ${RELAY_LIMIT}; C: ${C_LIMIT}"
     printf '%s\trelay\t%s\t%s\t%s\t%s\n%s\tc-forwarder\t%s\t%s\t%s\t%s\n' "$name" "$RELAY_MAX" "$RELAY_NS" "$RELAY_P50" "$RELAY_P99" \
         "$name" "$C_MAX" "$C_NS" "$C_P50" "$C_P99" >> "$OUT/summary.tsv"
     echo "$name: relay $RELAY_MAX pps ($RELAY_NS ns/rt, p50 $RELAY_P50 p99 $RELAY_P99 us)," \
-        "C $C_MAX pps ($C_NS ns/rt, p50 $C_P50 p99 $C_P99 us), flows in table $(flows_in_table)"
+        "C $C_MAX pps ($C_NS ns/rt, p50 $C_P50 p99 $C_P99 us), flows in table $flows"
 }
 
 measure "1 flow" 1 "$ONE_FLOW_BIND"

@@ -18,17 +18,15 @@ public struct BuiltInAgent: Sendable {
     public static let maxUtterance: Duration = .seconds(30)
 
     public private(set) var detector: VoiceActivityDetector
-    private let frameDuration: Duration
     private var recentFrames: [[Int16]] = []
     private var utterance: [[Int16]] = []
     private var itemID: String?
     private var respondingTo: String?
     private var counter = 0
-    private var actions: [Action] = []
+    private var actions = FIFO<Action>()
 
     public init(turnDetection: VoiceActivityDetector.Configuration = .init(), frameDuration: Duration = .milliseconds(20)) {
         detector = VoiceActivityDetector(configuration: turnDetection, frameDuration: frameDuration)
-        self.frameDuration = frameDuration
     }
 
     /// The response whose audio is being played, if any.
@@ -39,11 +37,11 @@ public struct BuiltInAgent: Sendable {
         let event = detector.process(frame)
         if detector.isSpeaking || event != nil {
             utterance.append(frame)
-            if frameDuration * utterance.count > Self.maxUtterance { utterance.removeLast() }
+            if detector.frameDuration * utterance.count > Self.maxUtterance { utterance.removeLast() }
         } else {
             recentFrames.append(frame)
             // The padding before the onset, plus the onset frames heard before speech was declared.
-            let keep = Int(detector.configuration.prefixPadding.nanosecondsRounded / frameDuration.nanosecondsRounded)
+            let keep = Int(detector.configuration.prefixPadding.nanosecondsRounded / detector.frameDuration.nanosecondsRounded)
                 + VoiceActivityDetector.onsetFrames - 1
             if recentFrames.count > keep { recentFrames.removeFirst(recentFrames.count - keep) }
         }
@@ -99,7 +97,7 @@ public struct BuiltInAgent: Sendable {
     }
 
     public mutating func pollAction() -> Action? {
-        actions.isEmpty ? nil : actions.removeFirst()
+        actions.popFirst()
     }
 
     private mutating func respond(with frames: [[Int16]]) {

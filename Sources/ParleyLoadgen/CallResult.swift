@@ -34,9 +34,4 @@ public struct CallResult: Sendable {
         self.index = index
         self.frequency = frequency
     }
-
-    /// Echo loss: 1 − received/expected.
-    public var echoLoss: Double? {
-        echoExpected > 0 ? 1 - Double(echoReceived) / Double(echoExpected) : nil
-    }
 }

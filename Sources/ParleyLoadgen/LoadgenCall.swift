@@ -42,7 +42,7 @@ final class LoadgenCall: @unchecked Sendable {
     private(set) var echoesReceived: UInt64 = 0
     private var connection: PeerConnection?
     private var channel: (any Channel)?
-    private var destination: (address: PeerAddress, socket: SocketAddress)?
+    private var destination = SocketAddressCache()
     private var pendingFlush = false
     private var timer: Scheduled<Void>?
     private var timerDeadline: Instant?
@@ -65,8 +65,8 @@ final class LoadgenCall: @unchecked Sendable {
     /// back: the first echo's delay, added to its arrival.
     private var echoCountingFrom: Instant?
     private var echoesCounted: UInt64 = 0
-    private var echoDecoder: OpusDecoder?
-    private var echoSamples = SampleRing(capacity: ToneAudio.sampleRate)
+    /// With --echo-check: the decoder for the echo and its last second of samples.
+    private var echo: (decoder: OpusDecoder, samples: SampleRing)?
 
     init(index: Int, eventLoop: any EventLoop, settings: CallSettings) throws(OpusError) {
         self.index = index
@@ -82,7 +82,8 @@ final class LoadgenCall: @unchecked Sendable {
             tone = nil
         }
         if settings.echoCheck {
-            echoDecoder = try OpusDecoder(sampleRate: Int32(ToneAudio.sampleRate), channels: 1)
+            echo = (try OpusDecoder(sampleRate: Int32(ToneAudio.sampleRate), channels: 1),
+                    SampleRing(capacity: ToneAudio.sampleRate))
         }
     }
 
@@ -97,7 +98,7 @@ final class LoadgenCall: @unchecked Sendable {
             channel = try await DatagramBootstrap(group: eventLoop)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(CallDatagramHandler(call: self))
+                        try channel.pipeline.syncOperations.addHandler(DatagramHandler(read: { self.receive($0) }))
                     }
                 }
                 .bind(host: settings.bindHost, port: 0).get()
@@ -281,8 +282,8 @@ final class LoadgenCall: @unchecked Sendable {
             framesSentAtFirstEcho = framesSent
             echoCountingFrom = now + (now - firstSendAt)
         }
-        if let echoDecoder, let samples = try? echoDecoder.decode(audio.payload) {
-            echoSamples.append(samples)
+        if let decoder = echo?.decoder, let samples = try? decoder.decode(audio.payload) {
+            echo?.samples.append(samples)
         }
     }
 
@@ -322,16 +323,10 @@ final class LoadgenCall: @unchecked Sendable {
 
     private func send(_ transmit: Transmit) {
         guard let channel else { return }
-        let socket: SocketAddress
-        if let destination, destination.address == transmit.destination {
-            socket = destination.socket
-        } else {
-            socket = transmit.destination.socketAddress
-            destination = (transmit.destination, socket)
-        }
         var buffer = channel.allocator.buffer(capacity: transmit.payload.count)
         buffer.writeBytes(transmit.payload)
-        channel.write(AddressedEnvelope(remoteAddress: socket, data: buffer), promise: nil)
+        channel.write(AddressedEnvelope(remoteAddress: destination.socketAddress(for: transmit.destination), data: buffer),
+                      promise: nil)
         pendingFlush = true
     }
 
@@ -410,8 +405,8 @@ final class LoadgenCall: @unchecked Sendable {
                 result.downstreamJitterMilliseconds = Double(block.jitter) / 48
             }
         }
-        if settings.echoCheck, tone != nil, dtlsConnectedAt != nil {
-            let check = ToneCheck(samples: echoSamples.ordered(), frequency: frequency)
+        if let echo, tone != nil, dtlsConnectedAt != nil {
+            let check = ToneCheck(samples: echo.samples.ordered(), frequency: frequency)
             result.toneCheck = check
             if !check.passed { result.failure = result.failure ?? "echo check failed: \(check.summary)" }
         }
@@ -442,20 +437,5 @@ struct SampleRing {
 
     func ordered() -> [Int16] {
         filled ? Array(storage[next...] + storage[..<next]) : Array(storage[..<next])
-    }
-}
-
-/// Hands the call's datagrams to the call, on its event loop.
-private final class CallDatagramHandler: ChannelInboundHandler {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-
-    private let call: LoadgenCall
-
-    init(call: LoadgenCall) {
-        self.call = call
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        call.receive(unwrapInboundIn(data))
     }
 }

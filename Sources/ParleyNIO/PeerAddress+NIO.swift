@@ -13,9 +13,11 @@ extension PeerAddress {
             self.init(ip: .v4(UInt32(bigEndian: v4.address.sin_addr.s_addr)),
                       port: UInt16(bigEndian: v4.address.sin_port))
         case .v6(let v6):
-            let bytes = withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) }
-            guard let ip = IPAddress(bytes: bytes) else { return nil }
-            self.init(ip: ip, port: UInt16(bigEndian: v6.address.sin6_port))
+            let ip = withUnsafeBytes(of: v6.address.sin6_addr) { raw in
+                IPv6Bytes(high: UInt64(bigEndian: raw.loadUnaligned(as: UInt64.self)),
+                          low: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+            }
+            self.init(ip: .v6(ip), port: UInt16(bigEndian: v6.address.sin6_port))
         case .unixDomainSocket:
             return nil
         }
@@ -34,7 +36,10 @@ extension PeerAddress {
             var storage = sockaddr_in6()
             storage.sin6_family = sa_family_t(AF_INET6)
             storage.sin6_port = port.bigEndian
-            withUnsafeMutableBytes(of: &storage.sin6_addr) { $0.copyBytes(from: value.bytes) }
+            withUnsafeMutableBytes(of: &storage.sin6_addr) { raw in
+                raw.storeBytes(of: value.high.bigEndian, as: UInt64.self)
+                raw.storeBytes(of: value.low.bigEndian, toByteOffset: 8, as: UInt64.self)
+            }
             return SocketAddress(storage, host: "")
         }
     }

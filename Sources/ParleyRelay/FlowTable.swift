@@ -105,9 +105,7 @@ public struct FlowTable {
         var removed = 0
         for _ in 0..<min(budget, capacity) {
             if let flow = slots[sweepCursor], now - flow.lastActivity >= idleTimeout {
-                indexByClient.removeValue(forKey: flow.client)
-                slots[sweepCursor] = nil
-                freeSlots.append(Int32(sweepCursor))
+                remove(client: flow.client)
                 removed += 1
             }
             sweepCursor += 1

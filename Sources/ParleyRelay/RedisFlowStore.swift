@@ -43,14 +43,13 @@ public final class RedisFlowStore: FlowStore {
         self.endpoint = endpoint
         self.keyPrefix = keyPrefix
         self.eventLoop = eventLoopGroup.next()
-        self.timeout = .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
-            + timeout.components.attoseconds / 1_000_000_000)
+        self.timeout = .nanoseconds(timeout.nanosecondsRounded)
         self.logger = logger
         self.state = NIOLoopBoundBox.makeBoxSendingValue(ConnectionState(), eventLoop: eventLoop)
     }
 
     public func record(client: PeerAddress, transceiver: PeerAddress, ttl: Duration) async throws {
-        let milliseconds = max(1, ttl.components.seconds * 1_000 + ttl.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = max(1, ttl.nanosecondsRounded / 1_000_000)
         let reply = try await send(["SET", keyPrefix + client.description, transceiver.description, "PX", String(milliseconds)])
         guard reply == .simpleString("OK") else { throw Self.failure(for: reply) }
     }

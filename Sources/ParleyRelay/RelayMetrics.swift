@@ -58,29 +58,26 @@ final class RelayMetrics: Sendable {
                                   storeTotals: Array(repeating: 0, count: FlowStoreBridge.Outcome.allCases.count)))
     }
 
+    /// Adds to `counter` what a running `total` grew by since it was last `reported`.
+    private static func advance(_ counter: Counter, to total: UInt64, from reported: inout UInt64) {
+        guard total > reported else { return }
+        counter.increment(by: Int64(total - reported))
+        reported = total
+    }
+
     /// Brings the Prometheus metrics up to date and renders them in the text format.
     func exposition(statistics: RelayStatistics, store: FlowStoreBridge?, isReady: Bool) -> String {
         reported.withLock { reported in
             for (index, counter) in workerCounters {
-                let total = statistics.values[index]
-                if total > reported.workerTotals[index] {
-                    counter.increment(by: Int64(total - reported.workerTotals[index]))
-                    reported.workerTotals[index] = total
-                }
+                Self.advance(counter, to: statistics.values[index], from: &reported.workerTotals[index])
             }
             flows.set(to: Double(statistics.flows))
             if let store {
                 for outcome in FlowStoreBridge.Outcome.allCases {
-                    let total = store.total(outcome)
-                    if total > reported.storeTotals[outcome.rawValue] {
-                        storeCounters[outcome.rawValue].increment(by: Int64(total - reported.storeTotals[outcome.rawValue]))
-                        reported.storeTotals[outcome.rawValue] = total
-                    }
+                    Self.advance(storeCounters[outcome.rawValue], to: store.total(outcome),
+                                 from: &reported.storeTotals[outcome.rawValue])
                 }
-                if store.outages > reported.outages {
-                    outages.increment(by: Int64(store.outages - reported.outages))
-                    reported.outages = store.outages
-                }
+                Self.advance(outages, to: store.outages, from: &reported.outages)
                 storeUp.set(to: store.isAvailable ? 1 : 0)
             }
             ready.set(to: isReady ? 1 : 0)

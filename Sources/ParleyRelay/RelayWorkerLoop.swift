@@ -168,17 +168,24 @@ struct RelayWorkerLoop: ~Copyable {
         } else {
             nextHop = token.transceiver
         }
-        guard nextHop.socketFamily == internalFamily else { return count(.addressFamily) }
-        guard !flows.isFull else { return count(.flowTableFull) }
-        guard newFlowLimiter.allow(client.ip, now: now) else { return count(.rateLimited) }
         let flow = RelayFlow(client: client, nextHop: nextHop, nextHopIsPeerRelay: viaPeerRelay,
                              lastActivity: now, recordedAt: store == nil ? nil : now)
-        guard flows.insert(flow) != nil else { return count(.flowTableFull) }
+        if let refusal = insertNewFlow(flow, now: now) { return count(refusal) }
         counts[RelayCounter.created(.token)] &+= 1
         pendingLookups.removeValue(forKey: client)
         store?.record(client: client, nextHop: nextHop)
         forwardEncapsulated(start, length: length, client: client, to: nextHop,
                             direction: viaPeerRelay ? .clientToPeerRelay : .clientToTransceiver)
+    }
+
+    /// Adds a flow a verified token asked for, unless its next hop is of the other address
+    /// family, the table is full, or its client's IP is over the new-flow rate; returns why not.
+    private mutating func insertNewFlow(_ flow: RelayFlow, now: Instant) -> RelayDropReason? {
+        guard flow.nextHop.socketFamily == internalFamily else { return .addressFamily }
+        guard !flows.isFull else { return .flowTableFull }
+        guard newFlowLimiter.allow(flow.client.ip, now: now) else { return .rateLimited }
+        guard flows.insert(flow) != nil else { return .flowTableFull }
+        return nil
     }
 
     /// Writes the encapsulation header into the headroom just before the datagram and queues
@@ -265,21 +272,9 @@ struct RelayWorkerLoop: ~Copyable {
                 count(.wrongCluster)
                 continue
             }
-            guard token.transceiver.socketFamily == internalFamily else {
-                count(.addressFamily)
-                continue
-            }
-            guard !flows.isFull else {
-                count(.flowTableFull)
-                continue
-            }
-            guard newFlowLimiter.allow(client.ip, now: now) else {
-                count(.rateLimited)
-                continue
-            }
             let flow = RelayFlow(client: client, nextHop: token.transceiver, returnHop: source, lastActivity: now)
-            guard flows.insert(flow) != nil else {
-                count(.flowTableFull)
+            if let refusal = insertNewFlow(flow, now: now) {
+                count(refusal)
                 continue
             }
             counts[RelayCounter.created(.backbone)] &+= 1

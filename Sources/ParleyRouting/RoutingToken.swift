@@ -155,11 +155,3 @@ public struct RoutingToken: Sendable, Equatable {
         return bytes.withUnsafeBytes { ICEBase64.encode($0) }
     }
 }
-
-extension Array where Element == UInt8 {
-    fileprivate mutating func appendBigEndian<T: FixedWidthInteger>(_ value: T) {
-        for index in 0..<MemoryLayout<T>.size {
-            append(UInt8(truncatingIfNeeded: value >> (8 * (MemoryLayout<T>.size - 1 - index))))
-        }
-    }
-}

@@ -34,7 +34,7 @@ protocol CallBackend: AnyObject {
 
 /// Plays the caller's audio back: the transport and codec path with no AI in it.
 final class EchoBackend: CallBackend {
-    private var outputs: [BackendOutput] = []
+    private var outputs = FIFO<BackendOutput>()
 
     func receiveAudio(_ frame: [Int16], mediaTime: UInt32) {
         outputs.append(.audio(frame, responseID: nil))
@@ -50,7 +50,7 @@ final class EchoBackend: CallBackend {
     func outputCleared(responseID: String?, playedMilliseconds: Int) {}
 
     func pollOutput() -> BackendOutput? {
-        outputs.isEmpty ? nil : outputs.removeFirst()
+        outputs.popFirst()
     }
 
     func close() {

@@ -78,7 +78,8 @@ public final class MediaEngine: @unchecked Sendable {
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: Self.datagramsPerRead * Self.maxDatagramSize))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(MediaDatagramHandler(engine: self))
+                    try channel.pipeline.syncOperations.addHandler(DatagramHandler(
+                        read: { self.receive($0) }, readComplete: { self.flushPendingWrites() }))
                 }
             }
         let channel = try await bootstrap.bind(to: configuration.udpAddress.socketAddress).get()
@@ -127,8 +128,7 @@ public final class MediaEngine: @unchecked Sendable {
             guard let session = self.sessions[id] else { return self.recentlyEndedSet.contains(id) }
             let now = Instant.now
             session.connection.close(now: now)
-            self.drive(session, now: now)
-            self.flushPendingWrites()
+            self.driveAndFlush(session, now: now)
             return true
         }.get()) ?? false
     }
@@ -232,8 +232,7 @@ public final class MediaEngine: @unchecked Sendable {
     private func wake(_ id: SessionID) {
         eventLoop.execute {
             guard let session = self.sessions[id] else { return }
-            self.drive(session, now: .now)
-            self.flushPendingWrites()
+            self.driveAndFlush(session, now: .now)
         }
     }
 
@@ -259,10 +258,12 @@ public final class MediaEngine: @unchecked Sendable {
     }
 
     private func receive(_ datagram: [UInt8], on path: MediaPath, now: Instant) {
-        if sessionsByPath[path] == nil, path.relay != nil, let session = sessionsByClient[path.client] {
+        var pathSession = sessionsByPath[path]
+        if pathSession == nil, path.relay != nil, let known = sessionsByClient[path.client] {
             // Relays are trusted to vouch for the client address (only --relay networks may
             // encapsulate), so a known client arriving through a new relay keeps its call.
-            learn(path, for: session)
+            learn(path, for: known)
+            pathSession = sessionsByPath[path]
         }
         if PacketKind(datagram) == .stun {
             let message: STUNMessage
@@ -274,11 +275,11 @@ public final class MediaEngine: @unchecked Sendable {
             if message.messageClass == .request {
                 return receiveCheck(message, on: path, now: now)
             }
-            guard let session = sessionsByPath[path] else { return metrics.drop("unknown_address") }
+            guard let session = pathSession else { return metrics.drop("unknown_address") }
             record(session.connection.handle(message, from: path.client, now: now))
             return drive(session, now: now)
         }
-        guard let session = sessionsByPath[path] else { return metrics.drop("unknown_address") }
+        guard let session = pathSession else { return metrics.drop("unknown_address") }
         record(session.connection.handle(datagram, from: path.client, now: now))
         drive(session, now: now)
     }
@@ -356,10 +357,8 @@ public final class MediaEngine: @unchecked Sendable {
     private func handle(_ event: PeerConnection.Event, of session: MediaSession, now: Instant) {
         switch event {
         case .iceConnected:
-            session.iceConnectedAt = now
             metrics.iceConnectedAfter.record(now - session.createdAt)
         case .dtlsConnected:
-            session.dtlsConnectedAt = now
             metrics.dtlsConnectedAfter.record(now - session.createdAt)
         case .audio(let audio) where configuration.backend == .packetEcho:
             session.echoPacket(audio, now: now)
@@ -397,22 +396,22 @@ public final class MediaEngine: @unchecked Sendable {
             }
         }
         buffer.writeBytes(transmit.payload)
-        let destination = relay ?? transmit.destination
-        let socket: SocketAddress
-        if let last = session.lastSocketAddress, last.peer == destination {
-            socket = last.socket
-        } else {
-            socket = destination.socketAddress
-            session.lastSocketAddress = (destination, socket)
-        }
+        let socket = session.destination.socketAddress(for: relay ?? transmit.destination)
         channel.write(AddressedEnvelope(remoteAddress: socket, data: buffer), promise: nil)
         metrics.packetsSent.increment()
         pendingFlush = true
     }
 
+    /// `drive` for work outside a read batch (a timer, a wake-up, a signaling call): its
+    /// datagrams go out at once.
+    private func driveAndFlush(_ session: MediaSession, now: Instant) {
+        drive(session, now: now)
+        flushPendingWrites()
+    }
+
     /// Sends what `drive` wrote. Called once per batch of datagrams read (NIO then writes
     /// them with one `sendmmsg`), and after every timer or off-loop wake-up.
-    func flushPendingWrites() {
+    private func flushPendingWrites() {
         guard pendingFlush else { return }
         pendingFlush = false
         channel?.flush()
@@ -433,8 +432,7 @@ public final class MediaEngine: @unchecked Sendable {
             session.timerDeadline = nil
             let now = Instant.now
             session.connection.handleTimeout(now: now)
-            self.drive(session, now: now)
-            self.flushPendingWrites()
+            self.driveAndFlush(session, now: now)
         }
     }
 
@@ -463,23 +461,4 @@ public final class MediaEngine: @unchecked Sendable {
 struct MediaPath: Hashable {
     var relay: PeerAddress?
     var client: PeerAddress
-}
-
-/// Hands every datagram of the media socket to the engine, on the engine's event loop.
-final class MediaDatagramHandler: ChannelInboundHandler {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-
-    private let engine: MediaEngine
-
-    init(engine: MediaEngine) {
-        self.engine = engine
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        engine.receive(unwrapInboundIn(data))
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        engine.flushPendingWrites()
-    }
 }

@@ -78,13 +78,10 @@ final class MediaSession {
     private(set) var backendFailure: String?
     /// The relay each validated client address came through (nil: directly).
     var relayByClient: [PeerAddress: PeerAddress?] = [:]
-    /// The socket address this session last sent to, kept because building a NIO
-    /// `SocketAddress` allocates and a call's datagrams nearly always go to one place.
-    var lastSocketAddress: (peer: PeerAddress, socket: SocketAddress)?
+    /// Where this session's datagrams go (its client, or the relay it came through).
+    var destination = SocketAddressCache()
     var timer: Scheduled<Void>?
     var timerDeadline: Instant?
-    var iceConnectedAt: Instant?
-    var dtlsConnectedAt: Instant?
     var firstAudioSentAt: Instant?
     var isRemoved = false
 

@@ -46,8 +46,6 @@ public struct TransceiverConfiguration: Sendable {
     public var maxSessions: Int
     /// Accepted `Authorization: Bearer` keys; empty means open (allowed on loopback only).
     public var bearerKeys: Set<String>
-    /// Calls without ICE within this time end (RFC 7675 consent applies after).
-    public var consentTimeout: Duration
     /// How long a draining transceiver keeps live sessions after SIGTERM.
     public var drainDeadline: Duration
     public var backend: BackendKind
@@ -67,7 +65,6 @@ public struct TransceiverConfiguration: Sendable {
         advertisedAddresses: [PeerAddress] = [],
         maxSessions: Int = 1_000,
         bearerKeys: Set<String> = [],
-        consentTimeout: Duration = .seconds(30),
         drainDeadline: Duration = .seconds(30),
         backend: BackendKind = .agent,
         relayNetworks: [IPNetwork] = [],
@@ -85,7 +82,6 @@ public struct TransceiverConfiguration: Sendable {
         self.advertisedAddresses = advertisedAddresses
         self.maxSessions = maxSessions
         self.bearerKeys = bearerKeys
-        self.consentTimeout = consentTimeout
         self.drainDeadline = drainDeadline
     }
 

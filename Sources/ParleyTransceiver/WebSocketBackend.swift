@@ -25,7 +25,7 @@ final class WebSocketBackend: CallBackend, Sendable {
     /// What the socket task and the event loop share.
     private final class Inbox: Sendable {
         struct State {
-            var outputs: [BackendOutput] = []
+            var outputs = FIFO<BackendOutput>()
             var responseID: String?
             var closing = false
         }
@@ -129,7 +129,7 @@ final class WebSocketBackend: CallBackend, Sendable {
     }
 
     func pollOutput() -> BackendOutput? {
-        inbox.state.withLock { $0.outputs.isEmpty ? nil : $0.outputs.removeFirst() }
+        inbox.state.withLock { $0.outputs.popFirst() }
     }
 
     func close() {

@@ -42,10 +42,10 @@ final class DTLSDatagramBIO {
     /// Set when the verify callback rejected the peer certificate for its fingerprint.
     var rejectedFingerprint = false
     private var timeoutMicroseconds: UInt32 = 0
-    private var inbound: [[UInt8]] = []
-    private var inboundHead = 0
-    private var outbound: [[UInt8]] = []
-    private var outboundHead = 0
+    /// The datagram being handed to OpenSSL: `DTLSEndpoint.handle` gives one, lets OpenSSL
+    /// read it, then discards what is left, so there is never more than one.
+    private var inbound: [UInt8]?
+    private var outbound = FIFO<[UInt8]>()
 
     init(remoteFingerprint: DTLSFingerprint, now: Instant) {
         self.remoteFingerprint = remoteFingerprint
@@ -53,34 +53,20 @@ final class DTLSDatagramBIO {
     }
 
     func receive(_ datagram: [UInt8]) {
-        inbound.append(datagram)
+        inbound = datagram
     }
 
     func discardInbound() {
-        inbound.removeAll()
-        inboundHead = 0
+        inbound = nil
     }
 
     func popTransmit() -> [UInt8]? {
-        guard outboundHead < outbound.count else { return nil }
-        let datagram = outbound[outboundHead]
-        outboundHead += 1
-        if outboundHead == outbound.count {
-            outbound.removeAll(keepingCapacity: true)
-            outboundHead = 0
-        }
-        return datagram
+        outbound.popFirst()
     }
 
     private func popInbound() -> [UInt8]? {
-        guard inboundHead < inbound.count else { return nil }
-        let datagram = inbound[inboundHead]
-        inboundHead += 1
-        if inboundHead == inbound.count {
-            inbound.removeAll(keepingCapacity: true)
-            inboundHead = 0
-        }
-        return datagram
+        defer { inbound = nil }
+        return inbound
     }
 
     /// A new `BIO` of our method, pointing at `self` without retaining it: the endpoint owns

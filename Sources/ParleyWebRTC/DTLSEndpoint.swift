@@ -37,8 +37,9 @@ public final class DTLSEndpoint {
     private var state = State.handshaking
     /// The shortest encrypted record the negotiated cipher suite can produce; see `isForged(_:)`.
     private var minimumProtectedRecordLength = 0
-    private var events: [Event] = []
-    private var eventsHead = 0
+    private var events = FIFO<Event>()
+    /// Handshaking or connected: not yet closed or failed.
+    private var isActive: Bool { state == .handshaking || state == .connected }
 
     /// Sets up an endpoint that will authenticate the peer by `remoteFingerprint`.
     public init(role: DTLSRole, certificate: DTLSCertificate, remoteFingerprint: DTLSFingerprint, now: Instant) throws(DTLSError) {
@@ -75,7 +76,7 @@ public final class DTLSEndpoint {
 
     /// Processes one received datagram, which may hold several records (RFC 6347 §4.1.1).
     public func handle(_ datagram: [UInt8], now: Instant) {
-        guard state == .handshaking || state == .connected, !datagram.isEmpty, !isForged(datagram) else { return }
+        guard isActive, !datagram.isEmpty, !isForged(datagram) else { return }
         link.receive(datagram)
         advance(now: now)
         link.discardInbound()
@@ -83,7 +84,7 @@ public final class DTLSEndpoint {
 
     /// Retransmits the last flight if the retransmission timer expired (RFC 6347 §4.2.4).
     public func handleTimeout(now: Instant) {
-        guard state == .handshaking || state == .connected, let deadline = link.deadline, now >= deadline else { return }
+        guard isActive, let deadline = link.deadline, now >= deadline else { return }
         link.now = now
         ERR_clear_error()
         switch parley_dtls_handle_timeout(ssl) {
@@ -111,20 +112,13 @@ public final class DTLSEndpoint {
     }
 
     public func pollEvent() -> Event? {
-        guard eventsHead < events.count else { return nil }
-        let event = events[eventsHead]
-        eventsHead += 1
-        if eventsHead == events.count {
-            events.removeAll(keepingCapacity: true)
-            eventsHead = 0
-        }
-        return event
+        events.popFirst()
     }
 
     /// When `handleTimeout(now:)` should next be called: the retransmission deadline, in
     /// injected time, while a flight awaits its answer.
     public func nextDeadline() -> Instant? {
-        state == .handshaking || state == .connected ? link.deadline : nil
+        isActive ? link.deadline : nil
     }
 
     /// Sends `applicationData` as one record in one datagram (RFC 6347 §4.1). Keep it within
@@ -147,7 +141,7 @@ public final class DTLSEndpoint {
     /// Sends close_notify (RFC 5246 §7.2.1) and ends the endpoint. No event is reported
     /// locally; the peer sees `.closed`.
     public func close() {
-        guard state == .handshaking || state == .connected else { return }
+        guard isActive else { return }
         ERR_clear_error()
         SSL_shutdown(ssl)
         ERR_clear_error()
@@ -223,14 +217,16 @@ public final class DTLSEndpoint {
     }
 
     private func readApplicationData() {
-        var buffer = [UInt8](repeating: 0, count: Self.maximumApplicationDataSize)
-        while state == .connected {
-            let count = SSL_read(ssl, &buffer, Int32(buffer.count))
-            guard count > 0 else {
-                handleFailure(of: count, duringHandshake: false)
-                return
+        // Scratch space for one record; each record read is copied out into its own event.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.maximumApplicationDataSize) { buffer in
+            while state == .connected {
+                let count = SSL_read(ssl, buffer.baseAddress, Int32(buffer.count))
+                guard count > 0 else {
+                    handleFailure(of: count, duringHandshake: false)
+                    return
+                }
+                events.append(.applicationData(Array(UnsafeBufferPointer(rebasing: buffer[..<Int(count)]))))
             }
-            events.append(.applicationData(Array(buffer.prefix(Int(count)))))
         }
     }
 
@@ -241,11 +237,7 @@ public final class DTLSEndpoint {
             ERR_clear_error()
         case SSL_ERROR_ZERO_RETURN:
             // close_notify: answer with ours (RFC 5246 §7.2.1), then stop.
-            ERR_clear_error()
-            SSL_shutdown(ssl)
-            ERR_clear_error()
-            state = .closed
-            link.deadline = nil
+            close()
             events.append(.closed)
         default:
             if link.rejectedFingerprint {
@@ -259,7 +251,7 @@ public final class DTLSEndpoint {
     }
 
     private func fail(_ error: DTLSError) {
-        guard state == .handshaking || state == .connected else { return }
+        guard isActive else { return }
         state = .failed
         link.deadline = nil
         events.append(.failed(error))

@@ -49,14 +49,16 @@ public final class OpusDecoder {
 
     private func run(packet: [UInt8]?, frameSize: Int, recoverFEC: Bool) throws(OpusError) -> [Int16] {
         guard frameSize > 0, frameSize <= maximumFrameSize else { throw OpusError(code: OPUS_BAD_ARG) }
-        var pcm = [Int16](repeating: 0, count: frameSize * Int(channels))
-        let samples: Int32
-        if let packet {
-            samples = opus_decode(decoder, packet, Int32(packet.count), &pcm, Int32(frameSize), recoverFEC ? 1 : 0)
-        } else {
-            samples = opus_decode(decoder, nil, 0, &pcm, Int32(frameSize), 0)
+        var samples: Int32 = 0
+        let pcm = [Int16](unsafeUninitializedCapacity: frameSize * Int(channels)) { buffer, initializedCount in
+            if let packet {
+                samples = opus_decode(decoder, packet, Int32(packet.count), buffer.baseAddress!, Int32(frameSize), recoverFEC ? 1 : 0)
+            } else {
+                samples = opus_decode(decoder, nil, 0, buffer.baseAddress!, Int32(frameSize), 0)
+            }
+            initializedCount = max(0, Int(samples) * Int(channels))
         }
         guard samples >= 0 else { throw OpusError(code: samples) }
-        return Array(pcm.prefix(Int(samples) * Int(channels)))
+        return pcm
     }
 }

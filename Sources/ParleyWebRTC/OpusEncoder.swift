@@ -49,9 +49,12 @@ public final class OpusEncoder {
     /// (e.g. 960 at 48 kHz for 20 ms); anything else throws `OPUS_BAD_ARG`.
     public func encode(_ pcm: [Int16]) throws(OpusError) -> [UInt8] {
         guard !pcm.isEmpty, pcm.count % Int(channels) == 0 else { throw OpusError(code: OPUS_BAD_ARG) }
-        var packet = [UInt8](repeating: 0, count: Self.maximumPacketSize)
-        let length = opus_encode(encoder, pcm, Int32(pcm.count / Int(channels)), &packet, Int32(packet.count))
+        var length: Int32 = 0
+        let packet = [UInt8](unsafeUninitializedCapacity: Self.maximumPacketSize) { buffer, initializedCount in
+            length = opus_encode(encoder, pcm, Int32(pcm.count / Int(channels)), buffer.baseAddress!, Int32(buffer.count))
+            initializedCount = max(0, Int(length))
+        }
         guard length > 0 else { throw OpusError(code: length) }
-        return Array(packet.prefix(Int(length)))
+        return packet
     }
 }

@@ -85,7 +85,7 @@ public final class PeerConnection {
     }
 
     /// Why a datagram was not accepted; the runtime counts these by name.
-    public enum DropReason: String, Sendable {
+    public enum DropReason: String, Sendable, Error {
         case stunMalformed = "stun_malformed"
         case stunRejected = "stun_rejected"
         case unvalidatedSource = "unvalidated_source"
@@ -108,9 +108,7 @@ public final class PeerConnection {
     public struct Statistics: Sendable {
         public var rtpPacketsSent: UInt64 = 0
         public var rtpOctetsSent: UInt64 = 0
-        public var rtpPacketsReceived: UInt64 = 0
         /// Loss and jitter the peer reported about our stream (RFC 3550 §6.4.1).
-        public var remoteFractionLost: Double = 0
         public var remoteCumulativeLost: Int32 = 0
         public var remoteJitterSamples: UInt32 = 0
         /// Round-trip time from the peer's report blocks (RFC 3550 §6.4.1, LSR/DLSR).
@@ -129,10 +127,8 @@ public final class PeerConnection {
     private let sctp: SCTPAssociation?
     private var srtp: SRTPSession?
     private var validatedSources: Set<PeerAddress> = []
-    private var transmits: [Transmit] = []
-    private var transmitHead = 0
-    private var events: [Event] = []
-    private var eventHead = 0
+    private var transmits = FIFO<Transmit>()
+    private var events = FIFO<Event>()
     private var nextReport: Instant?
     private let rtpSequenceBase = UInt16.random(in: 0...UInt16.max)
     private let rtpTimestampBase = UInt32.random(in: 0...UInt32.max)
@@ -212,21 +208,11 @@ public final class PeerConnection {
     // MARK: Output
 
     public func pollTransmit() -> Transmit? {
-        guard transmitHead < transmits.count else {
-            if !transmits.isEmpty { transmits.removeAll(keepingCapacity: true); transmitHead = 0 }
-            return nil
-        }
-        defer { transmitHead += 1 }
-        return transmits[transmitHead]
+        transmits.popFirst()
     }
 
     public func pollEvent() -> Event? {
-        guard eventHead < events.count else {
-            if !events.isEmpty { events.removeAll(keepingCapacity: true); eventHead = 0 }
-            return nil
-        }
-        defer { eventHead += 1 }
-        return events[eventHead]
+        events.popFirst()
     }
 
     public func nextDeadline() -> Instant? {
@@ -372,16 +358,29 @@ public final class PeerConnection {
         }
     }
 
+    /// What SRTP and SRTCP input share (RFC 3711 §3.3, §3.4): keys must exist, the source
+    /// must have passed ICE, and the packet must authenticate and not be a replay.
+    private func unprotect(
+        _ datagram: [UInt8], from source: PeerAddress,
+        _ operation: (SRTPSession, [UInt8]) throws(SRTPError) -> [UInt8]
+    ) throws(DropReason) -> [UInt8] {
+        guard let srtp else { throw .srtpNotReady }
+        guard validatedSources.contains(source) else { throw .unvalidatedSource }
+        do {
+            return try operation(srtp, datagram)
+        } catch .replay {
+            throw .srtpReplay
+        } catch {
+            throw .srtpAuthentication
+        }
+    }
+
     private func handleRTP(_ datagram: [UInt8], from source: PeerAddress, now: Instant) -> Verdict {
-        guard let srtp else { return .dropped(.srtpNotReady) }
-        guard validatedSources.contains(source) else { return .dropped(.unvalidatedSource) }
         let clear: [UInt8]
         do {
-            clear = try srtp.unprotectRTP(datagram)
-        } catch .replay {
-            return .dropped(.srtpReplay)
+            clear = try unprotect(datagram, from: source) { srtp, packet throws(SRTPError) in try srtp.unprotectRTP(packet) }
         } catch {
-            return .dropped(.srtpAuthentication)
+            return .dropped(error)
         }
         guard let packet = try? RTPPacket(parsing: clear) else { return .dropped(.rtpMalformed) }
         guard packet.payloadType == configuration.audioPayloadType else { return .dropped(.unexpectedPayloadType) }
@@ -389,7 +388,6 @@ public final class PeerConnection {
             statistics.receive = RTPReceiveStatistics(ssrc: packet.ssrc, firstSequence: packet.sequenceNumber)
         }
         statistics.receive?.record(sequenceNumber: packet.sequenceNumber, rtpTimestamp: packet.timestamp, arrival: now)
-        statistics.rtpPacketsReceived += 1
         events.append(.audio(ReceivedAudio(
             sequenceNumber: packet.sequenceNumber, rtpTimestamp: packet.timestamp,
             ssrc: packet.ssrc, payload: packet.payload)))
@@ -397,21 +395,17 @@ public final class PeerConnection {
     }
 
     private func handleRTCP(_ datagram: [UInt8], from source: PeerAddress, now: Instant) -> Verdict {
-        guard let srtp else { return .dropped(.srtpNotReady) }
-        guard validatedSources.contains(source) else { return .dropped(.unvalidatedSource) }
         let clear: [UInt8]
         do {
-            clear = try srtp.unprotectRTCP(datagram)
-        } catch .replay {
-            return .dropped(.srtpReplay)
+            clear = try unprotect(datagram, from: source) { srtp, packet throws(SRTPError) in try srtp.unprotectRTCP(packet) }
         } catch {
-            return .dropped(.srtpAuthentication)
+            return .dropped(error)
         }
         guard let packets = try? RTCPCompoundPacket.parse(clear) else { return .dropped(.rtcpMalformed) }
         for packet in packets {
             switch packet {
             case .senderReport(let report):
-                lastSenderReportReceived = (UInt32(truncatingIfNeeded: report.ntpTimestamp >> 16), now)
+                lastSenderReportReceived = (NTPTime(value: report.ntpTimestamp).middle32, now)
                 absorb(report.reportBlocks, now: now)
             case .receiverReport(let report):
                 absorb(report.reportBlocks, now: now)
@@ -435,7 +429,6 @@ public final class PeerConnection {
     /// RFC 3550 §6.4.1: RTT = arrival − LSR − DLSR, in 1/65536 s.
     private func absorb(_ blocks: [RTCPReportBlock], now: Instant) {
         for block in blocks where block.ssrc == configuration.localSSRC {
-            statistics.remoteFractionLost = Double(block.fractionLost) / 256
             statistics.remoteCumulativeLost = block.cumulativeLost
             statistics.remoteJitterSamples = block.jitter
             if block.lastSenderReport != 0 {
@@ -568,6 +561,11 @@ private enum ICEEvent {
 /// measure round trips (RFC 3550 §6.4.1), so the peer needs consistency, not wall-clock truth.
 struct NTPTime {
     var value: UInt64
+
+    /// A timestamp as carried in a sender report.
+    init(value: UInt64) {
+        self.value = value
+    }
 
     init(_ instant: Instant) {
         let seconds = UInt64(max(0, instant.nanoseconds)) / 1_000_000_000

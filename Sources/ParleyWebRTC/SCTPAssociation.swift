@@ -193,10 +193,8 @@ public final class SCTPAssociation {
     var channels: [UInt16: ChannelState] = [:]
 
     var controlChunks: [SCTPChunk] = []
-    var transmitQueue: [[UInt8]] = []
-    var transmitHead = 0
-    var events: [Event] = []
-    var eventsHead = 0
+    var transmitQueue = FIFO<[UInt8]>()
+    var events = FIFO<Event>()
     /// Dropped input by reason since the association was made.
     public private(set) var dropCounts: [DropReason: Int] = [:]
 
@@ -261,27 +259,11 @@ public final class SCTPAssociation {
 
     /// The next SCTP packet to give to `DTLSEndpoint.send`.
     public func pollTransmit() -> [UInt8]? {
-        guard transmitHead < transmitQueue.count else { return nil }
-        defer {
-            transmitHead += 1
-            if transmitHead == transmitQueue.count {
-                transmitQueue.removeAll(keepingCapacity: true)
-                transmitHead = 0
-            }
-        }
-        return transmitQueue[transmitHead]
+        transmitQueue.popFirst()
     }
 
     public func pollEvent() -> Event? {
-        guard eventsHead < events.count else { return nil }
-        defer {
-            eventsHead += 1
-            if eventsHead == events.count {
-                events.removeAll(keepingCapacity: true)
-                eventsHead = 0
-            }
-        }
-        return events[eventsHead]
+        events.popFirst()
     }
 
     /// The earliest timer: handshake, shutdown, retransmission, delayed SACK or stream reset.

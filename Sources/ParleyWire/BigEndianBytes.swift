@@ -42,8 +42,8 @@ struct BigEndianReader {
 }
 
 extension Array where Element == UInt8 {
-    /// Appends `value` in network byte order.
-    mutating func appendBigEndian<T: FixedWidthInteger>(_ value: T) {
+    /// Appends `value` in network byte order (for the package's other codecs too).
+    package mutating func appendBigEndian<T: FixedWidthInteger>(_ value: T) {
         let size = MemoryLayout<T>.size
         for index in 0..<size {
             append(UInt8(truncatingIfNeeded: value >> (8 * (size - 1 - index))))

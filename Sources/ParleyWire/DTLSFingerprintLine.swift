@@ -48,11 +48,6 @@ public struct DTLSFingerprintLine: Sendable, Equatable, CustomStringConvertible 
         value.split(separator: ":").compactMap { UInt8($0, radix: 16) }
     }
 
-    /// Whether the hash function is one Parley verifies (`supportedAlgorithms`).
-    public var isSupported: Bool {
-        Self.supportedAlgorithms.contains(algorithm)
-    }
-
     /// The attribute value, `sha-256 AB:CD:...`.
     public var description: String {
         "\(algorithm) \(value)"

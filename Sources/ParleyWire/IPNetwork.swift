@@ -18,17 +18,20 @@ public struct IPNetwork: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// True when `candidate` is of the same family and shares the first `prefixLength` bits.
+    /// Compares the addresses as integers (runtimes call this per relayed datagram); Swift's
+    /// `<<` yields 0 when shifting by the full width, which gives a /0 network an empty mask.
     public func contains(_ candidate: IPAddress) -> Bool {
-        let mine = address.bytes
-        let theirs = candidate.bytes
-        guard mine.count == theirs.count else { return false }
-        var bitsLeft = prefixLength
-        for index in mine.indices where bitsLeft > 0 {
-            let mask: UInt8 = bitsLeft >= 8 ? 0xFF : ~(0xFF >> UInt8(bitsLeft))
-            if mine[index] & mask != theirs[index] & mask { return false }
-            bitsLeft -= 8
+        switch (address, candidate) {
+        case (.v4(let mine), .v4(let theirs)):
+            let mask = UInt32.max << (32 - prefixLength)
+            return mine & mask == theirs & mask
+        case (.v6(let mine), .v6(let theirs)):
+            let highMask = UInt64.max << (64 - min(prefixLength, 64))
+            let lowMask = UInt64.max << (128 - max(prefixLength, 64))
+            return mine.high & highMask == theirs.high & highMask && mine.low & lowMask == theirs.low & lowMask
+        default:
+            return false
         }
-        return true
     }
 
     public var description: String { "\(address)/\(prefixLength)" }

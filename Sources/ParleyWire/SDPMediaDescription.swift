@@ -109,9 +109,4 @@ public enum MediaDirection: String, Sendable, CaseIterable {
     public var sends: Bool {
         self == .sendrecv || self == .sendonly
     }
-
-    /// Whether the endpoint writing this direction receives media.
-    public var receives: Bool {
-        self == .sendrecv || self == .recvonly
-    }
 }

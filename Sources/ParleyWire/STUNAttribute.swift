@@ -23,6 +23,10 @@ public enum STUNAttribute: Sendable, Equatable {
     case unknown(type: UInt16, value: [UInt8])
 
     /// Attribute type codes (RFC 8489 §18.3, RFC 8445 §16.1).
+    /// The longest USERNAME accepted: RFC 8489 §14.3 asks for fewer than 509 bytes, RFC 5389
+    /// allowed up to 513, and both are taken.
+    static let maximumUsernameLength = 513
+
     enum TypeCode {
         static let username: UInt16 = 0x0006
         static let messageIntegrity: UInt16 = 0x0008
@@ -94,7 +98,7 @@ public enum STUNAttribute: Sendable, Equatable {
         }
         switch type {
         case TypeCode.username:
-            guard value.count <= 513, let name = String(validating: value, as: UTF8.self) else {
+            guard value.count <= Self.maximumUsernameLength, let name = String(validating: value, as: UTF8.self) else {
                 throw .malformedAttribute(type: type)
             }
             return .username(name)

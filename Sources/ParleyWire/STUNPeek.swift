@@ -11,7 +11,7 @@ public enum STUNPeek {
         guard count >= 20 else { return nil }
         func uint16(at offset: Int) -> Int { Int(datagram[offset]) << 8 | Int(datagram[offset + 1]) }
         guard uint16(at: 0) == 0x0001,
-              uint16(at: 4) == 0x2112, uint16(at: 6) == 0xA442,
+              uint16(at: 4) << 16 | uint16(at: 6) == Int(STUNMessage.magicCookie),
               uint16(at: 2) == count - 20, (count - 20) % 4 == 0 else { return nil }
         var offset = 20
         var found: Range<Int>?
@@ -24,12 +24,12 @@ public enum STUNPeek {
             let next = valueStart + ((length + 3) & ~3)
             guard next <= count else { return nil }
             switch type {
-            case 0x0006 where found == nil && !seenIntegrity:
-                guard length <= 513 else { return nil }
+            case Int(STUNAttribute.TypeCode.username) where found == nil && !seenIntegrity:
+                guard length <= STUNAttribute.maximumUsernameLength else { return nil }
                 found = valueStart..<(valueStart + length)
-            case 0x0008:
+            case Int(STUNAttribute.TypeCode.messageIntegrity):
                 seenIntegrity = true
-            case 0x8028:
+            case Int(STUNAttribute.TypeCode.fingerprint):
                 guard next == count else { return nil }
             default:
                 break

@@ -368,7 +368,7 @@ class ScriptedMicrophone(MediaStreamTrack):
         if kind not in ("voice", "quiet"):
             raise ValueError(f"segment kind {kind!r}")
         frames = max(1, round(seconds * SAMPLE_RATE / FRAME_SAMPLES))
-        self._segments.append([kind, frames, None])
+        self._segments.append([kind, frames])
         self.started.append([kind, frames * FRAME_SAMPLES / SAMPLE_RATE, None])
 
     def segment_start(self, index: int) -> Optional[float]:
@@ -377,11 +377,6 @@ class ScriptedMicrophone(MediaStreamTrack):
     def segment_end(self, index: int) -> Optional[float]:
         kind, seconds, start = self.started[index]
         return None if start is None else start + seconds
-
-    @property
-    def idle(self) -> bool:
-        """True once every queued segment has been played."""
-        return not self._segments
 
     def _samples(self, kind: str) -> np.ndarray:
         if kind == "voice":
