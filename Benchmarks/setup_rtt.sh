@@ -44,25 +44,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# free_ports N: N ports free for both UDP and TCP, below the kernel's ephemeral range
-# (32768-60999), so no socket opened meanwhile can take one before it is bound.
-free_ports() {
-    python3 - "$1" <<'PY'
-import random, socket, sys
-chosen = []
-while len(chosen) < int(sys.argv[1]):
-    port = random.randrange(20000, 32000)
-    try:
-        for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-            with socket.socket(socket.AF_INET, kind) as probe:
-                probe.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    if port not in chosen:
-        chosen.append(port)
-print(*chosen)
-PY
-}
+# free_ports N: N ports free for both UDP and TCP, below the kernel's ephemeral range.
+free_ports() { python3 "$root/Benchmarks/free_ports.py" "$1"; }
 
 wait_http() {
     local url=$1 pid=$2 log=$3 tries=0

@@ -31,22 +31,7 @@ logs=$(mktemp -d)
 
 # Ports below the kernel's ephemeral range (32768-60999), so no socket another process opens
 # meanwhile can take one between this choice and the bind.
-read -r echo_port udp_port tcp_echo_port tcp_port < <(python3 - <<'PY'
-import random, socket
-chosen = []
-while len(chosen) < 4:
-    port = random.randrange(20000, 32000)
-    try:
-        for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-            with socket.socket(socket.AF_INET, kind) as probe:
-                probe.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    if port not in chosen:
-        chosen.append(port)
-print(*chosen)
-PY
-)
+read -r echo_port udp_port tcp_echo_port tcp_port < <(python3 "$here/../free_ports.py" 4)
 pids=()
 namespaces=()
 cleanup() {
