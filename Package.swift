@@ -40,13 +40,23 @@ let package = Package(
         .target(name: "ParleyAgent", dependencies: ["ParleyWire"]),
         // The routing token carried in the server ICE ufrag: encode, verify, key rotation.
         .target(name: "ParleyRouting", dependencies: ["ParleyWire", .product(name: "Crypto", package: "swift-crypto")]),
-        // NIO socket addresses and clocks as Parley's PeerAddress and Instant, for runtimes.
-        .target(name: "ParleyNIO", dependencies: ["ParleyWire", .product(name: "NIOCore", package: "swift-nio")]),
-        // Transceiver runtime: UDP socket, session table, timers, signaling HTTP, metrics.
+        // The transceiver's sans-IO endpoint: session table, datagram routing, calls, backends.
+        .target(name: "ParleyEndpoint", dependencies: ["ParleyWebRTC", "ParleyAgent", "ParleyRouting", "ParleyWire"]),
+        // For runtimes: NIO socket addresses and clocks as Parley's PeerAddress and Instant, and
+        // the UDP driver (one socket, one event loop, one timer) of a sans-IO endpoint.
+        .target(
+            name: "ParleyNIO",
+            dependencies: [
+                "ParleyWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // Transceiver runtime: one UDP driver per shard, signaling HTTP, backend bridge, metrics.
         .target(
             name: "ParleyTransceiver",
             dependencies: [
-                "ParleyWebRTC", "ParleyAgent", "ParleyRouting", "ParleyNIO",
+                "ParleyEndpoint", "ParleyWebRTC", "ParleyAgent", "ParleyRouting", "ParleyNIO",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -97,13 +107,14 @@ let package = Package(
         .testTarget(name: "ParleyWireTests", dependencies: ["ParleyWire", "ParleyTestSupport"]),
         .testTarget(name: "ParleyWebRTCTests", dependencies: ["ParleyWebRTC", "ParleyTestSupport"]),
         .testTarget(name: "ParleyAgentTests", dependencies: ["ParleyAgent", "ParleyTestSupport"]),
+        .testTarget(name: "ParleyEndpointTests", dependencies: ["ParleyEndpoint", "ParleyTestSupport"]),
         .testTarget(name: "ParleyRoutingTests", dependencies: ["ParleyRouting", "ParleyTestSupport"]),
         .testTarget(name: "ParleyLoadgenTests", dependencies: ["ParleyLoadgen", "ParleyTestSupport"]),
         .testTarget(name: "ParleyRelayTests", dependencies: ["ParleyRelay", "ParleyTestSupport"]),
         .testTarget(
             name: "ParleyTransceiverTests",
             dependencies: [
-                "ParleyTransceiver",
+                "ParleyTransceiver", "ParleyEndpoint",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

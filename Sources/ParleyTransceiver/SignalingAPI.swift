@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import ParleyAgent
+import ParleyEndpoint
 import ParleyWire
 
 /// The HTTP signaling API: `POST /v1/realtime/calls` (the OpenAI Realtime WebRTC shape) and

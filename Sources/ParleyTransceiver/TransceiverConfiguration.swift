@@ -34,12 +34,26 @@ public enum BackendKind: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+extension PeerAddress {
+    /// The same IP with the port `count` higher; port 0 (any port) stays 0.
+    func offset(by count: Int) -> PeerAddress {
+        guard port != 0 else { return self }
+        return PeerAddress(ip: ip, port: UInt16(truncatingIfNeeded: Int(port) + count))
+    }
+}
+
 /// What a transceiver is told at start: where it listens, what it advertises, who may call.
 public struct TransceiverConfiguration: Sendable {
     /// The signaling HTTP listener.
     public var httpAddress: PeerAddress
-    /// The one UDP socket all sessions share.
+    /// The first shard's UDP socket; shard i binds PORT+i (port 0: each shard its own
+    /// ephemeral port), unless `udpAddresses` lists every shard's socket.
     public var udpAddress: PeerAddress
+    /// One socket per shard, when they are not consecutive ports of `udpAddress`.
+    public var udpAddresses: [PeerAddress]
+    /// Shards when `udpAddresses` does not list them: event loop threads, each with its own
+    /// UDP socket and its own calls.
+    public var shards: Int
     /// Host candidates written into answers (RFC 8839 §5.1); the UDP address when empty.
     public var advertisedAddresses: [PeerAddress]
     /// New calls beyond this many get 503 with Retry-After.
@@ -55,13 +69,15 @@ public struct TransceiverConfiguration: Sendable {
     public var routingKeyring: RoutingKeyring
     /// The cluster tokens name; a relay of another cluster forwards over its backbone.
     public var cluster: UInt16
-    /// The address tokens name: where relays send this transceiver's packets. The UDP
-    /// address unless it is a wildcard.
+    /// The address tokens name: where relays send this transceiver's packets; shard i's
+    /// tokens name PORT+i. The shard's own UDP address when nil.
     public var routingAddress: PeerAddress?
 
     public init(
         httpAddress: PeerAddress = PeerAddress(ip: .v4(0x7F00_0001), port: 8080),
         udpAddress: PeerAddress = PeerAddress(ip: .v4(0x7F00_0001), port: 3478),
+        udpAddresses: [PeerAddress] = [],
+        shards: Int = 1,
         advertisedAddresses: [PeerAddress] = [],
         maxSessions: Int = 1_000,
         bearerKeys: Set<String> = [],
@@ -79,19 +95,44 @@ public struct TransceiverConfiguration: Sendable {
         self.routingAddress = routingAddress
         self.httpAddress = httpAddress
         self.udpAddress = udpAddress
+        self.udpAddresses = udpAddresses
+        self.shards = shards
         self.advertisedAddresses = advertisedAddresses
         self.maxSessions = maxSessions
         self.bearerKeys = bearerKeys
         self.drainDeadline = drainDeadline
     }
 
-    /// The candidates answers carry.
-    public var candidates: [PeerAddress] {
-        advertisedAddresses.isEmpty ? [udpAddress] : advertisedAddresses
+    /// The socket each shard binds: `udpAddresses` when it lists more than one, else
+    /// `shards` consecutive ports from `udpAddress` (all 0 when it asks for port 0).
+    public var shardUDPAddresses: [PeerAddress] {
+        if udpAddresses.count > 1 { return udpAddresses }
+        let first = udpAddresses.first ?? udpAddress
+        return (0..<max(1, shards)).map { first.offset(by: $0) }
     }
 
-    /// The transceiver address written into routing tokens.
-    public var tokenAddress: PeerAddress { routingAddress ?? udpAddress }
+    /// The candidates answers of a shard bound at `bound` carry: the advertised addresses
+    /// (a relay's public address, the same for every shard), else the shard's own socket.
+    public func candidates(forShardBoundAt bound: PeerAddress) -> [PeerAddress] {
+        advertisedAddresses.isEmpty ? [bound] : advertisedAddresses
+    }
+
+    /// The candidates answers carry before the sockets are bound.
+    public var candidates: [PeerAddress] {
+        candidates(forShardBoundAt: shardUDPAddresses[0])
+    }
+
+    /// The address shard `index` (bound at `bound`) writes into routing tokens, so a relay
+    /// forwards its clients straight to its socket: `routingAddress` with PORT+index, else
+    /// the shard's own socket.
+    public func tokenAddress(forShard index: Int, boundAt bound: PeerAddress) -> PeerAddress {
+        routingAddress.map { $0.offset(by: index) } ?? bound
+    }
+
+    /// The first shard's token address before the sockets are bound.
+    public var tokenAddress: PeerAddress {
+        tokenAddress(forShard: 0, boundAt: shardUDPAddresses[0])
+    }
 
     /// True when datagrams from `source` may carry the relay encapsulation.
     public func acceptsRelay(_ source: IPAddress) -> Bool {

@@ -1,8 +1,18 @@
 import Prometheus
 import Synchronization
 
-/// The transceiver's Prometheus metrics: sessions, setup times, packets, and drops by reason.
+/// The transceiver's Prometheus metrics: sessions, setup times, packets, and drops by reason,
+/// for the process; sessions and packets also per shard (`parley_shard_*{shard}`, names of
+/// their own so that summing a process metric over its labels never counts twice).
 public final class TransceiverMetrics: Sendable {
+    /// One shard's share of the process counters.
+    public struct Shard: Sendable {
+        public let sessions: Gauge
+        public let sessionsCreated: Counter
+        public let packetsReceived: Counter
+        public let packetsSent: Counter
+    }
+
     public let registry: PrometheusCollectorRegistry
     public let sessions: Gauge
     public let sessionsCreated: Counter
@@ -35,6 +45,16 @@ public final class TransceiverMetrics: Sendable {
         firstAudioAfter = setupStage("first_audio")
         turnLatency = registry.makeDurationHistogram(
             descriptor: Self.describe("parley_turn_latency_seconds", "End of the caller's speech (as detected) to the first answer packet sent"), buckets: buckets)
+    }
+
+    /// The per-shard metrics of shard `index`.
+    public func shard(_ index: Int) -> Shard {
+        let label = [("shard", String(index))]
+        return Shard(
+            sessions: registry.makeGauge(descriptor: Self.describe("parley_shard_sessions", "Live WebRTC sessions, by shard"), labels: label),
+            sessionsCreated: registry.makeCounter(descriptor: Self.describe("parley_shard_sessions_created_total", "Sessions created, by shard"), labels: label),
+            packetsReceived: registry.makeCounter(descriptor: Self.describe("parley_shard_packets_received_total", "UDP datagrams received, by shard"), labels: label),
+            packetsSent: registry.makeCounter(descriptor: Self.describe("parley_shard_packets_sent_total", "UDP datagrams sent, by shard"), labels: label))
     }
 
     /// Counts one datagram dropped for `reason` (`parley_packets_dropped_total{reason}`).

@@ -9,18 +9,23 @@ import ServiceLifecycle
 /// A whole transceiver as services: the media engine and the signaling HTTP server.
 /// On SIGTERM it stops taking calls (`/readyz` answers 503) and keeps live sessions until
 /// they end or the drain deadline passes, then stops.
+///
+/// The media shards run on event loop threads of their own, one per shard; signaling runs
+/// on NIO's shared group.
 public struct Transceiver: Sendable {
     public let engine: MediaEngine
     public let logger: Logger
+    private let shardLoops: MultiThreadedEventLoopGroup
 
-    public init(configuration: TransceiverConfiguration, logger: Logger, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
+    public init(configuration: TransceiverConfiguration, logger: Logger) throws {
         if let problem = configuration.authenticationProblem() {
             throw TransceiverStartupError(message: problem)
         }
         self.logger = logger
+        shardLoops = MultiThreadedEventLoopGroup(numberOfThreads: configuration.shardUDPAddresses.count)
         engine = try MediaEngine(
             configuration: configuration, metrics: TransceiverMetrics(),
-            eventLoop: eventLoopGroup.next(), logger: logger)
+            eventLoops: Array(shardLoops.makeIterator()), logger: logger)
     }
 
     /// Runs until SIGTERM or SIGINT, then drains.
@@ -36,7 +41,13 @@ public struct Transceiver: Sendable {
                 services: [.init(service: http), .init(service: media)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            try? await shardLoops.shutdownGracefully()
+            throw error
+        }
+        try? await shardLoops.shutdownGracefully()
     }
 }
 
@@ -51,8 +62,12 @@ struct MediaService: Service {
     let logger: Logger
 
     func run() async throws {
-        let address = try await engine.start()
-        logger.info("media socket bound", metadata: ["udp": "\(address)", "candidates": "\(engine.configuration.candidates)"])
+        let addresses = try await engine.start()
+        for (shard, address) in addresses.enumerated() {
+            logger.info("media socket bound", metadata: [
+                "shard": "\(shard)", "udp": "\(address)",
+                "candidates": "\(engine.configuration.candidates(forShardBoundAt: address))"])
+        }
         try? await gracefulShutdown()
         let live = await engine.sessionCount
         logger.info("draining", metadata: ["sessions": "\(live)"])

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import ParleyNIO
 import ParleyAgent
+import ParleyEndpoint
 import ParleyWire
 import Synchronization
 import WSClient

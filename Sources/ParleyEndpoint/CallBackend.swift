@@ -2,7 +2,7 @@ import ParleyAgent
 import ParleyWire
 
 /// What a backend asks of its call.
-enum BackendOutput: Equatable {
+public enum BackendOutput: Equatable, Sendable {
     /// Audio for the caller, PCM16 mono at 24 kHz, any length; `responseID` ties it to a
     /// `response.created` so playback events can name it.
     case audio([Int16], responseID: String?)
@@ -14,10 +14,13 @@ enum BackendOutput: Equatable {
     case failed(reason: String)
 }
 
-/// A call's AI side, driven on the media event loop. Parley's backend protocol
-/// (docs/backend-protocol.md) is this interface carried over a WebSocket; the built-in agent
-/// and the echo implement it in process.
-protocol CallBackend: AnyObject {
+/// A call's AI side, driven by its `Call` on the thread that owns the call. Parley's backend
+/// protocol (docs/backend-protocol.md) is this interface carried over a WebSocket; the
+/// built-in agent and the echo implement it in process.
+///
+/// A backend that produces output on its own (off the call's thread) asks its runtime to
+/// hand the endpoint `wakeCall(_:now:)`, which polls it.
+public protocol CallBackend: AnyObject {
     /// One 20 ms frame of the caller's audio, PCM16 mono at 24 kHz; `mediaTime` counts
     /// samples since the call's audio began.
     func receiveAudio(_ frame: [Int16], mediaTime: UInt32)
@@ -33,50 +36,54 @@ protocol CallBackend: AnyObject {
 }
 
 /// Plays the caller's audio back: the transport and codec path with no AI in it.
-final class EchoBackend: CallBackend {
+public final class EchoBackend: CallBackend {
     private var outputs = FIFO<BackendOutput>()
 
-    func receiveAudio(_ frame: [Int16], mediaTime: UInt32) {
+    public init() {}
+
+    public func receiveAudio(_ frame: [Int16], mediaTime: UInt32) {
         outputs.append(.audio(frame, responseID: nil))
     }
 
-    func receiveClientEvent(_ event: RealtimeEvent) {
+    public func receiveClientEvent(_ event: RealtimeEvent) {
         if event.type == "session.update" {
             outputs.append(.event(RealtimeEvent(type: "session.updated", fields: ["session": event["session"] ?? [:]])))
         }
     }
 
-    func outputStopped(responseID: String?) {}
-    func outputCleared(responseID: String?, playedMilliseconds: Int) {}
+    public func outputStopped(responseID: String?) {}
+    public func outputCleared(responseID: String?, playedMilliseconds: Int) {}
 
-    func pollOutput() -> BackendOutput? {
+    public func pollOutput() -> BackendOutput? {
         outputs.popFirst()
     }
 
-    func close() {
+    public func close() {
         outputs.removeAll()
     }
 }
 
 /// The built-in agent as a backend.
-final class AgentBackend: CallBackend {
+public final class AgentBackend: CallBackend {
     private var agent = BuiltInAgent()
 
-    func receiveAudio(_ frame: [Int16], mediaTime: UInt32) {
+    public init() {}
+
+    public func receiveAudio(_ frame: [Int16], mediaTime: UInt32) {
         agent.handleAudio(frame)
     }
 
-    func receiveClientEvent(_ event: RealtimeEvent) {
+    public func receiveClientEvent(_ event: RealtimeEvent) {
         agent.handleClientEvent(event)
     }
 
-    func outputStopped(responseID: String?) {
+    public func outputStopped(responseID: String?) {
         if let responseID { agent.outputFinished(responseID: responseID) }
     }
 
-    func outputCleared(responseID: String?, playedMilliseconds: Int) {}
+    public func outputCleared(responseID: String?, playedMilliseconds: Int) {}
 
-    func pollOutput() -> BackendOutput? {
+    public func pollOutput() -> BackendOutput? {
         switch agent.pollAction() {
         case .send(let event)?: return .event(event)
         case .play(let frame, let responseID)?: return .audio(frame, responseID: responseID)
@@ -85,5 +92,5 @@ final class AgentBackend: CallBackend {
         }
     }
 
-    func close() {}
+    public func close() {}
 }

@@ -1,52 +1,28 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-import NIOCore
-import ParleyNIO
 import ParleyAgent
 import ParleyWebRTC
 import ParleyWire
 
-/// Identifies one call in the signaling API (`/v1/realtime/calls/{id}`).
-public struct SessionID: Sendable, Hashable, CustomStringConvertible {
-    public let rawValue: String
-
-    public init?(rawValue: String) {
-        guard rawValue.hasPrefix("rtc_"), rawValue.count == 28,
-              rawValue.dropFirst(4).allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else { return nil }
-        self.rawValue = rawValue
+/// One call on the server side, sans-IO: the `PeerConnection` (ICE-lite, DTLS-SRTP, RTP/RTCP,
+/// data channels), the Opus codec pair, the paced output of what the backend says, the
+/// backend itself and the Realtime events waiting for the caller.
+///
+/// Its `TransceiverEndpoint` routes datagrams to it, drives it after every input, drains its
+/// transmits (adding the relay header where its path came through a relay) and keeps its
+/// deadline. Nothing here reads a clock or touches a socket.
+final class Call: DeadlineHeapElement {
+    /// What a call reports to its endpoint, which tags it with the call's id.
+    enum Event: Equatable {
+        case iceConnected(after: Duration)
+        case dtlsConnected(after: Duration)
+        case firstAudio(after: Duration)
+        /// The caller's end of speech (as detected) to the first answer packet sent.
+        case turnLatency(Duration)
+        case dropped(TransceiverEndpoint.DropReason)
     }
 
-    static func random() -> SessionID {
-        var generator = SystemRandomNumberGenerator()
-        let hex = (0..<3).map { _ in
-            let value = generator.next() as UInt64
-            let text = String(value, radix: 16)
-            return String(repeating: "0", count: 16 - text.count) + text
-        }.joined().prefix(24)
-        return SessionID(rawValue: "rtc_" + hex)!
-    }
-
-    public var description: String { rawValue }
-}
-
-/// One call as the runtime holds it: the sans-IO `PeerConnection`, the Opus codec pair, the
-/// call's backend (built-in agent, echo, or an external one over WebSocket) and the paced
-/// output of what the backend says. Lives on the media event loop for its whole life.
-final class MediaSession {
     /// 20 ms at the 24 kHz rate Parley decodes and encodes at.
     static let samplesPerFrame = 480
     static let sampleRate: Int32 = 24_000
-    /// Opus complexity 5 instead of libopus's default 10: at 100 echo calls on one core,
-    /// 10 saturated the core where 5 used 0.8 of it (BENCHMARKS.md). The environment variable
-    /// `PARLEY_OPUS_COMPLEXITY` (0-10) overrides it, so benchmarks can compare the two.
-    static let encoderComplexity: Int32 = {
-        guard let text = getenv("PARLEY_OPUS_COMPLEXITY"), let value = Int32(String(cString: text)),
-              (0...10).contains(value) else { return 5 }
-        return value
-    }()
     /// Events for the caller wait here until the data channel takes them.
     static let clientEventLimit = 256
     /// The data channel of the Realtime API's WebRTC calls.
@@ -57,11 +33,12 @@ final class MediaSession {
     let connection: PeerConnection
     let backend: any CallBackend
     let createdAt: Instant
-    private let metrics: TransceiverMetrics
+    private let mediaMode: TransceiverEndpoint.MediaMode
+    private let encoderComplexity: Int32
     /// Made on first use: idle calls and the packet echo never need them (about 40 KiB).
     private var decoder: OpusDecoder?
     private var encoder: OpusEncoder?
-    private(set) var output = PacedAudioOutput()
+    private var output = PacedAudioOutput()
     private var inputSamples: [Int16] = []
     private var inputMediaTime: UInt32 = 0
     private var outputSamples: [Int16] = []
@@ -71,29 +48,129 @@ final class MediaSession {
     /// The response being played and how many of its frames went out.
     private var playing: (responseID: String, frames: Int)?
     private var speechStoppedAt: Instant?
-    private(set) var clientEvents: [RealtimeEvent] = []
+    private var clientEvents: [RealtimeEvent] = []
     /// The stream of the `oai-events` data channel once the caller opened it.
     private var eventsChannel: UInt16?
     /// Why the backend failed, once it has; the call then ends.
-    private(set) var backendFailure: String?
-    /// The relay each validated client address came through (nil: directly).
-    var relayByClient: [PeerAddress: PeerAddress?] = [:]
-    /// Where this session's datagrams go (its client, or the relay it came through).
-    var destination = SocketAddressCache()
-    var timer: Scheduled<Void>?
-    var timerDeadline: Instant?
-    var firstAudioSentAt: Instant?
-    var isRemoved = false
+    private var backendFailure: String?
+    private var firstAudioSentAt: Instant?
+    private var events = FIFO<Event>()
+    /// Why the connection closed, as `parley_sessions_ended_total` names it.
+    private(set) var endReason: String?
+
+    /// Paths that passed an ICE check, oldest first (RFC 8445 peer-reflexive candidates).
+    /// The session table indexes them; sending looks up the relay of a destination here.
+    var paths: [MediaPath] = []
+    /// Set while the endpoint has this call queued for transmits.
+    var isQueuedForOutput = false
+    var heapSlot: DeadlineSlot?
 
     init(id: SessionID, serverUfrag: String, connection: PeerConnection, backend: any CallBackend,
-         metrics: TransceiverMetrics, createdAt: Instant) {
+         mediaMode: TransceiverEndpoint.MediaMode, encoderComplexity: Int32, createdAt: Instant) {
         self.id = id
         self.serverUfrag = serverUfrag
         self.connection = connection
         self.backend = backend
-        self.metrics = metrics
+        self.mediaMode = mediaMode
+        self.encoderComplexity = encoderComplexity
         self.createdAt = createdAt
     }
+
+    var isClosed: Bool { connection.isClosed }
+
+    func pollEvent() -> Event? {
+        events.popFirst()
+    }
+
+    /// The relay `destination`'s latest path came through; nil when it was direct.
+    func relay(toward destination: PeerAddress) -> PeerAddress? {
+        paths.last { $0.client == destination }?.relay
+    }
+
+    func nextDeadline() -> Instant? {
+        connection.nextDeadline().earliest(connection.isMediaReady ? output.nextDeadline() : nil)
+    }
+
+    // MARK: Input
+
+    /// A datagram (not a STUN request: those are routed by ufrag first) from `client`.
+    func handle(_ datagram: [UInt8], from client: PeerAddress, now: Instant) {
+        record(connection.handle(datagram, from: client, now: now))
+    }
+
+    /// A STUN message the endpoint parsed; true when ICE accepted it.
+    func handle(_ message: STUNMessage, from client: PeerAddress, now: Instant) -> Bool {
+        let verdict = connection.handle(message, from: client, now: now)
+        record(verdict)
+        return verdict == .accepted
+    }
+
+    func handleTimeout(now: Instant) {
+        connection.handleTimeout(now: now)
+    }
+
+    func close(now: Instant) {
+        connection.close(now: now)
+    }
+
+    private func record(_ verdict: PeerConnection.Verdict) {
+        if case .dropped(let reason) = verdict { events.append(.dropped(.init(reason))) }
+    }
+
+    // MARK: Driving
+
+    /// Runs everything an input may have set off: connection events, backend output, events
+    /// for the caller, due audio; until nothing moves. Transmits stay queued in the
+    /// connection for the endpoint to drain.
+    func drive(now: Instant) {
+        var progressed = true
+        while progressed {
+            progressed = false
+            while let event = connection.pollEvent() {
+                progressed = true
+                handle(event, now: now)
+            }
+            if pumpBackend(now: now) { progressed = true }
+            flushClientEvents(now: now)
+            if backendFailure != nil, !connection.isClosed {
+                connection.close(now: now)
+                progressed = true
+            }
+            if connection.isMediaReady, sendDueAudio(now: now) { progressed = true }
+        }
+        if connection.isClosed { backend.close() }
+    }
+
+    private func handle(_ event: PeerConnection.Event, now: Instant) {
+        switch event {
+        case .iceConnected:
+            events.append(.iceConnected(after: now - createdAt))
+        case .dtlsConnected:
+            events.append(.dtlsConnected(after: now - createdAt))
+        case .audio(let audio):
+            switch mediaMode {
+            case .packetEcho:
+                echoPacket(audio, now: now)
+                noteFirstAudio(now: now)
+            case .decoded:
+                decodeReceivedAudio(audio)
+            }
+        case .dataChannel(let event):
+            handleDataChannelEvent(event, now: now)
+        case .dataChannelDropped(let reason):
+            events.append(.dropped(.init(reason)))
+        case .closed(let reason):
+            endReason = backendFailure != nil ? "backend_failed" : reason.rawValue
+        }
+    }
+
+    private func noteFirstAudio(now: Instant) {
+        guard firstAudioSentAt == nil else { return }
+        firstAudioSentAt = now
+        events.append(.firstAudio(after: now - createdAt))
+    }
+
+    // MARK: Caller audio in
 
     private func opusDecoder() throws(OpusError) -> OpusDecoder {
         if let decoder { return decoder }
@@ -104,33 +181,35 @@ final class MediaSession {
 
     private func opusEncoder() throws(OpusError) -> OpusEncoder {
         if let encoder { return encoder }
-        let made = try OpusEncoder(sampleRate: Self.sampleRate, channels: 1, complexity: Self.encoderComplexity)
+        let made = try OpusEncoder(sampleRate: Self.sampleRate, channels: 1, complexity: encoderComplexity)
         encoder = made
         return made
     }
 
-    // MARK: Caller audio in
-
-    /// Decodes one received Opus packet (concealing a short gap first, RFC 6716 §4.4) and
-    /// hands the backend 20 ms frames.
-    func receiveAudio(_ audio: PeerConnection.ReceivedAudio) throws(OpusError) {
-        let decoder = try opusDecoder()
-        if let last = lastReceivedSequence {
-            let gap = audio.sequenceNumber &- last
-            guard gap != 0, gap < 0x8000 else { return }
-            if gap > 1, gap <= 5 {
-                for _ in 1..<gap {
-                    deliverInput(try decoder.decodeMissing(frameSize: Self.samplesPerFrame))
+    /// Where every received audio packet of the call is decoded: one Opus packet (a short
+    /// gap concealed first, RFC 6716 §4.4) becomes 20 ms frames for the backend.
+    private func decodeReceivedAudio(_ audio: PeerConnection.ReceivedAudio) {
+        do {
+            let decoder = try opusDecoder()
+            if let last = lastReceivedSequence {
+                let gap = audio.sequenceNumber &- last
+                guard gap != 0, gap < 0x8000 else { return }
+                if gap > 1, gap <= 5 {
+                    for _ in 1..<gap {
+                        deliverInput(try decoder.decodeMissing(frameSize: Self.samplesPerFrame))
+                    }
                 }
             }
+            lastReceivedSequence = audio.sequenceNumber
+            deliverInput(try decoder.decode(audio.payload))
+        } catch {
+            events.append(.dropped(.opusDecode))
         }
-        lastReceivedSequence = audio.sequenceNumber
-        deliverInput(try decoder.decode(audio.payload))
     }
 
     /// Sends a received Opus packet straight back, keeping the caller's timing: the
     /// transport-only echo (`--backend packet-echo`).
-    func echoPacket(_ audio: PeerConnection.ReceivedAudio, now: Instant) {
+    private func echoPacket(_ audio: PeerConnection.ReceivedAudio, now: Instant) {
         let base = firstEchoTimestamp ?? audio.rtpTimestamp
         firstEchoTimestamp = base
         connection.sendAudio(audio.payload, mediaTime: audio.rtpTimestamp &- base, marker: false, now: now)
@@ -150,7 +229,7 @@ final class MediaSession {
     // MARK: Backend out
 
     /// Takes everything the backend produced. Returns true when something was taken.
-    func pumpBackend(now: Instant) -> Bool {
+    private func pumpBackend(now: Instant) -> Bool {
         var progressed = false
         while let item = backend.pollOutput() {
             progressed = true
@@ -202,54 +281,62 @@ final class MediaSession {
     }
 
     /// Sends every output frame that is due, with playback events around responses.
-    /// Returns true when a frame went out.
-    func sendDueAudio(now: Instant) throws(OpusError) -> Bool {
-        var sent = false
+    /// Returns true when a frame went out or a response finished.
+    private func sendDueAudio(now: Instant) -> Bool {
+        var progressed = false
         let wasPlaying = output.isPlaying
         while let frame = output.poll(now: now) {
             if let tag = frame.tag, playing?.responseID != tag {
                 playing = (tag, 0)
                 sendToClient(RealtimeEvent(type: "output_audio_buffer.started", fields: ["response_id": .string(tag)]))
                 if let stoppedAt = speechStoppedAt {
-                    // Turn latency: the caller's end of speech to the first answer packet sent.
                     speechStoppedAt = nil
                     let latency = now - stoppedAt
-                    metrics.turnLatency.record(latency)
+                    events.append(.turnLatency(latency))
                     sendToClient(RealtimeEvent(type: "parley.turn_latency", fields: [
                         "response_id": .string(tag), "latency_ms": .number((latency.milliseconds * 10).rounded() / 10)]))
                 }
             }
-            let packet = try opusEncoder().encode(frame.samples)
+            let packet: [UInt8]
+            do {
+                packet = try opusEncoder().encode(frame.samples)
+            } catch {
+                events.append(.dropped(.opusEncode))
+                return progressed
+            }
             connection.sendAudio(packet, mediaTime: frame.mediaTime, marker: frame.marker, now: now)
             if playing != nil { playing?.frames += 1 }
-            sent = true
+            noteFirstAudio(now: now)
+            progressed = true
         }
         if wasPlaying, !output.isPlaying, let finished = playing {
             playing = nil
             sendToClient(RealtimeEvent(type: "output_audio_buffer.stopped", fields: ["response_id": .string(finished.responseID)]))
             backend.outputStopped(responseID: finished.responseID)
+            progressed = true
         }
-        return sent
+        return progressed
     }
 
     // MARK: Events for the caller
 
+    /// Queues an event for the caller until the `oai-events` channel takes it.
     private func sendToClient(_ event: RealtimeEvent) {
         guard clientEvents.count < Self.clientEventLimit else {
-            metrics.drop("client_event_queue_full")
+            events.append(.dropped(.clientEventQueueFull))
             return
         }
         clientEvents.append(event)
     }
 
     /// Sends the events waiting for the caller once the `oai-events` channel is open.
-    func flushClientEvents(now: Instant) {
+    private func flushClientEvents(now: Instant) {
         guard let channel = eventsChannel, !clientEvents.isEmpty else { return }
         for event in clientEvents {
             do {
                 try connection.sendDataChannelMessage(.text(String(decoding: event.encodedJSON(), as: UTF8.self)), on: channel, now: now)
             } catch {
-                metrics.drop("client_event_send_failed")
+                events.append(.dropped(.clientEventSendFailed))
             }
         }
         clientEvents.removeAll()
@@ -257,7 +344,7 @@ final class MediaSession {
 
     /// Data channels (RFC 8831): `oai-events` carries Realtime events both ways; messages on
     /// other channels are counted and dropped.
-    func handleDataChannelEvent(_ event: SCTPAssociation.Event, now: Instant) {
+    private func handleDataChannelEvent(_ event: SCTPAssociation.Event, now: Instant) {
         switch event {
         case .channelOpened(let info) where info.label == Self.eventsChannelLabel:
             eventsChannel = info.streamID
@@ -271,19 +358,23 @@ final class MediaSession {
             do {
                 backend.receiveClientEvent(try RealtimeEvent(json: bytes))
             } catch {
-                metrics.drop("client_event_malformed")
+                events.append(.dropped(.clientEventMalformed))
                 sendToClient(.error(code: "invalid_event", message: error.description))
             }
         case .message:
-            metrics.drop("data_channel_unknown_channel")
+            events.append(.dropped(.dataChannelUnknownChannel))
         case .channelClosed(let stream) where stream == eventsChannel:
             eventsChannel = nil
         case .connected, .channelOpened, .channelClosed, .closed:
             break
         }
     }
+}
 
-    func nextDeadline() -> Instant? {
-        connection.nextDeadline().earliest(connection.isMediaReady ? output.nextDeadline() : nil)
-    }
+/// How a client's datagrams reach the transceiver: through a relay (which wraps them with
+/// the client's address) or directly. Calls are keyed by both, so two relays may carry
+/// clients whose addresses collide.
+struct MediaPath: Hashable {
+    var relay: PeerAddress?
+    var client: PeerAddress
 }

@@ -1,0 +1,112 @@
+import Logging
+import ParleyAgent
+import ParleyEndpoint
+import ParleyNIO
+import ParleyWire
+
+/// One shard's endpoint as its `UDPDriver` drives it: the sans-IO `TransceiverEndpoint` plus
+/// what the runtime does with its events (metrics, the placement ledger, logs). Lives on the
+/// shard's event loop for its whole life.
+final class MediaShard: DatagramEndpoint {
+    let index: Int
+    let endpoint: TransceiverEndpoint
+    private let metrics: TransceiverMetrics
+    private let shardMetrics: TransceiverMetrics.Shard
+    private let placement: CallPlacement
+    private let logger: Logger
+    /// Datagrams counted since the last flush: the process totals are shared by every
+    /// shard's thread, so they advance once per batch rather than once per datagram.
+    private var received: Int64 = 0
+    private var sent: Int64 = 0
+
+    init(index: Int, endpoint: TransceiverEndpoint, metrics: TransceiverMetrics, placement: CallPlacement, logger: Logger) {
+        self.index = index
+        self.endpoint = endpoint
+        self.metrics = metrics
+        self.placement = placement
+        self.logger = logger
+        shardMetrics = metrics.shard(index)
+    }
+
+    // MARK: DatagramEndpoint
+
+    var maxTransmitLength: Int { TransceiverEndpoint.maxTransmitLength }
+
+    func handle(_ datagram: UnsafeRawBufferPointer, from source: PeerAddress, now: Instant) {
+        received += 1
+        endpoint.handle(datagram, from: source, now: now)
+    }
+
+    func handleTimeout(now: Instant) {
+        endpoint.handleTimeout(now: now)
+    }
+
+    func pollTransmit(into buffer: UnsafeMutableRawBufferPointer) -> OutgoingDatagram? {
+        guard let datagram = endpoint.pollTransmit(into: buffer) else { return nil }
+        sent += 1
+        return datagram
+    }
+
+    func nextDeadline() -> Instant? {
+        endpoint.nextDeadline()
+    }
+
+    func didFlush() {
+        while let event = endpoint.pollEvent() {
+            record(event)
+        }
+        if received > 0 {
+            metrics.packetsReceived.increment(by: received)
+            shardMetrics.packetsReceived.increment(by: received)
+            received = 0
+        }
+        if sent > 0 {
+            metrics.packetsSent.increment(by: sent)
+            shardMetrics.packetsSent.increment(by: sent)
+            sent = 0
+        }
+    }
+
+    // MARK: Signaling
+
+    /// Creates a call on this shard (its place was reserved in `placement`).
+    func createCall(offer: SDPOffer, settings: RealtimeEvent?, now: Instant,
+                    makeBackend: (SessionID) -> any CallBackend) throws(CallSetupError) -> CallAnswer {
+        let answer = try endpoint.createCall(offer: offer, settings: settings, now: now, makeBackend: makeBackend)
+        placement.placed(answer.id, onShard: index)
+        metrics.sessions.increment()
+        metrics.sessionsCreated.increment()
+        shardMetrics.sessions.increment()
+        shardMetrics.sessionsCreated.increment()
+        logger.debug("call created", metadata: ["session": "\(answer.id)", "shard": "\(index)"])
+        return answer
+    }
+
+    /// The socket is bound: tokens and candidates of new calls name it where the
+    /// configuration left them to the bound address.
+    func bound(to address: PeerAddress, configuration: TransceiverConfiguration) {
+        endpoint.configuration.tokenAddress = configuration.tokenAddress(forShard: index, boundAt: address)
+        endpoint.configuration.candidates = configuration.candidates(forShardBoundAt: address)
+    }
+
+    private func record(_ event: TransceiverEndpoint.Event) {
+        switch event {
+        case .iceConnected(_, let after):
+            metrics.iceConnectedAfter.record(after)
+        case .dtlsConnected(_, let after):
+            metrics.dtlsConnectedAfter.record(after)
+        case .firstAudio(_, let after):
+            metrics.firstAudioAfter.record(after)
+        case .turnLatency(_, let latency):
+            metrics.turnLatency.record(latency)
+        case .callEnded(let id, let reason):
+            metrics.sessionEnded(reason)
+            metrics.sessions.decrement()
+            shardMetrics.sessions.decrement()
+            placement.ended(id, onShard: index)
+            logger.debug("call ended", metadata: ["session": "\(id)", "reason": "\(reason)", "shard": "\(index)"])
+        case .dropped(let reason):
+            metrics.drop(reason.rawValue)
+        }
+    }
+}
