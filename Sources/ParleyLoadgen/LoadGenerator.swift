@@ -46,7 +46,8 @@ public final class LoadGenerator: Sendable {
         let signaling = SignalingClient(url: configuration.url, bearerKey: configuration.bearerKey, group: signalingGroup)
         let settings = try makeSettings()
         let calls = try (0..<configuration.sessions).map { index in
-            try LoadgenCall(index: index, eventLoop: loops[index % loops.count], settings: settings)
+            LoadgenCall.Handle(index: index, driver: UDPDriver(
+                endpoint: try LoadgenCall(index: index, settings: settings), eventLoop: loops[index % loops.count]))
         }
         let baseline = configuration.serverPID.flatMap { ProcessSample.read(pid: $0) }
         if let pid = configuration.serverPID, baseline == nil {
@@ -59,7 +60,7 @@ public final class LoadGenerator: Sendable {
         defer { reporter.cancel() }
 
         setStage("ramp")
-        await ramp(calls, signaling: signaling)
+        await ramp(calls, settings: settings, signaling: signaling)
         setStage("settle")
         await settle(calls, loops: loops)
 
@@ -73,7 +74,7 @@ public final class LoadGenerator: Sendable {
         let loadgenAfter = ProcessSample.read(pid: 0)
 
         setStage("drain")
-        await onLoops(loops, calls) { $0.stopAudio() }
+        _ = await onLoops(loops, calls) { call, _ in call.stopAudio() }
         if configuration.audio != .idle {
             try? await Task.sleep(for: configuration.drain)
         }
@@ -121,20 +122,20 @@ public final class LoadGenerator: Sendable {
     // MARK: Phases
 
     /// Starts call `i` at `i / rampPerSecond` seconds; returns once every offer was answered or failed.
-    private func ramp(_ calls: [LoadgenCall], signaling: SignalingClient) async {
+    private func ramp(_ calls: [LoadgenCall.Handle], settings: CallSettings, signaling: SignalingClient) async {
         let start = ContinuousClock.now
         let rate = max(configuration.rampPerSecond, 0.001)
         await withTaskGroup(of: Void.self) { tasks in
             for call in calls {
                 let due = start + .nanoseconds(Int64(Double(call.index) / rate * 1e9))
                 try? await Task.sleep(until: due, clock: .continuous)
-                tasks.addTask { await call.start(signaling: signaling) }
+                tasks.addTask { await LoadgenCall.start(call, settings: settings, signaling: signaling) }
             }
         }
     }
 
     /// Waits until every call has SRTP keys or failed (each call's own setup timer bounds this).
-    private func settle(_ calls: [LoadgenCall], loops: [any EventLoop]) async {
+    private func settle(_ calls: [LoadgenCall.Handle], loops: [any EventLoop]) async {
         let limit = ContinuousClock.now + configuration.setupTimeout + .seconds(15)
         while ContinuousClock.now < limit {
             let unsettled = await count(calls, loops: loops) { $0.phase < .media }
@@ -145,7 +146,7 @@ public final class LoadGenerator: Sendable {
 
     /// DELETEs every call the server answered, at most 32 at once, then closes it.
     /// Returns the calls whose hang-up went wrong, with the reason.
-    private func hangUp(_ calls: [LoadgenCall], signaling: SignalingClient) async -> [(Int, String)] {
+    private func hangUp(_ calls: [LoadgenCall.Handle], signaling: SignalingClient) async -> [(Int, String)] {
         await withTaskGroup(of: (Int, String)?.self) { tasks in
             var failures: [(Int, String)] = []
             var running = 0
@@ -156,10 +157,10 @@ public final class LoadGenerator: Sendable {
                 }
                 running += 1
                 tasks.addTask {
-                    let location = try? await call.eventLoop.submit { () -> String? in
+                    let location = try? await call.driver.run { call, _ -> String? in
                         call.beginHangUp()
                         return call.location
-                    }.get()
+                    }
                     var failure: (Int, String)?
                     if let location = location ?? nil {
                         do {
@@ -169,7 +170,7 @@ public final class LoadGenerator: Sendable {
                             failure = (call.index, "DELETE failed: \(error)")
                         }
                     }
-                    try? await call.eventLoop.submit { call.close() }.get()
+                    _ = try? await call.driver.run { call, now in call.close(now: now) }
                     return failure
                 }
             }
@@ -182,31 +183,28 @@ public final class LoadGenerator: Sendable {
 
     // MARK: Loop access
 
-    private func onLoops(_ loops: [any EventLoop], _ calls: [LoadgenCall], _ body: @escaping @Sendable (LoadgenCall) -> Void) async {
+    /// Runs `body` on every call, one task per event loop for all of its calls.
+    private func onLoops<Result: Sendable>(
+        _ loops: [any EventLoop], _ calls: [LoadgenCall.Handle],
+        _ body: @escaping @Sendable (LoadgenCall, Instant) -> Result
+    ) async -> [Result] {
+        var results: [Result] = []
         for loop in loops {
-            try? await loop.submit {
-                for call in calls where call.eventLoop === loop { body(call) }
-            }.get()
-        }
-    }
-
-    private func count(_ calls: [LoadgenCall], loops: [any EventLoop], where predicate: @escaping @Sendable (LoadgenCall) -> Bool) async -> Int {
-        var total = 0
-        for loop in loops {
-            total += (try? await loop.submit {
-                calls.filter { $0.eventLoop === loop && predicate($0) }.count
-            }.get()) ?? 0
-        }
-        return total
-    }
-
-    private func collect(_ calls: [LoadgenCall], loops: [any EventLoop]) async -> [CallResult] {
-        var results: [CallResult] = calls.map { CallResult(index: $0.index, frequency: ToneAudio.frequency(forCall: $0.index)) }
-        for loop in loops {
-            let part = (try? await loop.submit {
-                calls.filter { $0.eventLoop === loop }.map { $0.result() }
+            results += (try? await loop.submit {
+                calls.filter { $0.eventLoop === loop }.map { $0.driver.runOnLoop(body) }
             }.get()) ?? []
-            for result in part { results[result.index] = result }
+        }
+        return results
+    }
+
+    private func count(_ calls: [LoadgenCall.Handle], loops: [any EventLoop], where predicate: @escaping @Sendable (LoadgenCall) -> Bool) async -> Int {
+        await onLoops(loops, calls) { call, _ in predicate(call) }.filter { $0 }.count
+    }
+
+    private func collect(_ calls: [LoadgenCall.Handle], loops: [any EventLoop]) async -> [CallResult] {
+        var results: [CallResult] = calls.map { CallResult(index: $0.index, frequency: ToneAudio.frequency(forCall: $0.index)) }
+        for result in await onLoops(loops, calls, { call, _ in call.result() }) {
+            results[result.index] = result
         }
         return results
     }
@@ -228,7 +226,7 @@ public final class LoadGenerator: Sendable {
         }
     }
 
-    private func reportProgress(calls: [LoadgenCall], loops: [any EventLoop], progress: @Sendable (String) -> Void) async {
+    private func reportProgress(calls: [LoadgenCall.Handle], loops: [any EventLoop], progress: @Sendable (String) -> Void) async {
         let start = ContinuousClock.now
         var previous = Tally()
         let serverPID = configuration.serverPID
@@ -236,23 +234,20 @@ public final class LoadGenerator: Sendable {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
             if Task.isCancelled { return }
-            var tally = Tally()
-            for loop in loops {
-                tally = tally + ((try? await loop.submit {
-                    calls.filter { $0.eventLoop === loop }.reduce(into: Tally()) { tally, call in
-                        if call.phase > .pending { tally.started += 1 }
-                        if call.failure != nil {
-                            tally.failed += 1
-                        } else if call.phase == .signaling || call.phase == .connecting {
-                            tally.connecting += 1
-                        } else if call.phase == .media || call.phase == .stopped {
-                            tally.media += 1
-                        }
-                        tally.sent += call.framesSent
-                        tally.received += call.echoesReceived
-                    }
-                }.get()) ?? Tally())
-            }
+            let tally = await onLoops(loops, calls) { call, _ in
+                var tally = Tally()
+                if call.phase > .pending { tally.started += 1 }
+                if call.failure != nil {
+                    tally.failed += 1
+                } else if call.phase == .signaling || call.phase == .connecting {
+                    tally.connecting += 1
+                } else if call.phase == .media || call.phase == .stopped {
+                    tally.media += 1
+                }
+                tally.sent = call.framesSent
+                tally.received = call.echoesReceived
+                return tally
+            }.reduce(Tally(), +)
             var line = "[\(Int(seconds(ContinuousClock.now - start)))s \(stage.withLock { $0 })] "
                 + "started \(tally.started)/\(configuration.sessions), setting up \(tally.connecting), "
                 + "in media \(tally.media), failed \(tally.failed) | audio tx \(tally.sent - previous.sent)/s "

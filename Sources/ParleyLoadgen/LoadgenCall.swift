@@ -15,22 +15,27 @@ struct CallSettings: Sendable {
     var preEncoded: [Int: [[UInt8]]]
 }
 
-/// One WebRTC call made by Parley's client role (ICE controlling, RFC 8445 §7.2): its own UDP
-/// socket, a `PeerConnection` driven on one event loop as the transceiver drives its
-/// sessions (drain transmits and events, re-arm one timer at the next deadline), a tone
-/// sent every 20 ms, and the accounting of what the echo brought back.
-///
-/// `@unchecked Sendable`: after `init`, every mutable property is touched only on
-/// `eventLoop` (the socket handler, the timers and the orchestrator's `submit`s run there).
-final class LoadgenCall: @unchecked Sendable {
-    enum Phase: Int, Comparable {
+/// One WebRTC call made by Parley's client role (ICE controlling, RFC 8445 §7.2): a
+/// `PeerConnection`, a tone sent every 20 ms, and the accounting of what the echo brought
+/// back. It is the endpoint of its own `UDPDriver` (one socket, one timer at the earliest of
+/// the connection's deadline, the next audio frame and the set-up timeout), the same driver a
+/// transceiver shard runs on, so it lives on that driver's event loop for its whole life.
+final class LoadgenCall: DatagramEndpoint {
+    enum Phase: Int, Comparable, Sendable {
         case pending, signaling, connecting, media, stopped, ending, ended
 
         static func < (lhs: Phase, rhs: Phase) -> Bool { lhs.rawValue < rhs.rawValue }
     }
 
+    /// What the load generator holds of a call: its index and its driver.
+    struct Handle: Sendable {
+        let index: Int
+        let driver: UDPDriver<LoadgenCall>
+
+        var eventLoop: any EventLoop { driver.eventLoop }
+    }
+
     let index: Int
-    let eventLoop: any EventLoop
     private let settings: CallSettings
     private let tone: ToneSender?
     private let frequency: Int
@@ -41,12 +46,7 @@ final class LoadgenCall: @unchecked Sendable {
     private(set) var framesSent: UInt64 = 0
     private(set) var echoesReceived: UInt64 = 0
     private var connection: PeerConnection?
-    private var channel: (any Channel)?
-    private var destination = SocketAddressCache()
-    private var pendingFlush = false
-    private var timer: Scheduled<Void>?
-    private var timerDeadline: Instant?
-    private var setupTimer: Scheduled<Void>?
+    private var setupDeadline: Instant?
     private var drops: [String: Int] = [:]
 
     private var startedAt: Instant?
@@ -68,9 +68,8 @@ final class LoadgenCall: @unchecked Sendable {
     /// With --echo-check: the decoder for the echo and its last second of samples.
     private var echo: (decoder: OpusDecoder, samples: SampleRing)?
 
-    init(index: Int, eventLoop: any EventLoop, settings: CallSettings) throws(OpusError) {
+    init(index: Int, settings: CallSettings) throws(OpusError) {
         self.index = index
-        self.eventLoop = eventLoop
         self.settings = settings
         frequency = ToneAudio.frequency(forCall: index)
         switch settings.audio {
@@ -87,64 +86,55 @@ final class LoadgenCall: @unchecked Sendable {
         }
     }
 
-    // MARK: Setup (called from the orchestrator's tasks)
+    // MARK: Setup (the orchestrator's task)
 
     /// Binds the call's socket, posts its offer and, on the loop, starts ICE toward the
     /// answer's candidates. Failures are recorded on the call, never thrown.
-    func start(signaling: SignalingClient) async {
-        eventLoop.execute { self.phase = .signaling }
-        let channel: any Channel
+    static func start(_ call: Handle, settings: CallSettings, signaling: SignalingClient) async {
+        let driver = call.driver
+        _ = try? await driver.run { call, _ in call.phase = .signaling }
+        let local: PeerAddress
         do {
-            channel = try await DatagramBootstrap(group: eventLoop)
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(DatagramHandler(read: { self.receive($0) }))
-                    }
-                }
-                .bind(host: settings.bindHost, port: 0).get()
+            local = try await driver.bind(to: SocketAddress.makeAddressResolvingHost(settings.bindHost, port: 0), options: .single)
         } catch {
-            return eventLoop.execute { self.fail("UDP bind failed: \(error)", now: .now) }
+            _ = try? await driver.run { call, now in call.fail("UDP bind failed: \(error)", now: now) }
+            return
         }
-        let local = ICECredentials.random()
+        let ice = ICECredentials.random()
         let ssrc = UInt32.random(in: 1...UInt32.max)
         let certificate = settings.certificate
         let offer = SDPOfferBuilder.offer(with: SDPOfferParameters(
-            iceUfrag: local.ufrag, icePassword: local.password,
+            iceUfrag: ice.ufrag, icePassword: ice.password,
             fingerprint: DTLSFingerprintLine(algorithm: certificate.fingerprint.algorithm, digest: certificate.fingerprint.bytes),
-            sessionID: UInt64.random(in: 1...UInt64(Int64.max)), audioSSRC: ssrc, cname: "loadgen-\(index)"))
-        let answerText: String
-        let location: String
+            sessionID: UInt64.random(in: 1...UInt64(Int64.max)), audioSSRC: ssrc, cname: "loadgen-\(call.index)"))
         // Set-up time counts from the POST, as a browser's would from its fetch: the socket
         // and the offer are the client's own preparation.
         let startedAt = Instant.now
+        let answerText: String
+        let location: String
         do {
             (answerText, location) = try await signaling.postOffer(offer)
         } catch {
-            return eventLoop.execute {
-                self.channel = channel
-                self.fail(error.description, now: .now)
-            }
+            _ = try? await driver.run { call, now in call.fail(error.description, now: now) }
+            return
         }
         let answeredAt = Instant.now
         let answer: Result<SDPAnswer, SDPError> = Result { () throws(SDPError) in try SDPAnswer(parsing: answerText) }
-        eventLoop.execute {
-            self.channel = channel
-            self.location = location
-            self.startedAt = startedAt
-            self.answeredAt = answeredAt
+        _ = try? await driver.run { call, now in
+            call.location = location
+            call.startedAt = startedAt
+            call.answeredAt = answeredAt
             switch answer {
             case .success(let answer):
-                self.begin(answer: answer, local: local, ssrc: ssrc, channel: channel)
+                call.begin(answer: answer, local: ice, ssrc: ssrc, wantsIPv4: local.ip.isIPv4, now: now)
             case .failure(let error):
-                self.fail("answer SDP rejected: \(error)", now: .now)
+                call.fail("answer SDP rejected: \(error)", now: now)
             }
         }
     }
 
-    private func begin(answer: SDPAnswer, local: ICECredentials, ssrc: UInt32, channel: any Channel) {
-        let now = Instant.now
+    private func begin(answer: SDPAnswer, local: ICECredentials, ssrc: UInt32, wantsIPv4: Bool, now: Instant) {
         guard phase == .signaling else { return }
-        let wantsIPv4 = channel.localAddress?.protocol != .inet6
         let candidates = answer.candidates
             .filter { $0.transport.lowercased() == "udp" && $0.component == 1 }
             .compactMap(\.peerAddress)
@@ -168,13 +158,7 @@ final class LoadgenCall: @unchecked Sendable {
             return fail("DTLS setup failed: \(error)", now: now)
         }
         phase = .connecting
-        let deadline = (startedAt ?? now) + settings.setupTimeout
-        setupTimer = eventLoop.assumeIsolated().scheduleTask(deadline: deadline.nioDeadline) { [weak self] in
-            guard let self, self.phase == .connecting else { return }
-            let stage = self.iceConnectedAt == nil ? "ICE" : "DTLS"
-            self.fail("setup timed out in \(stage) after \(self.settings.setupTimeout)", now: .now)
-            self.drive(now: .now)
-        }
+        setupDeadline = (startedAt ?? now) + settings.setupTimeout
         drive(now: now)
     }
 
@@ -185,7 +169,6 @@ final class LoadgenCall: @unchecked Sendable {
         guard phase == .media else { return }
         phase = .stopped
         framesSentAtStop = framesSent
-        rearm()
     }
 
     /// Marks the call as ending before its DELETE, so the server's BYE is not a failure.
@@ -194,33 +177,62 @@ final class LoadgenCall: @unchecked Sendable {
         phase = .ending
     }
 
-    /// Closes the connection (RTCP BYE and DTLS close_notify go out) and the socket.
-    func close() {
-        let now = Instant.now
+    /// Closes the connection (RTCP BYE and DTLS close_notify go out); the driver then closes
+    /// the socket.
+    func close(now: Instant) {
         phase = .ended
-        setupTimer?.cancel()
-        if let connection {
-            connection.close(now: now)
-            drive(now: now)
-        } else {
-            closeChannel()
-        }
+        setupDeadline = nil
+        connection?.close(now: now)
+        drive(now: now)
     }
 
     func recordFailure(_ reason: String) {
         if failure == nil { failure = reason }
     }
 
-    // MARK: Driving
+    // MARK: DatagramEndpoint
 
-    func receive(_ envelope: AddressedEnvelope<ByteBuffer>) {
-        guard let connection, let source = PeerAddress(envelope.remoteAddress) else { return }
-        let now = Instant.now
-        if case .dropped(let reason) = connection.handle(Array(envelope.data.readableBytesView), from: source, now: now) {
+    var maxTransmitLength: Int { 2_048 }
+
+    var isFinished: Bool {
+        connection?.isClosed ?? (phase == .ended)
+    }
+
+    func handle(_ datagram: UnsafeRawBufferPointer, from source: PeerAddress, now: Instant) {
+        guard let connection else { return }
+        if case .dropped(let reason) = connection.handle(Array(datagram), from: source, now: now) {
             drops[reason.rawValue, default: 0] += 1
         }
         drive(now: now)
     }
+
+    func handleTimeout(now: Instant) {
+        if phase == .connecting, let deadline = setupDeadline, now >= deadline {
+            let stage = iceConnectedAt == nil ? "ICE" : "DTLS"
+            fail("setup timed out in \(stage) after \(settings.setupTimeout)", now: now)
+        }
+        connection?.handleTimeout(now: now)
+        drive(now: now)
+    }
+
+    func pollTransmit(into buffer: UnsafeMutableRawBufferPointer) -> OutgoingDatagram? {
+        while let transmit = connection?.pollTransmit() {
+            guard transmit.payload.count <= buffer.count else { continue }
+            transmit.payload.withUnsafeBytes { buffer.copyMemory(from: $0) }
+            return OutgoingDatagram(destination: transmit.destination, length: transmit.payload.count)
+        }
+        return nil
+    }
+
+    func nextDeadline() -> Instant? {
+        guard let connection else { return nil }
+        let audioDeadline = phase == .media && tone != nil && connection.isMediaReady ? nextAudioAt : nil
+        return connection.nextDeadline()
+            .earliest(audioDeadline)
+            .earliest(phase == .connecting ? setupDeadline : nil)
+    }
+
+    // MARK: Driving
 
     private func drive(now: Instant) {
         guard let connection else { return }
@@ -232,22 +244,6 @@ final class LoadgenCall: @unchecked Sendable {
                 handle(event, now: now)
             }
             sendDueAudio(now: now)
-            while let transmit = connection.pollTransmit() {
-                progressed = true
-                send(transmit)
-            }
-        }
-        if pendingFlush {
-            pendingFlush = false
-            channel?.flush()
-        }
-        if connection.isClosed {
-            timer?.cancel()
-            timer = nil
-            setupTimer?.cancel()
-            closeChannel()
-        } else {
-            rearm()
         }
     }
 
@@ -257,7 +253,6 @@ final class LoadgenCall: @unchecked Sendable {
             iceConnectedAt = now
         case .dtlsConnected:
             dtlsConnectedAt = now
-            setupTimer?.cancel()
             guard phase == .connecting else { return }
             phase = .media
             if tone != nil {
@@ -321,50 +316,13 @@ final class LoadgenCall: @unchecked Sendable {
         return .microseconds(Int64(fraction * 20_000))
     }
 
-    private func send(_ transmit: Transmit) {
-        guard let channel else { return }
-        var buffer = channel.allocator.buffer(capacity: transmit.payload.count)
-        buffer.writeBytes(transmit.payload)
-        channel.write(AddressedEnvelope(remoteAddress: destination.socketAddress(for: transmit.destination), data: buffer),
-                      promise: nil)
-        pendingFlush = true
-    }
-
-    private func rearm() {
-        guard let connection else { return }
-        let audioDeadline = phase == .media && tone != nil && connection.isMediaReady ? nextAudioAt : nil
-        let deadline = connection.nextDeadline().earliest(audioDeadline)
-        guard deadline != timerDeadline else { return }
-        timer?.cancel()
-        timerDeadline = deadline
-        guard let deadline else {
-            timer = nil
-            return
-        }
-        timer = eventLoop.assumeIsolated().scheduleTask(deadline: deadline.nioDeadline) { [weak self] in
-            guard let self else { return }
-            self.timer = nil
-            self.timerDeadline = nil
-            let now = Instant.now
-            self.connection?.handleTimeout(now: now)
-            self.drive(now: now)
-        }
-    }
-
     private func fail(_ reason: String, now: Instant) {
         recordFailure(reason)
         phase = .ended
-        setupTimer?.cancel()
+        setupDeadline = nil
         if let connection, !connection.isClosed {
             connection.close(now: now)
-        } else if connection == nil {
-            closeChannel()
         }
-    }
-
-    private func closeChannel() {
-        channel?.close(promise: nil)
-        channel = nil
     }
 
     // MARK: Results
