@@ -56,7 +56,7 @@ let package = Package(
         .target(
             name: "ParleyTransceiver",
             dependencies: [
-                "ParleyEndpoint", "ParleyWebRTC", "ParleyAgent", "ParleyRouting", "ParleyNIO",
+                "ParleyEndpoint", "ParleyWebRTC", "ParleyAgent", "ParleyRouting", "ParleyNIO", "CParleyLinux",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -18,8 +18,11 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(name: .customLong("public"), help: "The relay's public UDP address: the only media address clients see.")
     var publicAddress: PeerAddressArgument = .init(PeerAddress("127.0.0.1:3478")!)
 
-    @Option(help: "The transceiver's own UDP address, behind the relay.")
-    var media: PeerAddressArgument = .init(PeerAddress("127.0.0.1:3479")!)
+    @Option(help: "The first transceiver shard's UDP address, behind the relay; shard i binds PORT+i, and port 0 gives each shard a free port.")
+    var media: PeerAddressArgument = .init(PeerAddress("127.0.0.1:0")!)
+
+    @Option(help: "Transceiver shards, one event-loop thread and UDP socket each (default: the CPUs this process may use).")
+    var shards: Int?
 
     @Option(name: .customLong("backbone"), help: "The relay's internal address (backbone port), IP:PORT.")
     var backbone: PeerAddressArgument = .init(PeerAddress("127.0.0.1:3480")!)
@@ -37,6 +40,7 @@ struct DemoCommand: AsyncParsableCommand {
         for address in [http.address, publicAddress.address, media.address, backbone.address] where !address.ip.isLoopback {
             throw ValidationError("the demo runs on loopback only: \(address) is not (use parley relay and parley transceiver to deploy)")
         }
+        if let shards, shards < 1 { throw ValidationError("--shards must be at least 1") }
     }
 
     func run() async throws {
@@ -50,7 +54,7 @@ struct DemoCommand: AsyncParsableCommand {
             keyring: keyring, flowStore: MemoryFlowStore(), logger: logger)
         let transceiver = try Transceiver(
             configuration: TransceiverConfiguration(
-                httpAddress: http.address, udpAddress: media.address,
+                httpAddress: http.address, udpAddress: media.address, shards: shards ?? CPUBudget.available(),
                 advertisedAddresses: [publicAddress.address], drainDeadline: .seconds(1), backend: backend.kind,
                 relayNetworks: [IPNetwork(backbone.address.ip.description)!], routingKeyring: keyring),
             logger: logger)

@@ -16,10 +16,15 @@ struct TransceiverOptions: ParsableArguments {
     @Option(help: "Signaling HTTP listener, IP:PORT.")
     var http: PeerAddressArgument = .init(PeerAddress("127.0.0.1:8080")!)
 
-    @Option(help: "The UDP socket all sessions share, IP:PORT.")
-    var udp: PeerAddressArgument = .init(PeerAddress("127.0.0.1:3478")!)
+    @Option(help: ArgumentHelp(
+        "The first shard's UDP socket, IP:PORT (default 127.0.0.1:3478); shard i binds PORT+i, and port 0 gives each shard a port of its own.",
+        discussion: "A comma list, or --udp repeated, names every shard's socket instead."))
+    var udp: [PeerAddressListArgument] = []
 
-    @Option(help: "An address written into answers as a host candidate, IP:PORT (repeatable; default: the UDP address).")
+    @Option(help: "Shards: event-loop threads, each with its own UDP socket and its own calls (default: the CPUs this process may use, by affinity and cgroup quota).")
+    var shards: Int?
+
+    @Option(help: "An address written into answers as a host candidate, IP:PORT (repeatable; default: each shard's own UDP address).")
     var advertise: [PeerAddressArgument] = []
 
     @Option(help: "New calls beyond this many get 503.")
@@ -37,7 +42,7 @@ struct TransceiverOptions: ParsableArguments {
     @Option(help: "The cluster this transceiver's routing tokens name (0-65535).")
     var cluster: UInt16 = 0
 
-    @Option(help: "The address routing tokens name, where relays send packets (default: the UDP address).")
+    @Option(help: "The address routing tokens name, where relays send packets; shard i's tokens name PORT+i (default: each shard's own UDP address).")
     var routingAddress: PeerAddressArgument?
 
     @OptionGroup var routingKeys: RoutingKeyOptions
@@ -48,16 +53,41 @@ struct TransceiverOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
+    /// Every --udp address, comma lists flattened.
+    var udpAddresses: [PeerAddress] {
+        let listed = udp.flatMap(\.addresses)
+        return listed.isEmpty ? [PeerAddress("127.0.0.1:3478")!] : listed
+    }
+
+    /// Shards: one per listed socket, else --shards, else the CPUs this process may use.
+    func shardCount() throws -> Int {
+        let listed = udpAddresses
+        if listed.count > 1 {
+            if let shards, shards != listed.count {
+                throw ValidationError("--shards \(shards) but --udp lists \(listed.count) sockets")
+            }
+            return listed.count
+        }
+        let count = shards ?? CPUBudget.available()
+        guard count >= 1 else { throw ValidationError("--shards must be at least 1") }
+        for (name, address) in [("--udp", listed[0]), ("--routing-address", routingAddress?.address)] {
+            if let address, address.port != 0, Int(address.port) + count - 1 > Int(UInt16.max) {
+                throw ValidationError("\(name) \(address) leaves no room for \(count) consecutive ports")
+            }
+        }
+        return count
+    }
+
     func makeConfiguration() throws -> TransceiverConfiguration {
         let environmentKeys = ProcessInfo.processInfo.environment["PARLEY_API_KEYS"]?
             .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } ?? []
         return TransceiverConfiguration(
-            httpAddress: http.address, udpAddress: udp.address,
+            httpAddress: http.address, udpAddress: udpAddresses[0], udpAddresses: udpAddresses, shards: try shardCount(),
             advertisedAddresses: advertise.map(\.address), maxSessions: maxSessions,
             bearerKeys: Set(apiKey + environmentKeys), drainDeadline: .seconds(drainSeconds),
             backend: backend.kind,
             relayNetworks: relay.map(\.network),
-            routingKeyring: try routingKeys.load(developmentAllowed: udp.address.ip.isLoopback && relay.allSatisfy(\.network.address.isLoopback)).keyring,
+            routingKeyring: try routingKeys.load(developmentAllowed: udpAddresses.allSatisfy(\.ip.isLoopback) && relay.allSatisfy(\.network.address.isLoopback)).keyring,
             cluster: cluster,
             routingAddress: routingAddress?.address)
     }
@@ -66,8 +96,8 @@ struct TransceiverOptions: ParsableArguments {
         var logger = Logger(label: "parley.\(name)")
         logger.logLevel = logLevel
         let configuration = try makeConfiguration()
-        if configuration.tokenAddress.ip.isUnspecified {
-            throw ValidationError("--udp \(udp.address) is a wildcard: give --routing-address with the address relays reach")
+        if let wildcard = configuration.shardUDPAddresses.first(where: \.ip.isUnspecified), configuration.routingAddress == nil {
+            throw ValidationError("--udp \(wildcard) is a wildcard: give --routing-address with the address relays reach")
         }
         let transceiver = try Transceiver(configuration: configuration, logger: logger)
         logger.info("signaling listening", metadata: ["http": "http://\(http.address)"])
@@ -78,7 +108,7 @@ struct TransceiverOptions: ParsableArguments {
 struct TransceiverCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "transceiver",
-        abstract: "Terminate WebRTC calls: HTTP signaling, ICE-lite, DTLS, SRTP, Opus, on one UDP port.")
+        abstract: "Terminate WebRTC calls: HTTP signaling, ICE-lite, DTLS, SRTP, Opus, on one UDP port per shard.")
 
     @OptionGroup var options: TransceiverOptions
 
@@ -101,6 +131,17 @@ struct PeerAddressArgument: ExpressibleByArgument {
     }
 
     var defaultValueDescription: String { address.description }
+}
+
+/// `IP:PORT`, or several separated by commas, on the command line.
+struct PeerAddressListArgument: ExpressibleByArgument {
+    let addresses: [PeerAddress]
+
+    init?(argument: String) {
+        let addresses = argument.split(separator: ",").map { PeerAddress(String($0).trimmingCharacters(in: .whitespaces)) }
+        guard !addresses.isEmpty, !addresses.contains(where: { $0 == nil }) else { return nil }
+        self.addresses = addresses.compactMap { $0 }
+    }
 }
 
 /// `10.0.0.0/8` or a single address on the command line.
