@@ -2,8 +2,8 @@
 # Real peers against real transceivers on loopback: aiortc calls (one tone, then 20 at
 # once), headless Chromium on the demo page, hostile datagrams against an echo transceiver;
 # voice-agent scenarios (turn, barge-in, events) against a built-in-agent transceiver; the
-# example WebSocket backend answering a turn, then killed mid-call; then every session must
-# be gone. Starts everything on free ports and stops it by PID, whatever happens.
+# example WebSocket backend answering a turn, then killed mid-call; relay scenarios; the
+# load generator; a 2-shard transceiver behind a relay; then every session must be gone. Starts everything on free ports and stops it by PID, whatever happens.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 parley=${1:-.build/debug/parley}
@@ -97,6 +97,61 @@ PY
 run "relays: through a relay, 2 transceivers, restart with and without Redis, Redis down, hostile input, two clusters" \
     "$python" Tests/Interop/relay_scenarios.py --parley "$parley"
 run "load generator: 20 calls for 10 s, no failures, loss under 1%" check_load
+
+# A transceiver with 2 shards behind a relay: one UDP socket per shard (each on a port of
+# its own), calls placed on both shards, and every call hears its own tone back.
+check_shards() {
+    local public internal admin http sockets
+    read -r public internal admin http < <("$python" - <<'PY'
+import socket
+held = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM), socket.socket(socket.AF_INET, socket.SOCK_DGRAM),
+        socket.socket(), socket.socket()]
+for sock in held:
+    sock.bind(("127.0.0.1", 0))
+print(*(sock.getsockname()[1] for sock in held))
+PY
+)
+    "$parley" relay --public "127.0.0.1:$public" --internal "127.0.0.1:$internal" --admin "127.0.0.1:$admin" \
+        --workers 1 --no-pin --drain-seconds 0 --log-level warning >"$workdir/shard-relay.log" 2>&1 &
+    pid_of[shard-relay]=$!
+    "$parley" transceiver --http "127.0.0.1:$http" --udp 127.0.0.1:0 --shards 2 --advertise "127.0.0.1:$public" \
+        --relay 127.0.0.1 --backend echo --log-level warning >"$workdir/shards.log" 2>&1 &
+    pid_of[shards]=$!
+    for _ in $(seq 100); do
+        "$python" -c "import urllib.request
+urllib.request.urlopen('http://127.0.0.1:$admin/readyz', timeout=1)
+urllib.request.urlopen('http://127.0.0.1:$http/healthz', timeout=1)" 2>/dev/null && break
+        sleep 0.1
+    done
+    sockets=$(ss -uanpH | grep -c "pid=${pid_of[shards]},")
+    echo "UDP sockets of the 2-shard transceiver: $sockets"
+    [[ "$sockets" == 2 ]] || { ss -uanp | grep "pid=${pid_of[shards]},"; return 1; }
+    "$parley" loadgen --url "http://127.0.0.1:$http/v1/realtime/calls" --sessions 8 --ramp 8 --duration 4 --echo-check --json \
+        >"$workdir/shards.json" || { cat "$workdir/shards.json"; tail -20 "$workdir/shards.log"; return 1; }
+    "$python" - "$workdir/shards.json" "http://127.0.0.1:$http" <<'PY'
+import json, sys, urllib.request
+report = json.load(open(sys.argv[1]))
+metrics = urllib.request.urlopen(sys.argv[2] + "/metrics", timeout=5).read().decode()
+def shard_value(name, shard):
+    prefix = f'{name}{{shard="{shard}"}} '
+    return sum(float(line.split()[-1]) for line in metrics.splitlines() if line.startswith(prefix))
+created = [shard_value("parley_shard_sessions_created_total", shard) for shard in (0, 1)]
+received = [shard_value("parley_shard_packets_received_total", shard) for shard in (0, 1)]
+echo = report.get("echoCheck") or {}
+print(json.dumps({"calls_connected": report["callsConnected"], "calls_failed": report["callsFailed"],
+                  "created_by_shard": created, "received_by_shard": received, "echo_check": echo}))
+ok = (report["callsFailed"] == 0 and report["callsConnected"] == 8 and echo.get("passed") == 8
+      and all(count >= 3 for count in created) and all(count > 0 for count in received))
+sys.exit(0 if ok else 1)
+PY
+    local status=$? started
+    for started in shards shard-relay; do
+        kill "${pid_of[$started]}" 2>/dev/null && wait "${pid_of[$started]}" 2>/dev/null
+        unset "pid_of[$started]"
+    done
+    return $status
+}
+run "2 shards behind a relay: one socket per shard, calls on both, each hears its own tone" check_shards
 
 
 for target in "echo $url" "agent $agent_url" "ws $ws_url"; do

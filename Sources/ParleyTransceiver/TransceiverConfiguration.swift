@@ -54,7 +54,7 @@ public struct TransceiverConfiguration: Sendable {
     /// Shards when `udpAddresses` does not list them: event loop threads, each with its own
     /// UDP socket and its own calls.
     public var shards: Int
-    /// Host candidates written into answers (RFC 8839 §5.1); the UDP address when empty.
+    /// Host candidates written into answers (RFC 8839 §5.1); each shard's own socket when empty.
     public var advertisedAddresses: [PeerAddress]
     /// New calls beyond this many get 503 with Retry-After.
     public var maxSessions: Int
@@ -117,26 +117,11 @@ public struct TransceiverConfiguration: Sendable {
         advertisedAddresses.isEmpty ? [bound] : advertisedAddresses
     }
 
-    /// The candidates answers carry before the sockets are bound.
-    public var candidates: [PeerAddress] {
-        candidates(forShardBoundAt: shardUDPAddresses[0])
-    }
-
     /// The address shard `index` (bound at `bound`) writes into routing tokens, so a relay
     /// forwards its clients straight to its socket: `routingAddress` with PORT+index, else
     /// the shard's own socket.
     public func tokenAddress(forShard index: Int, boundAt bound: PeerAddress) -> PeerAddress {
         routingAddress.map { $0.offset(by: index) } ?? bound
-    }
-
-    /// The first shard's token address before the sockets are bound.
-    public var tokenAddress: PeerAddress {
-        tokenAddress(forShard: 0, boundAt: shardUDPAddresses[0])
-    }
-
-    /// True when datagrams from `source` may carry the relay encapsulation.
-    public func acceptsRelay(_ source: IPAddress) -> Bool {
-        relayNetworks.contains { $0.contains(source) }
     }
 
     /// Refuses an open signaling API on a non-loopback address: anyone who can reach it
