@@ -24,9 +24,10 @@ import ParleyWire
 /// In OpenSSL 3.0 the timer is the `struct timeval next_timeout` inside the connection's DTLS
 /// state (`SSL.d1`): `dtls1_start_timer` writes the real time plus the duration into it and
 /// then calls `BIO_ctrl(rbio, BIO_CTRL_DGRAM_SET_NEXT_TIMEOUT, 0, &d1->next_timeout)`;
-/// `dtls1_stop_timer` zeroes it and makes the same call. Those two are the only writers while a
-/// connection lives, and every write is followed by that call, so the BIO sees each new value
-/// and the address it lives at. OpenSSL reads it only to decide whether the timer runs (zero
+/// `dtls1_stop_timer` zeroes it and makes the same call. Apart from `SSL_clear` zeroing the
+/// whole DTLS state before a first handshake (when no timer runs yet) and a branch for SCTP
+/// BIOs (not ours), those two are its only writers, and each write is followed by that call, so
+/// the BIO sees every new value and the address it lives at. OpenSSL reads it only to decide whether the timer runs (zero
 /// means stopped) and whether it expired (`dtls1_get_timeout`, `dtls1_is_timer_expired`, used
 /// by `DTLSv1_handle_timeout` and by a read that finds no data, `dtls1_read_bytes` and
 /// `dtls1_read_failed`, which retransmit by themselves once it expired).
@@ -46,9 +47,10 @@ import ParleyWire
 /// handshake per `SSL` and frees the `SSL` (and the BIO with this object's pointer) in its
 /// `deinit`. A stop of the timer releases the address.
 ///
-/// OpenSSL 3.2 and later pass a copy of the timer on the stack instead, which must not be kept;
-/// `holdsOpenSSLTimer` is therefore true for OpenSSL 3.0.x only (the Debian 12 `libssl3` that
-/// Parley is built and tested against: 3.0.19 passes `&d1->next_timeout` from both functions).
+/// Later versions (3.2 onwards at least) pass a copy of the timer on the stack instead, which
+/// must not be kept; `holdsOpenSSLTimer` is therefore true for OpenSSL 3.0.x only, the Debian 12
+/// `libssl3` Parley is built and tested against (its 3.0.19 passes `&d1->next_timeout` from
+/// both functions, and a test that loses flights fails without the hold).
 /// With any other version OpenSSL keeps its real-clock timer, and `DTLSEndpoint.handleTimeout`
 /// retries when that clock will have passed it: in the runtime both clocks agree, while a test
 /// in virtual time would need real time to pass.

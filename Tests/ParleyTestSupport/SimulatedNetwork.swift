@@ -55,8 +55,9 @@ public final class SimulatedNetwork {
     /// Sets the conditions from `source` to `destination`, one way.
     public func setConditions(_ conditions: LinkConditions, from source: PeerAddress, to destination: PeerAddress) {
         let key = LinkKey(source: source, destination: destination)
-        openLink(key)
-        links[key]?.conditions = conditions
+        var link = links[key] ?? makeLink()
+        link.conditions = conditions
+        links[key] = link
     }
 
     /// Sets the same conditions both ways between two addresses.
@@ -161,16 +162,16 @@ public final class SimulatedNetwork {
         var datagram = SimulatedDatagram(
             source: transmit.source, destination: transmit.destination, payload: transmit.payload, round: round)
         let key = LinkKey(source: transmit.source, destination: transmit.destination)
-        openLink(key)
-        links[key]?.statistics.sent += 1
-        if let drop, drop(datagram) {
-            links[key]?.statistics.lost += 1
+        var link = links[key] ?? makeLink()
+        defer { links[key] = link }
+        link.statistics.sent += 1
+        let delays = drop?(datagram) == true ? [] : link.delaysForNextDatagram()
+        guard !delays.isEmpty else {
+            link.statistics.lost += 1
             return
         }
-        let delays = links[key]?.delaysForNextDatagram() ?? []
-        if delays.isEmpty { links[key]?.statistics.lost += 1 }
-        links[key]?.statistics.duplicated += max(delays.count - 1, 0)
-        if let rewrite, !delays.isEmpty { datagram.payload = rewrite(datagram) }
+        link.statistics.duplicated += delays.count - 1
+        if let rewrite { datagram.payload = rewrite(datagram) }
         for delay in delays {
             inFlight.insert(datagram, at: now + delay)
         }
@@ -186,11 +187,9 @@ public final class SimulatedNetwork {
         collect()
     }
 
-    /// Creates the link on first use, with the default conditions and the next seed.
-    private func openLink(_ key: LinkKey) {
-        guard links[key] == nil else { return }
-        let linkSeed = seed ^ (UInt64(links.count + 1) &* 0x9E37_79B9_7F4A_7C15)
-        links[key] = SimulatedLink(conditions: defaultConditions, seed: linkSeed)
+    /// A link for its first use: the default conditions and the next seed.
+    private func makeLink() -> SimulatedLink {
+        SimulatedLink(conditions: defaultConditions, seed: seed ^ (UInt64(links.count + 1) &* 0x9E37_79B9_7F4A_7C15))
     }
 }
 

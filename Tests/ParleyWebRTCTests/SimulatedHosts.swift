@@ -2,12 +2,11 @@ import ParleyTestSupport
 import ParleyWebRTC
 import ParleyWire
 
-/// A `PeerConnection` on a simulated network, recording its events and verdicts.
+/// A `PeerConnection` on a simulated network, recording its events.
 final class PeerConnectionHost: SimulatedHost {
     let connection: PeerConnection
     let address: PeerAddress
     private(set) var events: [PeerConnection.Event] = []
-    private(set) var verdicts: [PeerConnection.Verdict] = []
 
     init(_ connection: PeerConnection, at address: PeerAddress) {
         self.connection = connection
@@ -17,7 +16,7 @@ final class PeerConnectionHost: SimulatedHost {
     var addresses: [PeerAddress] { [address] }
 
     func handle(_ payload: [UInt8], from source: PeerAddress, to destination: PeerAddress, now: Instant) {
-        verdicts.append(connection.handle(payload, from: source, now: now))
+        connection.handle(payload, from: source, now: now)
     }
 
     func handleTimeout(now: Instant) {
