@@ -103,7 +103,7 @@ let package = Package(
             ]
         ),
 
-        .target(name: "ParleyTestSupport", path: "Tests/ParleyTestSupport"),
+        .target(name: "ParleyTestSupport", dependencies: ["ParleyWire"], path: "Tests/ParleyTestSupport"),
         .testTarget(name: "ParleyWireTests", dependencies: ["ParleyWire", "ParleyTestSupport"]),
         .testTarget(name: "ParleyWebRTCTests", dependencies: ["ParleyWebRTC", "ParleyTestSupport"]),
         .testTarget(name: "ParleyAgentTests", dependencies: ["ParleyAgent", "ParleyTestSupport"]),

@@ -8,6 +8,8 @@ Servers:
   parley-echo         `parley transceiver --backend echo` (Opus decode + encode at 24 kHz)
   pion                Benchmarks/pion-echo (RTP echo, transport only; GOMAXPROCS=1)
 
+Parley servers take --shards N and --server-cpus LIST (e.g. 0,1 for two shards on two cores).
+
 Commands (each prints one JSON object on stdout and appends a line per step to --log):
   search  --server S   the most calls that pass: doubling from --start, then bisecting until
                        the bracket is within --precision. A step passes when no call failed,
@@ -57,9 +59,10 @@ def raise_file_limit():
         pass
 
 
-def pinned(args, cpu):
-    """taskset to one core, at a nice level above other work on a shared machine."""
-    return ["nice", "-n", str(args.nice), "taskset", "-c", str(cpu)]
+def pinned(args, cpus):
+    """taskset to the given cores ("0" or "0,1"), at a nice level above other work on a
+    shared machine."""
+    return ["nice", "-n", str(args.nice), "taskset", "-c", str(cpus)]
 
 
 def raise_autogroup_priority(nice):
@@ -83,7 +86,7 @@ class Server:
         self.health = f"http://127.0.0.1:{http_port}/healthz"
         env = dict(os.environ)
         env.update(env_overrides)
-        pin = pinned(args, args.server_cpu)
+        pin = pinned(args, args.server_cpus or args.server_cpu)
         if kind == "pion":
             env["GOMAXPROCS"] = "1"
             command = pin + [args.pion, "-http", f"127.0.0.1:{http_port}", "-udp", f"127.0.0.1:{udp_port}"]
@@ -92,6 +95,8 @@ class Server:
             command = pin + [args.parley, "transceiver", "--http", f"127.0.0.1:{http_port}",
                              "--udp", f"127.0.0.1:{udp_port}", "--backend", backend,
                              "--max-sessions", "100000", "--drain-seconds", "1", "--log-level", "warning"]
+            if args.shards:
+                command += ["--shards", str(args.shards)]
         self.log = open(os.path.join(args.out, f"server-{kind}.log"), "ab")
         self.process = subprocess.Popen(command, env=env, stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 20
@@ -272,6 +277,8 @@ def main():
     parser.add_argument("--loadgen-bound", type=float, default=0.85,
                         help="a failing step whose loadgen used this many cores is the loadgen's limit")
     parser.add_argument("--server-cpu", type=int, default=0)
+    parser.add_argument("--server-cpus", default="", help="cores for the server, e.g. 0,1 (default --server-cpu)")
+    parser.add_argument("--shards", type=int, default=0, help="parley transceiver --shards (default: the transceiver's own)")
     parser.add_argument("--loadgen-cpu", type=int, default=1)
     parser.add_argument("--nice", type=int, default=-20, help="nice level of server and loadgen")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server (fixed, idle)")

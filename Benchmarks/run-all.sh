@@ -18,6 +18,11 @@
 #    Debian's NSS-based libsrtp2).
 # 4. Opus encoder complexity 5 (Parley's setting) against 10, server CPU per call at a fixed
 #    number of echo calls (PARLEY_OPUS_COMPLEXITY).
+# 4b. Shards: full-voice (`--backend echo`) capacity of one transceiver with `--shards 1` on
+#    core 0 against `--shards 2` on cores 0 and 1 (the load generator stays on core 1 and
+#    shares it: pre-encoded audio costs it little).
+# 4c. Full-voice CPU per call against libopus alone (Benchmarks/opus-cost: the same decode +
+#    encode per 20 ms frame, in C), at half the one-shard echo capacity.
 # 5. Micro-benchmarks (Benchmarks/Micro, ordo-one/benchmark): hot paths with malloc counts;
 #    Benchmarks/srtp-backend: libsrtp2's OpenSSL build against Debian's NSS build.
 # 6. Call set-up: Benchmarks/run_setup_bench.sh (aiortc and Chromium, Parley against Pion)
@@ -29,7 +34,7 @@
 # autogroup weight so a shared machine's other jobs take little of the two cores), python3.
 # Environment: PARLEY, STEADY (seconds per capacity step, default 10), LOAD_SESSIONS (300),
 # IDLE_SESSIONS (1000), SKIP (space-separated parts to leave out: capacity cost memory
-# complexity srtp micro setup relay).
+# complexity shards voice-floor srtp micro setup relay).
 # About 12 minutes of measurement on a 2-core machine, after the builds.
 set -uo pipefail
 if [[ $# -ne 1 ]]; then
@@ -132,6 +137,32 @@ except (OSError, ValueError, KeyError): print(100)" "$out/capacity-parley-echo.j
             --env "PARLEY_OPUS_COMPLEXITY=$complexity" --out "$out/complexity" >> "$out/complexity.jsonl"
     done
     part_done complexity
+fi
+
+if wants shards; then
+    for shards in 1 2; do
+        cpus=0; [[ $shards == 2 ]] && cpus=0,1
+        log "capacity search: parley-echo, $shards shard(s) on cores $cpus"
+        python3 "${capacity[@]}" search --server parley-echo --shards "$shards" --server-cpus "$cpus" --start 50 \
+            --ramp 100 --steady "$steady" --precision 0.1 --out "$out/shards-$shards" > "$out/shards-$shards.json"
+    done
+    part_done shards
+fi
+
+if wants voice-floor; then
+    sessions=$(python3 -c "import json,sys
+try: print(max(20, json.load(open(sys.argv[1]))['capacity'] // 2))
+except (OSError, ValueError, KeyError): print(50)" "$out/shards-1.json")
+    log "libopus alone on $sessions calls' frames"
+    "$root/Benchmarks/opus-cost/run.sh" "$out/opus-cost" "$sessions" 5 > "$out/opus-cost.log" 2>&1 \
+        || log "libopus cost benchmark failed (see $out/opus-cost.log)"
+    : > "$out/voice-cost.jsonl"
+    for _ in 1 2; do
+        log "full-voice CPU per call: $sessions echo calls, one shard"
+        python3 "${capacity[@]}" fixed --server parley-echo --shards 1 --sessions "$sessions" --ramp 100 \
+            --steady "$steady" --out "$out/voice-cost" >> "$out/voice-cost.jsonl"
+    done
+    part_done voice-floor
 fi
 
 if wants srtp; then

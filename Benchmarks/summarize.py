@@ -170,6 +170,33 @@ def complexity_rows(out, table):
               number(ten, 3), "complexity 10", ratio(five, ten))
 
 
+def shard_rows(out, table):
+    """Full-voice capacity with two shards on two cores against one shard on one core."""
+    one, two = load(os.path.join(out, "shards-1.json")), load(os.path.join(out, "shards-2.json"))
+    if not one or not two:
+        return
+    (two_text, two_calls), (one_text, one_calls) = capacity_text(two), capacity_text(one)
+    scale = ratio(two_calls, one_calls)
+    table.add("Full-voice (echo) calls sustained, 2 shards on 2 cores", two_text, one_text,
+              "1 shard on 1 core", scale, "≥ 1.7×", None if scale is None else scale >= 1.7,
+              lower_bound=bool(two.get("loadgenBound")))
+
+
+def voice_floor_rows(out, table):
+    """Full-voice CPU per call against libopus doing the same decode + encode alone."""
+    runs = load_lines(os.path.join(out, "voice-cost.jsonl"))
+    floor_runs = load_lines(os.path.join(out, "opus-cost", "opus-cost.jsonl"))
+    ours = mean_cpu_per_session(runs, lambda step: step.get("passed"))
+    floor = [run["cpuPercentPerCall"] for run in floor_runs if run.get("cpuPercentPerCall")]
+    if ours is None or not floor:
+        return
+    floor_mean = sum(floor) / len(floor)
+    overhead = ratio(ours, floor_mean)
+    table.add(f"Server CPU % of a core per full-voice call, {runs[0].get('sessions')} echo calls",
+              number(ours, 3), number(floor_mean, 3), "libopus decode + encode alone", overhead,
+              "≤ 1.25×", None if overhead is None else overhead <= 1.25)
+
+
 def setup_rows(out, table):
     """Chromium against both servers (median ms from Connect), and the set-up through the
     relay at 50 ms RTT against its round-trip floor."""
@@ -205,6 +232,8 @@ def main():
     cost_rows(out, table)
     memory_rows(out, table)
     complexity_rows(out, table)
+    shard_rows(out, table)
+    voice_floor_rows(out, table)
     setup_rows(out, table)
 
     lines = ["# Parley benchmarks", ""]

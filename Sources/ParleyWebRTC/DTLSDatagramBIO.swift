@@ -9,11 +9,9 @@ import ParleyWire
 /// which is the contract of a datagram socket that DTLS relies on (RFC 6347 §4.1.1).
 ///
 /// ## Timers
-/// OpenSSL 3.0 runs the DTLS retransmission timer on the real clock (`gettimeofday`): its
-/// `DTLSv1_handle_timeout` does nothing until that clock passes its deadline, and a read that
-/// finds no data after the deadline retransmits by itself. It cannot be told the time. What it
-/// does allow is choosing each timeout's duration (`DTLS_set_timer_cb`) and it reports each
-/// start and stop of its timer to the BIO (`BIO_CTRL_DGRAM_SET_NEXT_TIMEOUT`). So:
+/// OpenSSL runs the DTLS retransmission timer on the real clock (`gettimeofday`) and cannot be
+/// told the time. It does let us choose each timeout's duration (`DTLS_set_timer_cb`), and it
+/// reports each start and stop of its timer to the BIO (`BIO_CTRL_DGRAM_SET_NEXT_TIMEOUT`). So:
 /// - the timer callback picks the durations: 100 ms first, doubling, capped at 2 s. RFC 6347
 ///   §4.2.4.1 suggests 1 s, but a voice session's handshake is on the critical path of the
 ///   first audio and WebRTC stacks use shorter first timeouts; the cap keeps a lossy path
@@ -21,18 +19,53 @@ import ParleyWire
 /// - when OpenSSL starts its timer, our deadline becomes the injected `now` plus that same
 ///   duration; when it stops the timer, we drop the deadline. `nextDeadline()` is therefore
 ///   derived from injected time only.
-/// In the runtime, `now` is the real monotonic time, so both clocks expire together (OpenSSL
-/// treats the last 15 ms as expired) and retransmission happens on our deadline. When injected
-/// time runs ahead of the real clock (a test's virtual time, or a wall-clock step), OpenSSL
-/// declines; `DTLSEndpoint.handleTimeout` then re-arms the deadline for the real time OpenSSL
-/// still wants, so an in-memory test needs that much real time to pass per retransmission
-/// (the short first timeout keeps this to tenths of a second).
+///
+/// ### Holding OpenSSL's timer (OpenSSL 3.0)
+/// In OpenSSL 3.0 the timer is the `struct timeval next_timeout` inside the connection's DTLS
+/// state (`SSL.d1`): `dtls1_start_timer` writes the real time plus the duration into it and
+/// then calls `BIO_ctrl(rbio, BIO_CTRL_DGRAM_SET_NEXT_TIMEOUT, 0, &d1->next_timeout)`;
+/// `dtls1_stop_timer` zeroes it and makes the same call. Apart from `SSL_clear` zeroing the
+/// whole DTLS state before a first handshake (when no timer runs yet) and a branch for SCTP
+/// BIOs (not ours), those two are its only writers, and each write is followed by that call, so
+/// the BIO sees every new value and the address it lives at. OpenSSL reads it only to decide whether the timer runs (zero
+/// means stopped) and whether it expired (`dtls1_get_timeout`, `dtls1_is_timer_expired`, used
+/// by `DTLSv1_handle_timeout` and by a read that finds no data, `dtls1_read_bytes` and
+/// `dtls1_read_failed`, which retransmit by themselves once it expired).
+///
+/// When the BIO sees a running timer it keeps that address and overwrites the value with an
+/// instant far in the future: the timer still runs as far as OpenSSL is concerned (so a restart
+/// keeps the current duration, as `dtls1_start_timer` expects), but it never expires by the real
+/// clock, so no read retransmits on its own. When the injected deadline has passed,
+/// `expireOpenSSLTimer()` writes a non-zero instant in 1970 just before
+/// `DTLSv1_handle_timeout`, which then finds the timer expired and retransmits; its restart of
+/// the timer comes back through the BIO and is held again (`holdOpenSSLTimer()` re-holds it if
+/// OpenSSL failed instead). Retransmission thus follows injected time only.
+///
+/// The address stays valid while it is held: `d1` is allocated with the `SSL` and freed by
+/// `SSL_free`, or by `SSL_clear` after a version switch, which OpenSSL calls only when a
+/// handshake starts on a connection not in its handshake, and `DTLSEndpoint` runs exactly one
+/// handshake per `SSL` and frees the `SSL` (and the BIO with this object's pointer) in its
+/// `deinit`. A stop of the timer releases the address.
+///
+/// Later versions (3.2 onwards at least) pass a copy of the timer on the stack instead, which
+/// must not be kept; `holdsOpenSSLTimer` is therefore true for OpenSSL 3.0.x only, the Debian 12
+/// `libssl3` Parley is built and tested against (its 3.0.19 passes `&d1->next_timeout` from
+/// both functions, and a test that loses flights fails without the hold).
+/// With any other version OpenSSL keeps its real-clock timer, and `DTLSEndpoint.handleTimeout`
+/// retries when that clock will have passed it: in the runtime both clocks agree, while a test
+/// in virtual time would need real time to pass.
 final class DTLSDatagramBIO {
     /// The largest datagram OpenSSL may write: a UDP payload safe on any Internet path
     /// with room for the relay's encapsulation.
     static let maximumDatagramSize = 1200
     static let initialTimeoutMicroseconds: UInt32 = 100_000
     static let maximumTimeoutMicroseconds: UInt32 = 2_000_000
+    /// True when the linked OpenSSL hands the BIO the address of its own timer (3.0.x).
+    static let holdsOpenSSLTimer = OpenSSL_version_num() >> 20 == 0x300
+    /// Far beyond any real clock, so a held timer never expires by itself.
+    private static let heldTimerValue = timeval(tv_sec: 1 << 62, tv_usec: 0)
+    /// Non-zero (a running timer) and long past, so OpenSSL sees an expired timer.
+    private static let expiredTimerValue = timeval(tv_sec: 1, tv_usec: 0)
 
     let remoteFingerprint: DTLSFingerprint
     /// The injected time of the call into OpenSSL in progress.
@@ -42,6 +75,8 @@ final class DTLSDatagramBIO {
     /// Set when the verify callback rejected the peer certificate for its fingerprint.
     var rejectedFingerprint = false
     private var timeoutMicroseconds: UInt32 = 0
+    /// OpenSSL's own timer while it runs and `holdsOpenSSLTimer`; see "Holding OpenSSL's timer".
+    private var openSSLTimer: UnsafeMutablePointer<timeval>?
     /// The datagram being handed to OpenSSL: `DTLSEndpoint.handle` gives one, lets OpenSSL
     /// read it, then discards what is left, so there is never more than one.
     private var inbound: [UInt8]?
@@ -124,8 +159,7 @@ final class DTLSDatagramBIO {
             return 0
         case BIO_CTRL_DGRAM_SET_NEXT_TIMEOUT:
             guard let link = from(bio: bio), let pointer else { return 0 }
-            let next = pointer.load(as: timeval.self)
-            link.timerChanged(running: next.tv_sec != 0 || next.tv_usec != 0)
+            link.timerChanged(pointer.assumingMemoryBound(to: timeval.self))
             return 1
         default:
             // Pending counts, peer addresses, socket options: nothing to report or do.
@@ -133,8 +167,22 @@ final class DTLSDatagramBIO {
         }
     }
 
-    private func timerChanged(running: Bool) {
+    private func timerChanged(_ timer: UnsafeMutablePointer<timeval>) {
+        let running = timer.pointee.tv_sec != 0 || timer.pointee.tv_usec != 0
         deadline = running ? now + .microseconds(Int64(timeoutMicroseconds)) : nil
+        openSSLTimer = running && Self.holdsOpenSSLTimer ? timer : nil
+        holdOpenSSLTimer()
+    }
+
+    /// Makes the held timer look expired to OpenSSL, for the `DTLSv1_handle_timeout` that
+    /// follows. Does nothing when no timer is held (OpenSSL other than 3.0).
+    func expireOpenSSLTimer() {
+        openSSLTimer?.pointee = Self.expiredTimerValue
+    }
+
+    /// Puts the held timer back out of the real clock's reach.
+    func holdOpenSSLTimer() {
+        openSSLTimer?.pointee = Self.heldTimerValue
     }
 
     /// `DTLS_set_timer_cb`: 0 means a new timer, otherwise the timeout that just expired.

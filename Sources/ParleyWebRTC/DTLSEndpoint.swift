@@ -82,18 +82,23 @@ public final class DTLSEndpoint {
         link.discardInbound()
     }
 
-    /// Retransmits the last flight if the retransmission timer expired (RFC 6347 §4.2.4).
+    /// Retransmits the last flight if the retransmission timer expired (RFC 6347 §4.2.4), by
+    /// injected time: see `DTLSDatagramBIO` for how OpenSSL's own timer is made to agree.
     public func handleTimeout(now: Instant) {
         guard isActive, let deadline = link.deadline, now >= deadline else { return }
         link.now = now
         ERR_clear_error()
-        switch parley_dtls_handle_timeout(ssl) {
+        link.expireOpenSSLTimer()
+        let result = parley_dtls_handle_timeout(ssl)
+        link.holdOpenSSLTimer()
+        switch result {
         case 1:
             // Retransmitted; OpenSSL restarted its timer, which moved `link.deadline`.
             break
         case 0:
-            // OpenSSL's real clock has not reached its deadline yet (injected time ran ahead):
-            // come back when it will have, or drop the deadline if its timer stopped meanwhile.
+            // Only when the BIO cannot hold OpenSSL's timer (OpenSSL other than 3.0): its real
+            // clock has not reached the deadline yet. Come back when it will have, or drop the
+            // deadline if the timer stopped meanwhile.
             var left = timeval()
             if parley_dtls_get_timeout(ssl, &left) == 1 {
                 let wait = Duration.seconds(left.tv_sec) + .microseconds(left.tv_usec)

@@ -48,20 +48,21 @@ public struct ICEControllingAgent: Sendable {
     }
 
     private var phase: Phase
-    private var jitter: SplitMix64
+    private var random: ICERandomSource
     private let remoteKey: [UInt8]
     private let localKey: [UInt8]
     private var transmits: [Transmit] = []
     private var events: [Event] = []
 
-    /// Starts checking `remoteCandidates` now. `randomSeed` drives only the consent-check
-    /// jitter; transaction IDs always come from the system's secure generator.
+    /// Starts checking `remoteCandidates` now. Transaction IDs (RFC 8489 §5) and consent-check
+    /// jitter come from the system's secure generator, or, given `randomSeed`, from a seeded
+    /// generator so that a test or simulation replays exactly.
     public init(local: ICECredentials, remote: ICECredentials, remoteCandidates: [PeerAddress], tieBreaker: UInt64,
-                now: Instant, randomSeed: UInt64 = .random(in: .min ... .max)) {
+                now: Instant, randomSeed: UInt64? = nil) {
         self.local = local
         self.remote = remote
         self.tieBreaker = tieBreaker
-        self.jitter = SplitMix64(seed: randomSeed)
+        self.random = ICERandomSource(seed: randomSeed)
         self.remoteKey = Array(remote.password.utf8)
         self.localKey = Array(local.password.utf8)
         self.phase = .finished
@@ -81,8 +82,8 @@ public struct ICEControllingAgent: Sendable {
 
     /// A Binding request as RFC 8445 §7.2.2 wants it: USERNAME "remote:local", PRIORITY,
     /// ICE-CONTROLLING, USE-CANDIDATE when nominating, MESSAGE-INTEGRITY, FINGERPRINT.
-    private func makeRequest(nominating: Bool) -> (STUNTransactionID, [UInt8]) {
-        let transactionID = STUNTransactionID.random()
+    private mutating func makeRequest(nominating: Bool) -> (STUNTransactionID, [UInt8]) {
+        let transactionID = STUNTransactionID.random(using: &random)
         var attributes: [STUNAttribute] = [
             .username("\(remote.ufrag):\(local.ufrag)"), .priority(Self.checkPriority), .iceControlling(tieBreaker),
         ]
@@ -195,7 +196,7 @@ public struct ICEControllingAgent: Sendable {
     }
 
     private mutating func jitteredConsentInterval() -> Duration {
-        Self.consentInterval * Double.random(in: 0.8...1.2, using: &jitter)
+        Self.consentInterval * Double.random(in: 0.8...1.2, using: &random)
     }
 
     public mutating func pollTransmit() -> Transmit? {
@@ -219,7 +220,25 @@ public struct ICEControllingAgent: Sendable {
     }
 }
 
-/// A small seeded generator (SplitMix64) so consent jitter is repeatable under test.
+/// The system's secure generator, or a seeded one when the agent was given a seed.
+private struct ICERandomSource: RandomNumberGenerator, Sendable {
+    private var seeded: SplitMix64?
+
+    init(seed: UInt64?) {
+        seeded = seed.map(SplitMix64.init(seed:))
+    }
+
+    mutating func next() -> UInt64 {
+        guard var generator = seeded else {
+            var system = SystemRandomNumberGenerator()
+            return system.next()
+        }
+        defer { seeded = generator }
+        return generator.next()
+    }
+}
+
+/// A small seeded generator (SplitMix64), for repeatable runs.
 private struct SplitMix64: RandomNumberGenerator, Sendable {
     var state: UInt64
 

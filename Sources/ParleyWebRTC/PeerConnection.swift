@@ -130,28 +130,48 @@ public final class PeerConnection {
     private var transmits = FIFO<Transmit>()
     private var events = FIFO<Event>()
     private var nextReport: Instant?
-    private let rtpSequenceBase = UInt16.random(in: 0...UInt16.max)
-    private let rtpTimestampBase = UInt32.random(in: 0...UInt32.max)
+    private let rtpSequenceBase: UInt16
+    private let rtpTimestampBase: UInt32
     private var lastMediaTime: UInt32?
     private var lastSendInstant: Instant?
     private var lastSenderReportReceived: (middle: UInt32, at: Instant)?
     private var sentForRetransmission = RetransmissionBuffer(capacity: 128)
 
-    public init(configuration: Configuration, now: Instant) throws(DTLSError) {
+    /// Sets up the connection, drawing its random choices from the system's secure generator.
+    public convenience init(configuration: Configuration, now: Instant) throws(DTLSError) {
+        var generator = SystemRandomNumberGenerator()
+        try self.init(configuration: configuration, now: now, using: &generator, seedingICE: false)
+    }
+
+    /// Sets up the connection, drawing every random choice from `generator`: the RTP sequence
+    /// number and timestamp bases (RFC 3550 §5.1), the SCTP verification tag and initial TSN
+    /// (RFC 4960 §5.1), and the seed of the controlling ICE agent's transaction IDs and consent
+    /// jitter. A seeded generator makes a session replay exactly (tests, simulations); the SSRC,
+    /// ICE credentials and tie-breaker come from `configuration`.
+    public convenience init(configuration: Configuration, now: Instant,
+                            using generator: inout some RandomNumberGenerator) throws(DTLSError) {
+        try self.init(configuration: configuration, now: now, using: &generator, seedingICE: true)
+    }
+
+    /// `seedingICE` false leaves the ICE agent on the system's secure generator.
+    private init(configuration: Configuration, now: Instant, using generator: inout some RandomNumberGenerator,
+                 seedingICE: Bool) throws(DTLSError) {
         self.configuration = configuration
+        rtpSequenceBase = .random(in: 0...UInt16.max, using: &generator)
+        rtpTimestampBase = .random(in: 0...UInt32.max, using: &generator)
         switch configuration.ice {
         case .liteResponder(let remoteUfrag):
             ice = .lite(ICELiteAgent(local: configuration.localICE, remoteUfrag: remoteUfrag, now: now))
         case .controlling(let remote, let candidates, let tieBreaker):
             ice = .controlling(ICEControllingAgent(
                 local: configuration.localICE, remote: remote, remoteCandidates: candidates,
-                tieBreaker: tieBreaker, now: now))
+                tieBreaker: tieBreaker, now: now, randomSeed: seedingICE ? generator.next() : nil))
             validatedSources = Set(candidates)
         }
         dtls = try DTLSEndpoint(
             role: configuration.dtlsRole, certificate: configuration.certificate,
             remoteFingerprint: configuration.remoteFingerprint, now: now)
-        sctp = configuration.dataChannels.map { SCTPAssociation(configuration: $0, now: now) }
+        sctp = configuration.dataChannels.map { SCTPAssociation(configuration: $0, now: now, using: &generator) }
         drainICE(now: now)
     }
 

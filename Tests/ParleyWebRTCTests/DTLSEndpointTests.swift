@@ -4,9 +4,9 @@ import ParleyWire
 import Testing
 
 @Suite struct DTLSEndpointTests {
-    @Test func handshakeConnectsBothSidesWithMirroredGCMKeys() async throws {
+    @Test func handshakeConnectsBothSidesWithMirroredGCMKeys() throws {
         let pair = try DTLSTestPair.make()
-        let connected = await pair.run { $0.bothConnected }
+        let connected = pair.run { $0.bothConnected }
         #expect(connected)
         let client = try #require(pair.clientKeys)
         let server = try #require(pair.serverKeys)
@@ -22,28 +22,28 @@ import Testing
         #expect(pair.dropped == 0)
     }
 
-    @Test func serverPreferenceChoosesGCMAndCMWorksWhenOnlyOffered() async throws {
+    @Test func serverPreferenceChoosesGCMAndCMWorksWhenOnlyOffered() throws {
         let server = try #require(TestCertificates.server)
         let cmFirst = try DTLSCertificate.generateSelfSigned(srtpProfiles: [.aes128CMHMACSHA1_80, .aeadAES128GCM])
         let preferred = try DTLSTestPair(clientCertificate: cmFirst, serverCertificate: server)
-        #expect(await preferred.run { $0.bothConnected })
+        #expect(preferred.run { $0.bothConnected })
         #expect(preferred.serverKeys?.profile == .aeadAES128GCM)
 
         let cmOnly = try DTLSCertificate.generateSelfSigned(srtpProfiles: [.aes128CMHMACSHA1_80])
         let pair = try DTLSTestPair(clientCertificate: cmOnly, serverCertificate: server)
-        #expect(await pair.run { $0.bothConnected })
+        #expect(pair.run { $0.bothConnected })
         let keys = try #require(pair.clientKeys)
         #expect(keys.profile == .aes128CMHMACSHA1_80)
         #expect(keys.localKey.count == 16 && keys.localSalt.count == 14)
         #expect(keys.localSalt == pair.serverKeys?.remoteSalt)
     }
 
-    @Test func clientRejectsServerWithWrongFingerprint() async throws {
+    @Test func clientRejectsServerWithWrongFingerprint() throws {
         let client = try #require(TestCertificates.client)
         let server = try #require(TestCertificates.server)
         let stranger = try #require(TestCertificates.stranger)
         let pair = try DTLSTestPair(clientCertificate: client, serverCertificate: server, clientExpects: stranger.fingerprint)
-        await pair.run(realTimeLimit: .seconds(3)) { pair in
+        pair.run(limit: .seconds(3)) { pair in
             !DTLSTestPair.failures(in: pair.clientEvents).isEmpty && !DTLSTestPair.failures(in: pair.serverEvents).isEmpty
         }
         #expect(DTLSTestPair.failures(in: pair.clientEvents) == [.fingerprintMismatch])
@@ -52,28 +52,26 @@ import Testing
         #expect(!pair.client.isConnected && !pair.server.isConnected)
     }
 
-    @Test func serverRejectsClientWithWrongFingerprint() async throws {
+    @Test func serverRejectsClientWithWrongFingerprint() throws {
         let client = try #require(TestCertificates.client)
         let server = try #require(TestCertificates.server)
         let stranger = try #require(TestCertificates.stranger)
         let pair = try DTLSTestPair(clientCertificate: client, serverCertificate: server, serverExpects: stranger.fingerprint)
-        await pair.run(realTimeLimit: .seconds(3)) { pair in
+        pair.run(limit: .seconds(3)) { pair in
             !DTLSTestPair.failures(in: pair.serverEvents).isEmpty && !DTLSTestPair.failures(in: pair.clientEvents).isEmpty
         }
         #expect(DTLSTestPair.failures(in: pair.serverEvents) == [.fingerprintMismatch])
         #expect(pair.clientKeys == nil && pair.serverKeys == nil)
     }
 
-    @Test func completesOverPathLosingTenPercent() async throws {
+    @Test func completesOverPathLosingTenPercent() throws {
         // A handshake is about a dozen datagrams, so some seeds lose none; twenty seeds lose several.
         var totalDropped = 0
         let clock = ContinuousClock()
         let start = clock.now
         for seed: UInt64 in 1...20 {
-            let pair = try DTLSTestPair.make()
-            var random = SeededGenerator(seed: seed)
-            pair.drop = { _, _, _ in Double.random(in: 0..<1, using: &random) < 0.1 }
-            #expect(await pair.run { $0.bothConnected }, "seed \(seed)")
+            let pair = try DTLSTestPair.make(path: LinkConditions(loss: .random(0.1)), seed: seed)
+            #expect(pair.run { $0.bothConnected }, "seed \(seed)")
             #expect(pair.clientKeys?.localKey == pair.serverKeys?.remoteKey)
             totalDropped += pair.dropped
         }
@@ -81,16 +79,27 @@ import Testing
         #expect(clock.now - start < .seconds(10))
     }
 
-    @Test func completesWhenFirstFlightsAreLost() async throws {
+    @Test func completesWhenFirstFlightsAreLost() throws {
         let pair = try DTLSTestPair.make()
         // The ClientHello and the server's whole first flight are lost once each.
-        pair.drop = { _, burst, _ in burst == 0 }
+        pair.network.drop = { $0.round == 0 }
         let clock = ContinuousClock()
         let start = clock.now
-        #expect(await pair.run { $0.bothConnected })
+        #expect(pair.run { $0.bothConnected })
         #expect(pair.dropped > 1)
         #expect(clock.now - start < .seconds(10))
         // Retransmission followed the virtual clock: at least the 100 ms first timeout passed.
+        #expect(pair.now >= Instant(nanoseconds: 1_100_000_000))
+    }
+
+    /// The server's last flight (ChangeCipherSpec, Finished) is lost: the client's timer
+    /// resends its own last flight, which makes the server resend its (RFC 6347 §4.2.4).
+    @Test func completesWhenTheLastFlightIsLost() throws {
+        let pair = try DTLSTestPair.make()
+        pair.network.drop = { $0.source == DTLSTestPair.serverAddress && $0.round == 1 }
+        #expect(pair.run(limit: .seconds(5)) { $0.bothConnected })
+        #expect(pair.dropped >= 1)
+        #expect(pair.serverKeys != nil && pair.clientKeys?.localKey == pair.serverKeys?.remoteKey)
         #expect(pair.now >= Instant(nanoseconds: 1_100_000_000))
     }
 
@@ -105,27 +114,42 @@ import Testing
         #expect(endpoint.nextDeadline() == start + .milliseconds(100))
     }
 
-    /// As in the runtime: `now` is real monotonic time, and OpenSSL retransmits on our deadline.
-    @Test func retransmitsOnDeadlineWithRealTime() async throws {
+    /// Retransmission follows injected time alone: nothing before the deadline, the same
+    /// ClientHello at it, however far injected time is from the real clock, with the timeout
+    /// doubling up to 2 s, until OpenSSL gives up after 12 retransmissions (RFC 6347 §4.2.4.1).
+    @Test func retransmitsOnInjectedDeadlineOnly() throws {
         let client = try #require(TestCertificates.client)
         let server = try #require(TestCertificates.server)
-        let clock = ContinuousClock()
-        let origin = clock.now
-        func realNow() -> Instant { Instant(nanoseconds: (clock.now - origin).nanosecondsRounded) }
-        let endpoint = try DTLSEndpoint(role: .client, certificate: client, remoteFingerprint: server.fingerprint, now: realNow())
-        endpoint.start(now: realNow())
+        let start = Instant(nanoseconds: 9_000_000_000_000_000)
+        let endpoint = try DTLSEndpoint(role: .client, certificate: client, remoteFingerprint: server.fingerprint, now: start)
+        endpoint.start(now: start)
         let hello = try #require(endpoint.pollTransmit())
-        let deadline = try #require(endpoint.nextDeadline())
-        try await Task.sleep(for: deadline - realNow())
-        let now = realNow()
-        endpoint.handleTimeout(now: now)
-        #expect(endpoint.pollTransmit()?.count == hello.count)
-        #expect(endpoint.nextDeadline() == now + .milliseconds(200))
+        var deadline = try #require(endpoint.nextDeadline())
+        var timeouts: [Duration] = []
+        var retransmissions = 0
+        var failures: [DTLSError] = []
+        while let next = endpoint.nextDeadline(), retransmissions < 20 {
+            endpoint.handleTimeout(now: next - .nanoseconds(1))
+            #expect(endpoint.pollTransmit() == nil)
+            #expect(endpoint.nextDeadline() == next)
+            endpoint.handleTimeout(now: next)
+            while let datagram = endpoint.pollTransmit() {
+                #expect(datagram.count == hello.count)
+                retransmissions += 1
+            }
+            while let event = endpoint.pollEvent() { if case .failed(let error) = event { failures.append(error) } }
+            if let following = endpoint.nextDeadline() { timeouts.append(following - next) }
+            deadline = next
+        }
+        #expect(deadline > start)
+        #expect(Array(timeouts.prefix(6)) == [200, 400, 800, 1600, 2000, 2000].map { Duration.milliseconds($0) })
+        #expect(retransmissions == 12)
+        #expect(failures == [.handshakeTimedOut])
     }
 
-    @Test func applicationDataFlowsBothWays() async throws {
+    @Test func applicationDataFlowsBothWays() throws {
         let pair = try DTLSTestPair.make()
-        #expect(await pair.run { $0.bothConnected })
+        #expect(pair.run { $0.bothConnected })
         try pair.client.send([1, 2, 3])
         try pair.server.send(Array(repeating: 7, count: 1000))
         pair.pump()
@@ -141,9 +165,9 @@ import Testing
         #expect(throws: DTLSError.notConnected) { try pair.client.send([1]) }
     }
 
-    @Test func closeNotifyReachesPeer() async throws {
+    @Test func closeNotifyReachesPeer() throws {
         let pair = try DTLSTestPair.make()
-        #expect(await pair.run { $0.bothConnected })
+        #expect(pair.run { $0.bothConnected })
         pair.client.close()
         pair.pump()
         #expect(pair.serverEvents.last == .closed)

@@ -71,9 +71,9 @@ import Testing
         }
     }
 
-    @Test func connectedEndpointsIgnoreRandomDatagrams() async throws {
+    @Test func connectedEndpointsIgnoreRandomDatagrams() throws {
         let pair = try DTLSTestPair.make()
-        #expect(await pair.run { $0.bothConnected })
+        #expect(pair.run { $0.bothConnected })
         pair.collectEvents()
         let before = (pair.clientEvents.count, pair.serverEvents.count)
         var random = SeededGenerator(seed: 99)
@@ -91,9 +91,9 @@ import Testing
     }
 
     /// OpenSSL 3.0 would answer this with a fatal alert; the endpoint drops it first.
-    @Test func connectedEndpointSurvivesShortForgedAlertRecord() async throws {
+    @Test func connectedEndpointSurvivesShortForgedAlertRecord() throws {
         let pair = try DTLSTestPair.make()
-        #expect(await pair.run { $0.bothConnected })
+        #expect(pair.run { $0.bothConnected })
         let forged: [UInt8] = [21, 0xFE, 0xFD, 0, 1, 0, 0, 0, 0, 0, 9, 0, 13] + Array(repeating: 0x41, count: 13)
         pair.client.handle(forged, now: pair.now)
         #expect(pair.client.pollTransmit() == nil)

@@ -1,6 +1,6 @@
+import ParleyTestSupport
 import ParleyWebRTC
 import ParleyWire
-import ParleyTestSupport
 import Testing
 
 /// Certificates shared by the DTLS and SRTP tests; generating one takes a few milliseconds.
@@ -10,51 +10,52 @@ enum TestCertificates {
     static let stranger = try? DTLSCertificate.generateSelfSigned(commonName: "stranger")
 }
 
-
-/// Which way a datagram travels between the two endpoints of a `DTLSTestPair`.
-enum PathDirection {
-    case clientToServer, serverToClient
-}
-
-/// Two DTLS endpoints joined by an in-memory path, driven with virtual time.
-///
-/// Virtual time advances only to the endpoints' deadlines. OpenSSL's own retransmission timer
-/// reads the real clock (see `DTLSDatagramBIO`), so when a deadline passes in virtual time
-/// before OpenSSL agrees, the driver sleeps a few real milliseconds and tries again.
+/// Two DTLS endpoints on a `SimulatedNetwork`, instantaneous unless told otherwise; all time
+/// is virtual, retransmissions included.
 final class DTLSTestPair {
-    let client: DTLSEndpoint
-    let server: DTLSEndpoint
-    private(set) var now = Instant(nanoseconds: 1_000_000_000)
-    private(set) var clientEvents: [DTLSEndpoint.Event] = []
-    private(set) var serverEvents: [DTLSEndpoint.Event] = []
-    private(set) var delivered = 0
-    private(set) var dropped = 0
-    /// Decides whether a datagram is lost: its direction, the index of the burst it was sent
-    /// in (per direction) and the datagram itself.
-    var drop: (PathDirection, Int, [UInt8]) -> Bool = { _, _, _ in false }
-    private var bursts: [PathDirection: Int] = [:]
+    static let clientAddress = PeerAddress("198.51.100.7:50000")!
+    static let serverAddress = PeerAddress("192.0.2.1:3478")!
+
+    let network: SimulatedNetwork
+    let clientHost: DTLSHost
+    let serverHost: DTLSHost
 
     init(
         clientCertificate: DTLSCertificate,
         serverCertificate: DTLSCertificate,
         clientExpects: DTLSFingerprint? = nil,
-        serverExpects: DTLSFingerprint? = nil
+        serverExpects: DTLSFingerprint? = nil,
+        path: LinkConditions = .perfect,
+        seed: UInt64 = 1
     ) throws {
-        client = try DTLSEndpoint(
+        network = SimulatedNetwork(seed: seed, defaultConditions: path)
+        let client = try DTLSEndpoint(
             role: .client, certificate: clientCertificate,
-            remoteFingerprint: clientExpects ?? serverCertificate.fingerprint, now: now
+            remoteFingerprint: clientExpects ?? serverCertificate.fingerprint, now: network.now
         )
-        server = try DTLSEndpoint(
+        let server = try DTLSEndpoint(
             role: .server, certificate: serverCertificate,
-            remoteFingerprint: serverExpects ?? clientCertificate.fingerprint, now: now
+            remoteFingerprint: serverExpects ?? clientCertificate.fingerprint, now: network.now
         )
+        clientHost = DTLSHost(client, at: Self.clientAddress, peer: Self.serverAddress)
+        serverHost = DTLSHost(server, at: Self.serverAddress, peer: Self.clientAddress)
+        network.add(clientHost)
+        network.add(serverHost)
     }
 
-    static func make() throws -> DTLSTestPair {
+    static func make(path: LinkConditions = .perfect, seed: UInt64 = 1) throws -> DTLSTestPair {
         let client = try #require(TestCertificates.client)
         let server = try #require(TestCertificates.server)
-        return try DTLSTestPair(clientCertificate: client, serverCertificate: server)
+        return try DTLSTestPair(clientCertificate: client, serverCertificate: server, path: path, seed: seed)
     }
+
+    var client: DTLSEndpoint { clientHost.endpoint }
+    var server: DTLSEndpoint { serverHost.endpoint }
+    var clientEvents: [DTLSEndpoint.Event] { clientHost.events }
+    var serverEvents: [DTLSEndpoint.Event] { serverHost.events }
+    var now: Instant { network.now }
+    var delivered: Int { network.totals.delivered }
+    var dropped: Int { network.totals.lost }
 
     var clientKeys: SRTPKeyingMaterial? { Self.keys(in: clientEvents) }
     var serverKeys: SRTPKeyingMaterial? { Self.keys(in: serverEvents) }
@@ -72,63 +73,22 @@ final class DTLSTestPair {
         }
     }
 
-    /// Moves every queued datagram across the path, applying `drop`; true if any was sent.
+    /// Delivers everything due now without moving the clock; true if anything happened.
     @discardableResult
     func pump() -> Bool {
-        var moved = false
-        while true {
-            let fromClient = burst(from: client, direction: .clientToServer)
-            let fromServer = burst(from: server, direction: .serverToClient)
-            if fromClient.isEmpty && fromServer.isEmpty { return moved }
-            moved = true
-            for datagram in fromClient { server.handle(datagram, now: now) }
-            for datagram in fromServer { client.handle(datagram, now: now) }
-            collectEvents()
-        }
+        network.settle()
     }
 
-    private func burst(from endpoint: DTLSEndpoint, direction: PathDirection) -> [[UInt8]] {
-        var datagrams: [[UInt8]] = []
-        while let datagram = endpoint.pollTransmit() { datagrams.append(datagram) }
-        guard !datagrams.isEmpty else { return [] }
-        let index = bursts[direction, default: 0]
-        bursts[direction] = index + 1
-        return datagrams.filter { datagram in
-            if drop(direction, index, datagram) {
-                dropped += 1
-                return false
-            }
-            delivered += 1
-            return true
-        }
-    }
-
+    /// Records the events the endpoints raised outside the network (direct calls).
     func collectEvents() {
-        while let event = client.pollEvent() { clientEvents.append(event) }
-        while let event = server.pollEvent() { serverEvents.append(event) }
+        clientHost.pollEvents()
+        serverHost.pollEvents()
     }
 
-    /// Starts the client and runs until `done` holds or nothing is left to do. Bounded in
-    /// iterations and in real time.
+    /// Starts the client and runs until `done` holds or `limit` of virtual time passes.
     @discardableResult
-    func run(realTimeLimit: Duration = .seconds(10), until done: (DTLSTestPair) -> Bool) async -> Bool {
-        let clock = ContinuousClock()
-        let start = clock.now
+    func run(limit: Duration = .seconds(30), until done: (DTLSTestPair) -> Bool) -> Bool {
         client.start(now: now)
-        for _ in 0..<20_000 {
-            pump()
-            if done(self) { return true }
-            guard clock.now - start < realTimeLimit else { return false }
-            let deadlines = [client.nextDeadline(), server.nextDeadline()].compactMap { $0 }
-            guard let next = deadlines.min() else { return false }
-            now = max(now, next)
-            client.handleTimeout(now: now)
-            server.handleTimeout(now: now)
-            collectEvents()
-            if !pump() {
-                try? await Task.sleep(for: .milliseconds(5))
-            }
-        }
-        return done(self)
+        return network.run(until: { done(self) }, limit: limit)
     }
 }

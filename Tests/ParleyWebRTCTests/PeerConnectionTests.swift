@@ -146,4 +146,39 @@ import Testing
         #expect(pair.run(until: { PeerConnectionTests.isConnected($0.clientEvents) }, limit: .seconds(5)))
         #expect(throws: SCTPAssociation.Error.notEstablished) { try pair.client.openDataChannel(label: "x", now: pair.now) }
     }
+
+    /// Parley's client role against its server role over 10 % loss, 20 ms ± 30 ms of delay and
+    /// reordering, in virtual time: the call connects, audio flows both ways (out of order
+    /// sometimes, as sent over such a path), and a data channel opens and carries messages.
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func aCallSurvivesTenPercentLossWithJitterAndReordering(seed: UInt64) throws {
+        let path = LinkConditions(delay: .milliseconds(20), jitter: .milliseconds(30), loss: .random(0.10),
+                                  reorderRate: 0.05, reorderDelay: .milliseconds(40))
+        let pair = try PeerPair(path: path, seed: seed, dataChannels: true)
+        #expect(pair.run(until: {
+            $0.clientEvents.contains(.dataChannel(.connected)) && $0.serverEvents.contains(.dataChannel(.connected))
+        }, limit: .seconds(20)))
+        let stream = try pair.client.openDataChannel(label: "oai-events", now: pair.now)
+        #expect(pair.run(until: { Self.opened($0.serverEvents) != nil && Self.opened($0.clientEvents) != nil }, limit: .seconds(20)))
+        for frame in 0..<250 {
+            pair.client.sendAudio([0xF8, UInt8(frame & 0x7F)], mediaTime: UInt32(frame) * 960, marker: frame == 0, now: pair.now)
+            pair.server.sendAudio([0xF8, 0x80 | UInt8(frame & 0x7F)], mediaTime: UInt32(frame) * 960, marker: frame == 0, now: pair.now)
+            pair.advance(by: .milliseconds(20))
+        }
+        try pair.client.sendDataChannelMessage(.text(#"{"type":"session.update"}"#), on: stream, now: pair.now)
+        let serverStream = try #require(Self.opened(pair.serverEvents)).streamID
+        try pair.server.sendDataChannelMessage(.binary([1, 2, 3]), on: serverStream, now: pair.now)
+        #expect(pair.run(until: { !Self.messages($0.serverEvents).isEmpty && !Self.messages($0.clientEvents).isEmpty },
+                         limit: .seconds(10)))
+        #expect(Self.messages(pair.serverEvents) == [.text(#"{"type":"session.update"}"#)])
+        #expect(Self.messages(pair.clientEvents) == [.binary([1, 2, 3])])
+        pair.advance(by: .milliseconds(200))
+        for events in [pair.serverEvents, pair.clientEvents] {
+            let sequence = PeerConnectionTests.audio(events).map(\.sequenceNumber)
+            #expect(sequence.count > 200 && sequence.count < 250, "received \(sequence.count) of 250")
+            #expect(Set(sequence).count == sequence.count)
+            #expect(zip(sequence, sequence.dropFirst()).contains { Int16(bitPattern: $1 &- $0) < 0 })
+        }
+        #expect(pair.datagramsLost > 0)
+    }
 }

@@ -1,129 +1,69 @@
 import ParleyTestSupport
 import ParleyWebRTC
 import ParleyWire
-#if canImport(Glibc)
-import Glibc
-#endif
 
-
-/// Parley's client role against Parley's server role, in memory, with injected time and a
-/// simulated path (one-way delay, seeded loss). Nothing here touches a socket or a clock.
+/// Parley's client role against Parley's server role on a `SimulatedNetwork`: the server an
+/// ICE-lite responder and DTLS client, the client a controlling agent and DTLS server. Every
+/// random choice (credentials, SSRCs, RTP bases, SCTP tags, path) comes from the seed.
 final class PeerPair {
     static let serverAddress = PeerAddress("192.0.2.1:3478")!
     static let clientAddress = PeerAddress("198.51.100.7:50000")!
 
-    let server: PeerConnection
-    let client: PeerConnection
-    private(set) var now = Instant(nanoseconds: 1_000_000_000)
-    private(set) var serverEvents: [PeerConnection.Event] = []
-    private(set) var clientEvents: [PeerConnection.Event] = []
-    private(set) var datagramsLost = 0
-    private let start: Instant
-    private let lossRate: Double
-    private let oneWayDelay: Duration
-    private var generator: SeededGenerator
-    private var inFlight: [(deliverAt: Instant, toServer: Bool, payload: [UInt8])] = []
+    let network: SimulatedNetwork
+    let serverHost: PeerConnectionHost
+    let clientHost: PeerConnectionHost
 
-    init(lossRate: Double = 0, oneWayDelay: Duration = .milliseconds(10), seed: UInt64 = 1, dataChannels: Bool = false) throws {
-        self.lossRate = lossRate
-        self.oneWayDelay = oneWayDelay
-        generator = SeededGenerator(seed: seed)
-        start = now
-        let serverICE = ICECredentials.random()
-        let clientICE = ICECredentials.random()
+    convenience init(lossRate: Double = 0, oneWayDelay: Duration = .milliseconds(10), seed: UInt64 = 1,
+                     dataChannels: Bool = false) throws {
+        try self.init(path: LinkConditions(delay: oneWayDelay, loss: lossRate > 0 ? .random(lossRate) : .none),
+                      seed: seed, dataChannels: dataChannels)
+    }
+
+    /// Both directions of the path under `path`.
+    init(path: LinkConditions, seed: UInt64 = 1, dataChannels: Bool = false) throws {
+        network = SimulatedNetwork(seed: seed, defaultConditions: path)
+        var random = SeededGenerator(seed: seed ^ 0x9E11)
+        let now = network.now
+        let serverICE = ICECredentials.random(using: &random)
+        let clientICE = ICECredentials.random(using: &random)
         let serverCertificate = try DTLSCertificate.generateSelfSigned()
         let clientCertificate = try DTLSCertificate.generateSelfSigned()
-        server = try PeerConnection(
+        let server = try PeerConnection(
             configuration: .init(
                 localICE: serverICE, ice: .liteResponder(remoteUfrag: clientICE.ufrag),
                 certificate: serverCertificate, remoteFingerprint: clientCertificate.fingerprint,
-                dtlsRole: .client, audioPayloadType: 111,
+                dtlsRole: .client, audioPayloadType: 111, localSSRC: .random(in: 1...UInt32.max, using: &random),
                 dataChannels: dataChannels ? .init(isDTLSClient: true) : nil),
-            now: now)
-        client = try PeerConnection(
+            now: now, using: &random)
+        let client = try PeerConnection(
             configuration: .init(
                 localICE: clientICE,
-                ice: .controlling(remote: serverICE, candidates: [Self.serverAddress], tieBreaker: 7),
+                ice: .controlling(remote: serverICE, candidates: [Self.serverAddress], tieBreaker: random.next()),
                 certificate: clientCertificate, remoteFingerprint: serverCertificate.fingerprint,
-                dtlsRole: .server, audioPayloadType: 111,
+                dtlsRole: .server, audioPayloadType: 111, localSSRC: .random(in: 1...UInt32.max, using: &random),
                 dataChannels: dataChannels ? .init(isDTLSClient: false) : nil),
-            now: now)
+            now: now, using: &random)
+        serverHost = PeerConnectionHost(server, at: Self.serverAddress)
+        clientHost = PeerConnectionHost(client, at: Self.clientAddress)
+        network.add(serverHost)
+        network.add(clientHost)
     }
 
-    var elapsed: Duration { now - start }
+    var server: PeerConnection { serverHost.connection }
+    var client: PeerConnection { clientHost.connection }
+    var serverEvents: [PeerConnection.Event] { serverHost.events }
+    var clientEvents: [PeerConnection.Event] { clientHost.events }
+    var now: Instant { network.now }
+    var elapsed: Duration { network.elapsed }
+    var datagramsLost: Int { network.totals.lost }
 
-    /// Runs the simulation until `condition` holds or `limit` of simulated time passes.
+    /// Runs the network until `condition` holds or `limit` of virtual time passes.
     @discardableResult
     func run(until condition: (PeerPair) -> Bool, limit: Duration) -> Bool {
-        let end = now + limit
-        while now <= end {
-            collect()
-            if condition(self) { return true }
-            guard let next = nextInstant(), next <= end else { return condition(self) }
-            keepOpenSSLClockInStep(advancingTo: next)
-            now = max(now, next)
-            deliverDue()
-            if let deadline = server.nextDeadline(), deadline <= now { server.handleTimeout(now: now) }
-            if let deadline = client.nextDeadline(), deadline <= now { client.handleTimeout(now: now) }
-        }
-        return condition(self)
+        network.run(until: { condition(self) }, limit: limit)
     }
 
-    /// Advances simulated time by `duration`, delivering and timing out as it goes.
     func advance(by duration: Duration) {
-        let target = now + duration
-        run(until: { $0.now >= target }, limit: duration)
-        now = max(now, target)
-    }
-
-    /// OpenSSL's DTLS retransmission timer reads the real clock (see `DTLSDatagramBIO`), so
-    /// while a handshake is under way simulated time may not run ahead of real time.
-    private func keepOpenSSLClockInStep(advancingTo next: Instant) {
-        guard !(server.isMediaReady && client.isMediaReady), next > now else { return }
-        let step = min(next - now, .milliseconds(50))
-        usleep(UInt32(step.nanosecondsRounded / 1_000))
-    }
-
-    private func nextInstant() -> Instant? {
-        inFlight.map(\.deliverAt).min()
-            .earliest(server.nextDeadline())
-            .earliest(client.nextDeadline())
-    }
-
-    private func collect() {
-        var moved = true
-        while moved {
-            moved = false
-            while let transmit = server.pollTransmit() {
-                moved = true
-                send(transmit.payload, toServer: false)
-            }
-            while let transmit = client.pollTransmit() {
-                moved = true
-                send(transmit.payload, toServer: true)
-            }
-            while let event = server.pollEvent() { serverEvents.append(event) }
-            while let event = client.pollEvent() { clientEvents.append(event) }
-        }
-    }
-
-    private func send(_ payload: [UInt8], toServer: Bool) {
-        if lossRate > 0, Double.random(in: 0..<1, using: &generator) < lossRate {
-            datagramsLost += 1
-            return
-        }
-        inFlight.append((now + oneWayDelay, toServer, payload))
-    }
-
-    private func deliverDue() {
-        let due = inFlight.filter { $0.deliverAt <= now }
-        inFlight.removeAll { $0.deliverAt <= now }
-        for datagram in due {
-            if datagram.toServer {
-                server.handle(datagram.payload, from: Self.clientAddress, now: now)
-            } else {
-                client.handle(datagram.payload, from: Self.serverAddress, now: now)
-            }
-        }
+        network.advance(by: duration)
     }
 }

@@ -5,11 +5,11 @@ import Testing
 
 @Suite struct SRTPSessionTests {
     /// Client and server keys from a real in-memory DTLS handshake that agreed on `profile`.
-    static func handshakeKeys(_ profile: SRTPProfile) async throws -> (client: SRTPKeyingMaterial, server: SRTPKeyingMaterial) {
+    static func handshakeKeys(_ profile: SRTPProfile) throws -> (client: SRTPKeyingMaterial, server: SRTPKeyingMaterial) {
         let client = try DTLSCertificate.generateSelfSigned(srtpProfiles: [profile])
         let server = try #require(TestCertificates.server)
         let pair = try DTLSTestPair(clientCertificate: client, serverCertificate: server)
-        #expect(await pair.run { $0.bothConnected })
+        #expect(pair.run { $0.bothConnected })
         let clientKeys = try #require(pair.clientKeys)
         let serverKeys = try #require(pair.serverKeys)
         #expect(clientKeys.profile == profile)
@@ -31,8 +31,8 @@ import Testing
     static let tagLength: [SRTPProfile: Int] = [.aeadAES128GCM: 16, .aes128CMHMACSHA1_80: 10]
 
     @Test(arguments: [SRTPProfile.aeadAES128GCM, .aes128CMHMACSHA1_80])
-    func rtpAndRTCPRoundTripBothWays(profile: SRTPProfile) async throws {
-        let keys = try await Self.handshakeKeys(profile)
+    func rtpAndRTCPRoundTripBothWays(profile: SRTPProfile) throws {
+        let keys = try Self.handshakeKeys(profile)
         let client = try SRTPSession(keying: keys.client)
         let server = try SRTPSession(keying: keys.server)
         let tag = try #require(Self.tagLength[profile])
@@ -53,8 +53,8 @@ import Testing
     }
 
     @Test(arguments: [SRTPProfile.aeadAES128GCM, .aes128CMHMACSHA1_80])
-    func tamperedReplayedAndTruncatedPacketsAreRejected(profile: SRTPProfile) async throws {
-        let keys = try await Self.handshakeKeys(profile)
+    func tamperedReplayedAndTruncatedPacketsAreRejected(profile: SRTPProfile) throws {
+        let keys = try Self.handshakeKeys(profile)
         let client = try SRTPSession(keying: keys.client)
         let server = try SRTPSession(keying: keys.server)
 
@@ -85,8 +85,8 @@ import Testing
         #expect(try server.unprotectRTP(fresh) == Self.rtpPacket(sequence: 12))
     }
 
-    @Test func randomAndMutatedPacketsNeverCrash() async throws {
-        let keys = try await Self.handshakeKeys(.aeadAES128GCM)
+    @Test func randomAndMutatedPacketsNeverCrash() throws {
+        let keys = try Self.handshakeKeys(.aeadAES128GCM)
         let client = try SRTPSession(keying: keys.client)
         let server = try SRTPSession(keying: keys.server)
         var random = SeededGenerator(seed: 2024)

@@ -28,7 +28,8 @@ int parley_ssl_ctx_set_proto_versions(SSL_CTX *ctx, int min_version, int max_ver
 void parley_ssl_ctx_disable_session_cache(SSL_CTX *ctx);
 /* SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS): free a connection's record buffers while idle. */
 void parley_ssl_ctx_release_buffers(SSL_CTX *ctx);
-/* DTLSv1_get_timeout: 1 and the time left on OpenSSL's (real-clock) timer, or 0 if none runs. */
+/* DTLSv1_get_timeout: 1 and the time left on OpenSSL's real-clock timer, or 0 if none runs
+ * (used only with OpenSSL versions whose timer the DTLS BIO cannot hold). */
 int parley_dtls_get_timeout(SSL *ssl, struct timeval *time_left);
 /* DTLSv1_handle_timeout: 1 if it retransmitted, 0 if its timer had not expired, -1 on failure. */
 int parley_dtls_handle_timeout(SSL *ssl);
