@@ -12,8 +12,8 @@ import ParleyWire
 /// `pollTransmit(into:)` into memory it lends (the relay header written in front where the
 /// client came through a relay, docs/relay-encapsulation.md), drains `pollEvent()` and arms
 /// one timer at `nextDeadline()`. Nothing here reads a clock, touches a socket or starts a
-/// thread; randomness (session ids, ICE credentials, token nonces) comes from the generator
-/// it is given.
+/// thread; randomness (session ids, ICE credentials, token nonces, SSRCs, RTP and SCTP
+/// initial values) comes from the generator it is given.
 public final class TransceiverEndpoint {
     /// What every call of an endpoint shares.
     public struct Configuration: Sendable {
@@ -179,7 +179,7 @@ public final class TransceiverEndpoint {
                         isDTLSClient: dtlsRole == .client,
                         remotePort: offer.application?.sctpPort ?? 5000,
                         maxMessageSize: Int(min(offer.application?.maxMessageSize ?? 65_536, 262_144))) : nil),
-                now: now)
+                now: now, using: &random)
         } catch {
             throw .internalFailure("\(error)")
         }

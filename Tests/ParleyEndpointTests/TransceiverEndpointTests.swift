@@ -5,13 +5,11 @@ import ParleyWire
 import Testing
 
 /// Pins how the endpoint classifies and routes datagrams, counts what it drops, keeps DELETE
-/// idempotent and orders deadlines across calls; then a whole call, Parley's client role
-/// against the endpoint with the echo backend, in memory with injected time.
+/// idempotent and orders deadlines across calls; then whole calls, Parley's client role
+/// against the endpoint with the echo backend, on the simulated network with injected time.
 @Suite struct TransceiverEndpointTests {
     static let alice = PeerAddress("203.0.113.5:40000")!
     static let bob = PeerAddress("203.0.113.6:40000")!
-    static let relayA = PeerAddress("198.18.0.1:3480")!
-    static let relayB = PeerAddress("198.18.0.2:3480")!
     static let stranger = PeerAddress("203.0.113.99:9")!
 
     static func bindingRequest(username: String) -> [UInt8] {
@@ -23,11 +21,11 @@ import Testing
         let harness = try EndpointHarness()
         let first = try harness.call(from: Self.alice)
         let second = try harness.call(from: Self.bob)
-        #expect(harness.endpoint.callCount == 2)
-        #expect(harness.run(until: { _ in first.isConnected && second.isConnected }, limit: .seconds(2)))
-        #expect(harness.drops.isEmpty)
-        #expect(Set(harness.sent.map(\.destination)) == [Self.alice, Self.bob])
-        // Each answer came back to the client whose check it answered: no cross-talk.
+        #expect(harness.endpoint.endpoint.callCount == 2)
+        #expect(harness.run(until: { first.isConnected && second.isConnected }, limit: .seconds(2)))
+        #expect(harness.endpoint.drops.isEmpty)
+        #expect(Set(harness.endpoint.sent.map(\.destination)) == [Self.alice, Self.bob])
+        // Each client's checks were answered from the endpoint's socket, and only there.
         #expect(first.events.contains(.iceConnected(EndpointHarness.endpointAddress)))
         #expect(second.events.contains(.iceConnected(EndpointHarness.endpointAddress)))
     }
@@ -35,110 +33,125 @@ import Testing
     @Test func whatNoCallOwnsIsDroppedByReasonAndNeverAnswered() throws {
         let harness = try EndpointHarness()
         let client = try harness.call(from: Self.alice)
-        #expect(harness.run(until: { _ in client.isConnected }, limit: .seconds(2)))
-        let sentBefore = harness.sent.count
+        #expect(harness.run(until: { client.isConnected }, limit: .seconds(2)))
+        let sentBefore = harness.endpoint.sent.count
 
         harness.inject(Self.bindingRequest(username: "nosuchufrag:abcd"), from: Self.stranger)
         harness.inject([0x00, 0x01, 0x00], from: Self.stranger)
         harness.inject([23, 0xFE, 0xFD] + [UInt8](repeating: 0, count: 20), from: Self.stranger)
         // A known client's address through a source that is no allowed relay.
         harness.inject(RelayEncapsulation.encapsulate([23, 0xFE, 0xFD], client: Self.alice), from: Self.stranger)
-        harness.inject([RelayEncapsulation.marker, 0x14, 0x00], from: Self.relayA)
+        harness.inject([RelayEncapsulation.marker, 0x14, 0x00], from: EndpointHarness.relayA)
         // The right ufrag with the wrong MESSAGE-INTEGRITY: routed to the call, refused by ICE.
         let ufrag = try SDPAnswer(parsing: client.answer.sdp).iceUfrag
         harness.inject(Self.bindingRequest(username: "\(ufrag):abcd"), from: Self.stranger)
 
-        #expect(harness.drops == [
+        #expect(harness.endpoint.drops == [
             "unknown_ufrag", "stun_malformed", "unknown_address", "relay_not_allowed", "encapsulation_malformed",
             "stun_rejected",
         ])
-        #expect(harness.sent.count == sentBefore)
+        #expect(harness.endpoint.sent.count == sentBefore)
     }
 
     @Test func relayedCallsAnswerThroughTheirRelayAndKeepTheirCallThroughANewOne() throws {
         let harness = try EndpointHarness()
-        let client = try harness.call(from: Self.alice, via: Self.relayA, tone: 440)
-        #expect(harness.run(until: { _ in client.audioReceived >= 10 }, limit: .seconds(3)))
-        #expect(harness.drops.isEmpty)
-        // Every datagram went to the relay, with a header naming the client.
-        #expect(harness.sent.allSatisfy { $0.destination == Self.relayA })
-        #expect(harness.sent.allSatisfy { RelayEncapsulation.parse($0.bytes)?.client == Self.alice })
+        let client = try harness.call(from: Self.alice, relayed: true, tone: 440)
+        #expect(harness.run(until: { client.audioReceived >= 10 }, limit: .seconds(3)))
+        #expect(harness.endpoint.drops.isEmpty)
+        // Every datagram went to the relay replica, with a header naming the client.
+        #expect(harness.endpoint.sent.allSatisfy { $0.destination == EndpointHarness.relayA })
+        #expect(harness.endpoint.sent.allSatisfy { RelayEncapsulation.parse($0.bytes)?.client == Self.alice })
 
-        // The relay restarts on another address: the client's packets keep their call before
-        // its next ICE check, and the echo follows the new path.
-        client.relay = Self.relayB
+        // Another replica takes over the public address: the client's packets keep their call
+        // before its next ICE check, and the echo goes back the new way.
+        harness.relay.current = EndpointHarness.relayB
         let heardBefore = client.audioReceived
-        let sentBefore = harness.sent.count
-        #expect(harness.run(until: { _ in client.audioReceived >= heardBefore + 10 }, limit: .seconds(1)))
-        let after = harness.sent[sentBefore...]
-        #expect(after.contains { $0.destination == Self.relayB })
-        #expect(harness.drops.isEmpty)
+        let sentBefore = harness.endpoint.sent.count
+        #expect(harness.run(until: { client.audioReceived >= heardBefore + 10 }, limit: .seconds(1)))
+        #expect(harness.endpoint.sent[sentBefore...].contains { $0.destination == EndpointHarness.relayB })
+        #expect(harness.endpoint.drops.isEmpty)
     }
 
     @Test func deleteIsIdempotentForCallsThatEndedLately() throws {
         let harness = try EndpointHarness(recentlyEndedLimit: 2)
-        let calls = try (0..<3).map { _ in try harness.call(from: Self.alice).answer.id }
+        let endpoint = harness.endpoint.endpoint
+        let calls = try (0..<3).map { try harness.call(from: PeerAddress(ip: Self.alice.ip, port: 40_001 + UInt16($0))).answer.id }
         let unknown = SessionID(rawValue: "rtc_000000000000000000000000")!
-        #expect(harness.endpoint.endCall(calls[0], now: harness.now))
-        #expect(harness.endpoint.endCall(calls[0], now: harness.now))
-        #expect(!harness.endpoint.endCall(unknown, now: harness.now))
-        #expect(harness.endpoint.endCall(calls[1], now: harness.now))
-        #expect(harness.endpoint.endCall(calls[2], now: harness.now))
-        harness.advanceClock(to: harness.now)
-        #expect(harness.endedCalls.map(\.0) == calls)
-        #expect(harness.endedCalls.allSatisfy { $0.1 == "local_close" })
-        #expect(harness.endpoint.callCount == 0)
+        #expect(endpoint.endCall(calls[0], now: harness.now))
+        #expect(endpoint.endCall(calls[0], now: harness.now))
+        #expect(!endpoint.endCall(unknown, now: harness.now))
+        #expect(endpoint.endCall(calls[1], now: harness.now))
+        #expect(endpoint.endCall(calls[2], now: harness.now))
+        harness.network.settle()
+        #expect(harness.endpoint.endedCalls.map(\.0) == calls)
+        #expect(harness.endpoint.endedCalls.allSatisfy { $0.1 == "local_close" })
+        #expect(endpoint.callCount == 0)
         // Only the last two ended ids are remembered.
-        #expect(!harness.endpoint.endCall(calls[0], now: harness.now))
-        #expect(harness.endpoint.endCall(calls[1], now: harness.now))
+        #expect(!endpoint.endCall(calls[0], now: harness.now))
+        #expect(endpoint.endCall(calls[1], now: harness.now))
     }
 
     @Test func deadlinesAreKeptInOrderAcrossCalls() throws {
         let harness = try EndpointHarness()
+        let endpoint = harness.endpoint.endpoint
         let start = harness.now
         var ids: [SessionID] = []
         for offset in [0, 5, 10] {
-            harness.advanceClock(to: start + .seconds(offset))
-            ids.append(try harness.call(from: Self.alice).answer.id)
+            harness.advance(to: start + .seconds(offset))
+            // Clients whose checks are all lost: each call waits for a check that never comes.
+            let address = PeerAddress(ip: .v4(0xCB00_7100 + UInt32(offset)), port: 1)
+            harness.network.setConditions(LinkConditions(loss: .random(1)), from: address, to: EndpointHarness.endpointAddress)
+            ids.append(try harness.call(from: address).answer.id)
         }
         // A call nobody checks ends 30 s after its answer (ICE timeout); one ended earlier
         // leaves the schedule. The endpoint's one deadline is always the earliest call's.
-        #expect(harness.endpoint.nextDeadline().map { $0 - start } == .seconds(30))
-        harness.advanceClock(to: start + .seconds(20))
-        #expect(harness.endpoint.endCall(ids[1], now: harness.now))
-        harness.advanceClock(to: start + .seconds(30))
-        #expect(harness.endedCalls.map(\.0) == [ids[1], ids[0]])
-        #expect(harness.endpoint.nextDeadline().map { $0 - start } == .seconds(40))
-        harness.advanceClock(to: start + .seconds(40) - .milliseconds(1))
-        #expect(harness.endedCalls.count == 2)
-        harness.advanceClock(to: start + .seconds(40))
-        #expect(harness.endedCalls.map(\.0) == [ids[1], ids[0], ids[2]])
-        #expect(harness.endedCalls.map(\.1) == ["local_close", "ice_timeout", "ice_timeout"])
-        #expect(harness.endpoint.nextDeadline() == nil)
-        #expect(harness.endpoint.callCount == 0)
+        #expect(endpoint.nextDeadline().map { $0 - start } == .seconds(30))
+        harness.advance(to: start + .seconds(20))
+        #expect(endpoint.endCall(ids[1], now: harness.now))
+        harness.advance(to: start + .seconds(30))
+        #expect(harness.endpoint.endedCalls.map(\.0) == [ids[1], ids[0]])
+        #expect(endpoint.nextDeadline().map { $0 - start } == .seconds(40))
+        harness.advance(to: start + .seconds(40) - .milliseconds(1))
+        #expect(harness.endpoint.endedCalls.count == 2)
+        harness.advance(to: start + .seconds(40))
+        #expect(harness.endpoint.endedCalls.map(\.0) == [ids[1], ids[0], ids[2]])
+        #expect(harness.endpoint.endedCalls.map(\.1) == ["local_close", "ice_timeout", "ice_timeout"])
+        #expect(endpoint.nextDeadline() == nil)
+        #expect(endpoint.callCount == 0)
     }
 
-    @Test func aCallHearsItsOwnToneThroughTheEchoBackend() throws {
+    @Test func callsHearTheirOwnToneThroughTheEchoBackend() throws {
         let harness = try EndpointHarness()
         let client = try harness.call(from: Self.alice, tone: 440)
-        let other = try harness.call(from: Self.bob, tone: 1_000)
-        #expect(harness.run(until: { _ in client.heard.count >= 48_000 && other.heard.count >= 48_000 }, limit: .seconds(5)))
-        #expect(harness.drops.isEmpty)
+        let other = try harness.call(from: Self.bob, relayed: true, tone: 1_000)
+        #expect(harness.run(until: { client.heard.count >= 48_000 && other.heard.count >= 48_000 }, limit: .seconds(5)))
+        #expect(harness.endpoint.drops.isEmpty)
         for (caller, own, foreign) in [(client, 440.0, 1_000.0), (other, 1_000.0, 440.0)] {
             let lastHalfSecond = caller.heard.suffix(24_000)
             #expect(tonePower(lastHalfSecond, frequency: own) > 100 * tonePower(lastHalfSecond, frequency: foreign))
             #expect(tonePower(lastHalfSecond, frequency: own) > 1_000_000)
         }
-        #expect(harness.events.contains { if case .firstAudio(client.answer.id, _) = $0 { true } else { false } })
-        // The set-up stages were reported for the call, in order.
-        let stages = harness.events.compactMap { event -> String? in
-            switch event {
-            case .iceConnected(client.answer.id, _): "ice"
-            case .dtlsConnected(client.answer.id, _): "dtls"
-            case .firstAudio(client.answer.id, _): "audio"
-            default: nil
+        // The set-up stages were reported for each call, in order.
+        for caller in [client, other] {
+            let id = caller.answer.id
+            let stages = harness.endpoint.events.compactMap { event -> String? in
+                switch event {
+                case .iceConnected(id, _): "ice"
+                case .dtlsConnected(id, _): "dtls"
+                case .firstAudio(id, _): "audio"
+                default: nil
+                }
             }
+            #expect(stages == ["ice", "dtls", "audio"])
         }
-        #expect(stages == ["ice", "dtls", "audio"])
+    }
+
+    @Test func aCallSurvivesLossJitterAndReordering() throws {
+        let harness = try EndpointHarness(seed: 5, conditions: LinkConditions(
+            delay: .milliseconds(20), jitter: .milliseconds(30), loss: .random(0.05)))
+        let client = try harness.call(from: Self.alice, relayed: true, tone: 600)
+        #expect(harness.run(until: { client.heard.count >= 96_000 }, limit: .seconds(8)))
+        let lastSecond = client.heard.suffix(48_000)
+        #expect(tonePower(lastSecond, frequency: 600) > 1_000_000)
     }
 }
