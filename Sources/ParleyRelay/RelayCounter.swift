@@ -140,10 +140,15 @@ final class AtomicCounterArray: Sendable {
     }
 
     /// Copies `counts` in with relaxed stores (plain moves on x86 and arm64): for a single writer.
-    func publish(_ counts: UnsafeMutablePointer<UInt64>) {
+    func publish(_ counts: UnsafePointer<UInt64>) {
         for index in 0..<count {
             values[index].store(counts[index], ordering: .relaxed)
         }
+    }
+
+    /// Stores `value` at `index`: for a gauge's single writer.
+    func set(_ index: Int, to value: UInt64) {
+        values[index].store(value, ordering: .relaxed)
     }
 
     func add(_ index: Int, _ amount: UInt64 = 1) {
