@@ -1,6 +1,5 @@
 import NIOCore
 import ParleyNIO
-import NIOPosix
 import ParleyWebRTC
 import ParleyWire
 
