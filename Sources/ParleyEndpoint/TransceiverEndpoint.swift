@@ -106,17 +106,6 @@ public final class TransceiverEndpoint {
         /// Anything else from a path that never passed an ICE check.
         public static let unknownAddress = DropReason(rawValue: "unknown_address")
         public static let opusDecode = DropReason(rawValue: "opus_decode")
-        /// Audio that arrived after its slot was played or concealed (the jitter buffer's depth
-        /// adapts to make these rare).
-        public static let late = DropReason(rawValue: "late")
-        /// Audio whose sequence number was already buffered or played.
-        public static let duplicate = DropReason(rawValue: "duplicate")
-        /// Audio beyond what the jitter buffer holds (a flood of future sequence numbers).
-        public static let jitterBufferOverflow = DropReason(rawValue: "jitter_buffer_overflow")
-        /// Audio whose sequence number jumped too far and was not confirmed (RFC 3550 A.1).
-        public static let sequenceJump = DropReason(rawValue: "sequence_jump")
-        /// Buffered audio discarded when the caller's stream restarted.
-        public static let jitterBufferFlushed = DropReason(rawValue: "jitter_buffer_flushed")
         public static let opusEncode = DropReason(rawValue: "opus_encode")
         public static let clientEventQueueFull = DropReason(rawValue: "client_event_queue_full")
         public static let clientEventSendFailed = DropReason(rawValue: "client_event_send_failed")

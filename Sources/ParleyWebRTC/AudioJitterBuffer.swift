@@ -75,8 +75,6 @@ public struct AudioJitterBuffer: Sendable {
         public var concealed: UInt64 = 0
         /// Lost packets rebuilt from the next packet's FEC data.
         public var fecRecovered: UInt64 = 0
-
-        public init() {}
     }
 
     /// RFC 7587 §4.1: Opus RTP timestamps count 48 kHz ticks whatever the coded bandwidth.
