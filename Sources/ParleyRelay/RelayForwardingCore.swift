@@ -287,7 +287,7 @@ public struct RelayForwardingCore: ~Copyable {
     /// the flow gauge. May be called at any time; the runtime calls it at least by
     /// `nextDeadline()`.
     public mutating func handleTimeout(now: Instant) {
-        let elapsed = max(0, (now - lastMaintenance).nanosecondsRounded)
+        let elapsed = max(0, now.nanoseconds - lastMaintenance.nanoseconds)
         lastMaintenance = max(lastMaintenance, now)
         sweepCredit = min(sweepCredit + Double(elapsed) * sweepSlotsPerNanosecond, Double(flows.capacity))
         if sweepCredit >= 1 {
@@ -295,7 +295,7 @@ public struct RelayForwardingCore: ~Copyable {
             sweepCredit -= Double(budget)
             counts[RelayCounter.expired] &+= UInt64(flows.sweep(now: now, budget: budget))
         }
-        if now - lastPrune >= .milliseconds(250) {
+        if now.nanoseconds - lastPrune.nanoseconds >= 250_000_000 {
             lastPrune = now
             if !pendingLookups.isEmpty {
                 let cooldown = lookupCooldown

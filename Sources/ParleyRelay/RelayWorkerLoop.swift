@@ -38,8 +38,8 @@ struct RelayWorkerLoop: ~Copyable {
     mutating func run() {
         var now = monotonicNow()
         while !worker.shouldStop {
-            let timeout = max(0, (core.nextDeadline() - now).nanosecondsRounded + 999_999) / 1_000_000
-            let ready = poll(&pollSet, nfds_t(pollSet.count), Int32(clamping: timeout))
+            let untilDeadline = max(0, core.nextDeadline().nanoseconds - now.nanoseconds)
+            let ready = poll(&pollSet, nfds_t(pollSet.count), Int32(clamping: (untilDeadline + 999_999) / 1_000_000))
             now = monotonicNow()
             for restored in worker.takeRestored() {
                 core.handleRestored(client: restored.client, nextHop: restored.nextHop, now: now)
