@@ -18,6 +18,7 @@ final class Call: DeadlineHeapElement {
         /// The caller's end of speech (as detected) to the first answer packet sent.
         case turnLatency(Duration)
         case dropped(TransceiverEndpoint.DropReason)
+        case audioRepaired(TransceiverEndpoint.AudioRepair, frames: Int)
     }
 
     /// 20 ms at the 24 kHz rate Parley decodes and encodes at.
@@ -36,14 +37,16 @@ final class Call: DeadlineHeapElement {
     private let mediaMode: TransceiverEndpoint.MediaMode
     private let encoderComplexity: Int32
     /// Made on first use: idle calls and the packet echo never need them (about 40 KiB).
-    private var decoder: OpusDecoder?
+    /// The receiver is the inbound jitter/reorder buffer in front of the Opus decoder.
+    private var receiver: AudioReceiver?
     private var encoder: OpusEncoder?
+    /// The receiver's counters already reported as events.
+    private var reportedReceiverDrops = AudioJitterBuffer.Counters()
+    private var reportedDecodeFailures: UInt64 = 0
     private var output = PacedAudioOutput()
-    private var inputSamples: [Int16] = []
     private var inputMediaTime: UInt32 = 0
     private var outputSamples: [Int16] = []
     private var outputTag: String?
-    private var lastReceivedSequence: UInt16?
     private var firstEchoTimestamp: UInt32?
     /// The response being played and how many of its frames went out.
     private var playing: (responseID: String, frames: Int)?
@@ -88,7 +91,9 @@ final class Call: DeadlineHeapElement {
     }
 
     func nextDeadline() -> Instant? {
-        connection.nextDeadline().earliest(connection.isMediaReady ? output.nextDeadline() : nil)
+        connection.nextDeadline()
+            .earliest(connection.isMediaReady ? output.nextDeadline() : nil)
+            .earliest(receiver?.nextDeadline())
     }
 
     // MARK: Input
@@ -130,6 +135,7 @@ final class Call: DeadlineHeapElement {
                 progressed = true
                 handle(event, now: now)
             }
+            if playReceivedAudio(now: now) { progressed = true }
             if pumpBackend(now: now) { progressed = true }
             flushClientEvents(now: now)
             if backendFailure != nil, !connection.isClosed {
@@ -153,7 +159,7 @@ final class Call: DeadlineHeapElement {
                 echoPacket(audio, now: now)
                 noteFirstAudio(now: now)
             case .decoded:
-                decodeReceivedAudio(audio)
+                receiveAudio(audio, now: now)
             }
         case .dataChannel(let event):
             handleDataChannelEvent(event, now: now)
@@ -172,13 +178,6 @@ final class Call: DeadlineHeapElement {
 
     // MARK: Caller audio in
 
-    private func opusDecoder() throws(OpusError) -> OpusDecoder {
-        if let decoder { return decoder }
-        let made = try OpusDecoder(sampleRate: Self.sampleRate, channels: 1)
-        decoder = made
-        return made
-    }
-
     private func opusEncoder() throws(OpusError) -> OpusEncoder {
         if let encoder { return encoder }
         let made = try OpusEncoder(sampleRate: Self.sampleRate, channels: 1, complexity: encoderComplexity)
@@ -186,25 +185,58 @@ final class Call: DeadlineHeapElement {
         return made
     }
 
-    /// Where every received audio packet of the call is decoded: one Opus packet (a short
-    /// gap concealed first, RFC 6716 §4.4) becomes 20 ms frames for the backend.
-    private func decodeReceivedAudio(_ audio: PeerConnection.ReceivedAudio) {
-        do {
-            let decoder = try opusDecoder()
-            if let last = lastReceivedSequence {
-                let gap = audio.sequenceNumber &- last
-                guard gap != 0, gap < 0x8000 else { return }
-                if gap > 1, gap <= 5 {
-                    for _ in 1..<gap {
-                        deliverInput(try decoder.decodeMissing(frameSize: Self.samplesPerFrame))
-                    }
-                }
+    /// Where every received audio packet of the call goes: into the jitter/reorder buffer
+    /// (RFC 3550 sequence handling), which plays it in order at its slot.
+    private func receiveAudio(_ audio: PeerConnection.ReceivedAudio, now: Instant) {
+        if receiver == nil {
+            do {
+                receiver = try AudioReceiver(sampleRate: Self.sampleRate)
+            } catch {
+                return events.append(.dropped(.opusDecode))
             }
-            lastReceivedSequence = audio.sequenceNumber
-            deliverInput(try decoder.decode(audio.payload))
-        } catch {
-            events.append(.dropped(.opusDecode))
         }
+        receiver?.insert(audio, now: now)
+        reportReceiverDrops()
+    }
+
+    /// Hands the backend every 20 ms frame the jitter buffer has due (decoded, rebuilt from
+    /// the next packet's in-band FEC, or concealed). Returns true when a frame went.
+    private func playReceivedAudio(now: Instant) -> Bool {
+        guard let receiver else { return false }
+        var played = false
+        while let frame = receiver.pollFrame(now: now) {
+            backend.receiveAudio(frame, mediaTime: inputMediaTime)
+            inputMediaTime &+= UInt32(Self.samplesPerFrame)
+            played = true
+        }
+        reportReceiverDrops()
+        return played
+    }
+
+    /// Reports packets the jitter buffer discarded since the last report, one event each,
+    /// under the reasons `parley_packets_dropped_total` counts them by, and the frames it
+    /// rebuilt from FEC or concealed.
+    private func reportReceiverDrops() {
+        guard let receiver else { return }
+        let counters = receiver.counters
+        for (total, reported, reason) in [
+            (counters.late, reportedReceiverDrops.late, TransceiverEndpoint.DropReason.late),
+            (counters.duplicate, reportedReceiverDrops.duplicate, .duplicate),
+            (counters.overflow, reportedReceiverDrops.overflow, .jitterBufferOverflow),
+            (counters.sequenceJump, reportedReceiverDrops.sequenceJump, .sequenceJump),
+            (counters.flushed, reportedReceiverDrops.flushed, .jitterBufferFlushed),
+            (receiver.decodeFailures, reportedDecodeFailures, .opusDecode),
+        ] where total > reported {
+            for _ in 0..<Int(total - reported) { events.append(.dropped(reason)) }
+        }
+        for (total, reported, repair) in [
+            (counters.fecRecovered, reportedReceiverDrops.fecRecovered, TransceiverEndpoint.AudioRepair.inBandFEC),
+            (counters.concealed, reportedReceiverDrops.concealed, .concealment),
+        ] where total > reported {
+            events.append(.audioRepaired(repair, frames: Int(total - reported)))
+        }
+        reportedReceiverDrops = counters
+        reportedDecodeFailures = receiver.decodeFailures
     }
 
     /// Sends a received Opus packet straight back, keeping the caller's timing: the
@@ -213,17 +245,6 @@ final class Call: DeadlineHeapElement {
         let base = firstEchoTimestamp ?? audio.rtpTimestamp
         firstEchoTimestamp = base
         connection.sendAudio(audio.payload, mediaTime: audio.rtpTimestamp &- base, marker: false, now: now)
-    }
-
-    private func deliverInput(_ samples: [Int16]) {
-        inputSamples += samples
-        var start = 0
-        while inputSamples.count - start >= Self.samplesPerFrame {
-            backend.receiveAudio(Array(inputSamples[start..<start + Self.samplesPerFrame]), mediaTime: inputMediaTime)
-            inputMediaTime &+= UInt32(Self.samplesPerFrame)
-            start += Self.samplesPerFrame
-        }
-        inputSamples.removeFirst(start)
     }
 
     // MARK: Backend out

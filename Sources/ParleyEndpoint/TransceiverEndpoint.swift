@@ -76,6 +76,17 @@ public final class TransceiverEndpoint {
         /// The call left the table; `reason` names why, as `parley_sessions_ended_total` does.
         case callEnded(SessionID, reason: String)
         case dropped(DropReason)
+        /// Caller audio frames the jitter buffer rebuilt or invented for lost packets.
+        case audioRepaired(AudioRepair, frames: Int)
+    }
+
+    /// How a lost caller packet's frames were filled: the `method` label of
+    /// `parley_audio_frames_repaired_total`.
+    public enum AudioRepair: String, Sendable, Equatable {
+        /// Rebuilt from the next packet's in-band FEC data (RFC 6716 §2.1.7).
+        case inBandFEC = "fec"
+        /// Concealed by the decoder (RFC 6716 §4.4).
+        case concealment
     }
 
     /// Why a datagram (or an event for the caller) was dropped: the `reason` label of
@@ -106,6 +117,17 @@ public final class TransceiverEndpoint {
         /// Anything else from a path that never passed an ICE check.
         public static let unknownAddress = DropReason(rawValue: "unknown_address")
         public static let opusDecode = DropReason(rawValue: "opus_decode")
+        /// Audio that arrived after its slot was filled from FEC or concealment because a
+        /// later packet was already here (the jitter buffer's depth adapts to make these rare).
+        public static let late = DropReason(rawValue: "late")
+        /// Audio whose sequence number was already buffered or played.
+        public static let duplicate = DropReason(rawValue: "duplicate")
+        /// Audio beyond what the jitter buffer holds (a flood of future sequence numbers).
+        public static let jitterBufferOverflow = DropReason(rawValue: "jitter_buffer_overflow")
+        /// Audio whose sequence number jumped too far and was not confirmed (RFC 3550 A.1).
+        public static let sequenceJump = DropReason(rawValue: "sequence_jump")
+        /// Buffered audio discarded when the caller's stream restarted.
+        public static let jitterBufferFlushed = DropReason(rawValue: "jitter_buffer_flushed")
         public static let opusEncode = DropReason(rawValue: "opus_encode")
         public static let clientEventQueueFull = DropReason(rawValue: "client_event_queue_full")
         public static let clientEventSendFailed = DropReason(rawValue: "client_event_send_failed")
@@ -363,6 +385,7 @@ public final class TransceiverEndpoint {
             case .firstAudio(let after): events.append(.firstAudio(call.id, after: after))
             case .turnLatency(let latency): events.append(.turnLatency(call.id, latency))
             case .dropped(let reason): events.append(.dropped(reason))
+            case .audioRepaired(let repair, let frames): events.append(.audioRepaired(repair, frames: frames))
             }
         }
         if !call.isQueuedForOutput {

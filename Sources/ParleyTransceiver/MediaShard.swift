@@ -107,6 +107,8 @@ final class MediaShard: DatagramEndpoint {
             logger.debug("call ended", metadata: ["session": "\(id)", "reason": "\(reason)", "shard": "\(index)"])
         case .dropped(let reason):
             metrics.drop(reason.rawValue)
+        case .audioRepaired(let repair, let frames):
+            metrics.audioFramesRepaired(repair.rawValue, frames: frames)
         }
     }
 }

@@ -26,6 +26,7 @@ public final class TransceiverMetrics: Sendable {
     private let drops: Mutex<[String: Counter]> = Mutex([:])
     private let endings: Mutex<[String: Counter]> = Mutex([:])
     private let rejections: Mutex<[String: Counter]> = Mutex([:])
+    private let repairs: Mutex<[String: Counter]> = Mutex([:])
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -61,6 +62,13 @@ public final class TransceiverMetrics: Sendable {
     public func drop(_ reason: String) {
         counter(in: drops, name: "parley_packets_dropped_total", label: "reason", value: reason,
                 help: "Datagrams dropped, by reason").increment()
+    }
+
+    /// Counts caller audio frames filled for lost packets by `method` ("fec" or "concealment"):
+    /// `parley_audio_frames_repaired_total{method}`.
+    public func audioFramesRepaired(_ method: String, frames: Int) {
+        counter(in: repairs, name: "parley_audio_frames_repaired_total", label: "method", value: method,
+                help: "Caller audio frames rebuilt from in-band FEC or concealed, by method").increment(by: Int64(frames))
     }
 
     /// Counts one session ended for `reason` (`parley_sessions_ended_total{reason}`).

@@ -20,10 +20,13 @@ import ParleyWire
 /// not here yet. Concealment and FEC use that duration too.
 ///
 /// Each step yields one `Playout`: decode a packet; rebuild a lost one from the FEC data of
-/// the packet after it when that one is here; otherwise conceal (RFC 6716 §4.4). Concealment
-/// stops after `maximumConcealedRun` frames in a row with nothing to play, so an idle or
-/// discontinuous (DTX) stream costs nothing; a timestamp jump with no sequence gap is silence,
-/// not loss, and is not concealed.
+/// the packet after it when that one is here; otherwise conceal (RFC 6716 §4.4). A packet is
+/// known lost only once a later one is here: with nothing buffered, playout waits for the next
+/// packet instead of concealing, so a stalled path or sender loses no audio (the backend gets
+/// the held-up frames at once when they come, the depth grows from their delay, and an idle or
+/// discontinuous (DTX) stream costs nothing). A gap is concealed for at most
+/// `maximumConcealedRun` frames and the rest of a longer one is skipped; a timestamp jump with
+/// no sequence gap is silence, not loss, and is not concealed.
 ///
 /// Memory is bounded whatever arrives: at most `capacity` packets (beyond that the one with
 /// the highest sequence number goes, so a flood of far-future numbers cannot push out the
@@ -75,13 +78,15 @@ public struct AudioJitterBuffer: Sendable {
         public var concealed: UInt64 = 0
         /// Lost packets rebuilt from the next packet's FEC data.
         public var fecRecovered: UInt64 = 0
+
+        public init() {}
     }
 
     /// RFC 7587 §4.1: Opus RTP timestamps count 48 kHz ticks whatever the coded bandwidth.
     public static let ticksPerSecond: Int64 = 48_000
     /// Packets held at most.
     public static let capacity = 64
-    /// Frames concealed in a row, with nothing buffered, before playout pauses for the next packet.
+    /// Frames of one gap concealed at most; the rest of a longer gap is skipped.
     public static let maximumConcealedRun = 5
     /// RFC 3550 A.1: forward jumps of this many sequence numbers or more need a second packet to confirm.
     static let maximumDropout: Int64 = 3_000
@@ -225,7 +230,7 @@ public struct AudioJitterBuffer: Sendable {
         learnPacketDuration(around: index)
     }
 
-    /// When the next frame is due, or nil when nothing is buffered and concealment has stopped.
+    /// When the next frame is due, or nil when nothing is buffered (playout waits for a packet).
     public func nextDeadline() -> Instant? {
         plan().map { deadline(of: $0.start) }
     }
@@ -270,10 +275,8 @@ public struct AudioJitterBuffer: Sendable {
     /// The next step and the RTP time at which it starts.
     private func plan() -> (start: Int64, step: Step)? {
         guard ssrc != nil else { return nil }
-        guard let head = packets.first else {
-            guard concealedRun < Self.maximumConcealedRun else { return nil }
-            return (playhead, .conceal(ticks: packetTicks))
-        }
+        // Nothing here proves a loss yet: wait for the next packet.
+        guard let head = packets.first else { return nil }
         let gap = head.timestamp - playhead
         if gap < Self.tickGranularity { return (playhead, .decode) }
         // A timestamp jump with no sequence gap: the sender paused (DTX); wait for the packet.

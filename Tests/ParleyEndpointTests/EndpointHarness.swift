@@ -47,9 +47,11 @@ final class EndpointHarness {
     var now: Instant { network.now }
 
     /// Signals a call for a client at `address` with the echo backend (through the relay
-    /// when `relayed`), and makes the client's connection from the answer.
+    /// when `relayed`, or through the relay whose public address is `relay`), and makes the
+    /// client's connection from the answer.
     @discardableResult
-    func call(from address: PeerAddress, relayed: Bool = false, tone: Int? = nil) throws -> ClientHost {
+    func call(from address: PeerAddress, relayed: Bool = false, via relay: PeerAddress? = nil,
+              tone: Int? = nil) throws -> ClientHost {
         let ice = ICECredentials.random(using: &random)
         let offer = try SDPOffer(parsing: SDPOfferBuilder.offer(with: SDPOfferParameters(
             iceUfrag: ice.ufrag, icePassword: ice.password,
@@ -63,7 +65,7 @@ final class EndpointHarness {
                 ice: .controlling(
                     remote: ICECredentials(ufrag: sdp.iceUfrag, password: sdp.icePassword),
                     // Behind a relay the answer would name its public address.
-                    candidates: relayed ? [Self.relayPublic] : sdp.candidates.compactMap(\.peerAddress),
+                    candidates: relay.map { [$0] } ?? (relayed ? [Self.relayPublic] : sdp.candidates.compactMap(\.peerAddress)),
                     tieBreaker: random.next()),
                 certificate: clientCertificate,
                 remoteFingerprint: DTLSFingerprint(algorithm: sdp.fingerprint.algorithm, hex: sdp.fingerprint.value)!,

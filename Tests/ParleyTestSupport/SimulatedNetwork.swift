@@ -129,7 +129,7 @@ public final class SimulatedNetwork {
             for index in due {
                 timedOut.insert(index)
                 hosts[index].handleTimeout(now: now)
-                collect()
+                collect(from: index)
             }
             happened = true
         }
@@ -140,22 +140,23 @@ public final class SimulatedNetwork {
         hosts.reduce(inFlight.firstDelivery) { $0.earliest($1.nextDeadline()) }
     }
 
+    /// Drains every host: anything may have been handed to a host from outside the network.
     @discardableResult
     private func collect() -> Bool {
-        var sent = false
-        for index in hosts.indices {
-            var count = 0
-            while let transmit = hosts[index].pollTransmit(now: now) {
-                send(transmit, round: rounds[index])
-                count += 1
-            }
-            if count > 0 {
-                rounds[index] += 1
-                sent = true
-            }
-            hosts[index].pollEvents()
+        hosts.indices.reduce(false) { collect(from: $1) || $0 }
+    }
+
+    /// Drains the transmits and events of the one host an input or timeout just reached.
+    @discardableResult
+    private func collect(from index: Int) -> Bool {
+        var count = 0
+        while let transmit = hosts[index].pollTransmit(now: now) {
+            send(transmit, round: rounds[index])
+            count += 1
         }
-        return sent
+        if count > 0 { rounds[index] += 1 }
+        hosts[index].pollEvents()
+        return count > 0
     }
 
     private func send(_ transmit: SimulatedTransmit, round: Int) {
@@ -184,7 +185,7 @@ public final class SimulatedNetwork {
         }
         links[LinkKey(source: datagram.source, destination: datagram.destination)]?.statistics.delivered += 1
         hosts[index].handle(datagram.payload, from: datagram.source, to: datagram.destination, now: now)
-        collect()
+        collect(from: index)
     }
 
     /// A link for its first use: the default conditions and the next seed.

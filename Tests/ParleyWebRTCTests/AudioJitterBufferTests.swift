@@ -10,9 +10,11 @@ import Glibc
 
 /// One stream of packets sent every `packetMilliseconds`, each arriving after its own delay,
 /// played through a buffer on injected time: arrivals and deadlines in time order, an arrival
-/// at the same instant as a deadline taken first.
+/// at the same instant as a deadline taken first, a deadline already past served at once.
 private struct StreamSimulation {
     var buffer: AudioJitterBuffer
+    /// The time of the last arrival or playout.
+    private var clock = Self.start
     /// Packets not delivered yet, by arrival time.
     private var arrivals: [(at: Instant, audio: PeerConnection.ReceivedAudio)] = []
     var played: [(at: Instant, playout: AudioJitterBuffer.Playout)] = []
@@ -55,16 +57,18 @@ private struct StreamSimulation {
             let deadline = buffer.nextDeadline()
             if let arrival = arrivals.first, arrival.at <= end ?? arrival.at, deadline.map({ arrival.at <= $0 }) ?? true {
                 buffer.insert(arrival.audio, now: arrival.at)
+                clock = max(clock, arrival.at)
                 arrivals.removeFirst()
                 continue
             }
             guard let deadline, deadline <= end ?? deadline else { return }
             if end == nil, !idling, arrivals.isEmpty, buffer.bufferedPackets == 0 { return }
-            guard let playout = buffer.poll(now: deadline) else {
+            clock = max(clock, deadline)
+            guard let playout = buffer.poll(now: clock) else {
                 Issue.record("nothing to play at the buffer's own deadline \(deadline)")
                 return
             }
-            played.append((deadline, playout))
+            played.append((clock, playout))
             depths.append(buffer.depth)
         }
     }
@@ -131,7 +135,7 @@ private func energy(_ samples: [Int16]) -> Double {
         #expect(depth >= .milliseconds(20) && depth <= .milliseconds(23), "\(depth)")
         let spacing = zip(simulation.played.dropFirst(100), simulation.played.dropFirst(101)).map { $1.at - $0.at }
         #expect(spacing.allSatisfy { $0 > .milliseconds(19) && $0 < .milliseconds(21) })
-        #expect(simulation.buffer.nextDeadline() != nil)
+        #expect(simulation.buffer.nextDeadline() == nil)
     }
 
     @Test func reorderedPacketsWithinTheDepthPlayInOrder() {
@@ -206,12 +210,39 @@ private func energy(_ samples: [Int16]) -> Double {
         #expect(resumed.map { $0.at - recovered!.at } == .milliseconds(20))
     }
 
-    @Test func stoppedStreamGoesIdleAfterConcealing() {
+    @Test func stoppedStreamGoesIdleWithoutConcealing() {
         var simulation = StreamSimulation()
         simulation.send(0..<20, delay: Self.steadyDelay(seed: 6))
         simulation.run(idling: true)
         #expect(simulation.buffer.nextDeadline() == nil)
-        #expect(simulation.played.count == 20 + AudioJitterBuffer.maximumConcealedRun)
+        #expect(simulation.played.count == 20)
+        #expect(simulation.buffer.counters.concealed == 0)
+    }
+
+    @Test func stalledPathLosesNothingAndItsDelayDeepensTheBufferForAWhile() {
+        var simulation = StreamSimulation()
+        let steady = Self.steadyDelay(seed: 7)
+        // The path stalls for 250 ms from packet 50 on: packets 50 to 62 all arrive together
+        // when it clears; the stream goes on as before afterwards.
+        let release: Duration = .milliseconds(1_000 + 30 + 250)
+        let held = 50..<63
+        simulation.send(0..<400) { index in
+            held.contains(index) ? release - .milliseconds(index * 20) : steady(index)
+        }
+        simulation.run(until: StreamSimulation.start + release)
+        let afterStall = simulation.buffer.depth
+        simulation.run()
+
+        #expect(simulation.decodedSequences == (0..<400).map { 1_000 + UInt16($0) })
+        let counters = simulation.buffer.counters
+        #expect(counters.late == 0 && counters.concealed == 0 && counters.fecRecovered == 0)
+        // The overdue packets play as soon as they come; the rest at the deepened buffer's pace.
+        let stalled = simulation.played.filter {
+            if case .decode(let audio) = $0.playout { held.contains(Int(audio.sequenceNumber) - 1_000) } else { false }
+        }
+        #expect(stalled.count == held.count && stalled.first?.at == StreamSimulation.start + release)
+        #expect(afterStall == .milliseconds(120), "\(afterStall)")
+        #expect(simulation.buffer.depth <= .milliseconds(23), "\(simulation.buffer.depth)")
     }
 
     @Test func depthGrowsUnderJitterAndShrinksBackWithinBounds() {
