@@ -154,4 +154,26 @@ import Testing
         let lastSecond = client.heard.suffix(48_000)
         #expect(tonePower(lastSecond, frequency: 600) > 1_000_000)
     }
+
+    /// One caller packet in twenty is held back 300 ms on the way in, longer than the jitter
+    /// buffer's deepest 120 ms: by the time it comes the packet after it has filled its slot
+    /// from FEC, so it is dropped and counted as late; the backend never hears a gap.
+    @Test func callerAudioLaterThanTheDeepestBufferIsCountedLateAndItsSlotRebuilt() throws {
+        let harness = try EndpointHarness(seed: 6)
+        harness.network.setConditions(
+            LinkConditions(delay: .milliseconds(10), reorderRate: 0.05, reorderDelay: .milliseconds(300)),
+            from: Self.alice, to: EndpointHarness.relayPublic)
+        let client = try harness.call(from: Self.alice, relayed: true, tone: 600)
+        #expect(harness.run(until: { client.heard.count >= 48_000 * 4 }, limit: .seconds(8)))
+
+        let late = harness.endpoint.drops.filter { $0 == "late" }.count
+        let rebuilt = harness.endpoint.events.reduce(0) {
+            if case .audioRepaired(.inBandFEC, let frames) = $1 { $0 + frames } else { $0 }
+        }
+        #expect(late >= 5, "\(late) late")
+        #expect(rebuilt >= late, "\(rebuilt) rebuilt from FEC, \(late) late")
+        #expect(Set(harness.endpoint.drops) == ["late"])
+        let lastSecond = client.heard.suffix(48_000)
+        #expect(tonePower(lastSecond, frequency: 600) > 1_000_000)
+    }
 }
