@@ -10,10 +10,12 @@ import ParleyWire
 /// percentile of recent packets' delay over the fastest of them, plus one packet duration so
 /// that the packet after a lost one has usually arrived by the lost one's slot and its in-band
 /// FEC can rebuild it (RFC 6716 §2.1.7). It grows at once and shrinks by at most
-/// `shrinkPerFrame` per played frame, within `minimumDepth…maximumDepth` (20…120 ms by default,
-/// starting at 40 ms: a voice agent hears the caller that much later, so the floor stays at
-/// one packet of FEC headroom). Depth changes move the playout clock, never the audio: no frame
-/// is dropped or invented to change the delay.
+/// `shrinkPerFrame` per played frame, within `minimumDepth…maximumDepth` (20…120 ms by default:
+/// a voice agent hears the caller that much later, so the floor stays at one packet of FEC
+/// headroom). The first packet plays as it arrives (`initialDepth` 0), so neither call set-up
+/// nor a caller's first words wait for the buffer; the depth reaches its floor with the next
+/// packet. Depth changes move the playout clock, never the audio: no frame is dropped or
+/// invented to change the delay.
 ///
 /// Packets of any Opus duration work: a packet lasts until the RTP timestamp of the next
 /// sequence number (RFC 3550 §5.1), or as long as the stream's last such step when that one is
@@ -143,18 +145,19 @@ public struct AudioJitterBuffer: Sendable {
     /// `offset + ticks` in nanoseconds.
     private var offset: Int64 = 0
 
-    /// Depths outside 0…1 s are clamped; `initialDepth` is kept within the bounds.
+    /// Depths outside 0…1 s are clamped; `initialDepth` may be below `minimumDepth` (the
+    /// first packet then plays sooner) but not above `maximumDepth`.
     public init(
         minimumDepth: Duration = .milliseconds(20),
         maximumDepth: Duration = .milliseconds(120),
-        initialDepth: Duration = .milliseconds(40),
+        initialDepth: Duration = .zero,
         shrinkPerFrame: Duration = .milliseconds(2)
     ) {
         let lower = max(.zero, min(minimumDepth, .seconds(1)))
         let upper = max(lower, min(maximumDepth, .seconds(1)))
         self.minimumDepth = lower
         self.maximumDepth = upper
-        self.initialDepth = max(lower, min(initialDepth, upper))
+        self.initialDepth = max(.zero, min(initialDepth, upper))
         self.shrinkPerFrame = max(.zero, shrinkPerFrame)
     }
 

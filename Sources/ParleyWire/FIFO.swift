@@ -1,19 +1,23 @@
 /// A first-in, first-out queue for what a sans-IO core hands its runtime (datagrams, events,
 /// actions): reading advances a head index instead of shifting the array, and the storage is
 /// reused once everything queued was read.
+///
+/// Inlinable, so that every module using it gets a copy specialized to its element type
+/// rather than calling the generic one, which looks up runtime metadata on every call (seen
+/// at the top of a transceiver's profile, since the cores call it for every datagram).
 public struct FIFO<Element> {
-    private var items: [Element] = []
-    private var head = 0
+    @usableFromInline var items: [Element] = []
+    @usableFromInline var head = 0
 
-    public init() {}
+    @inlinable public init() {}
 
-    public var isEmpty: Bool { head == items.count }
+    @inlinable public var isEmpty: Bool { head == items.count }
 
-    public mutating func append(_ element: Element) {
+    @inlinable public mutating func append(_ element: Element) {
         items.append(element)
     }
 
-    public mutating func popFirst() -> Element? {
+    @inlinable public mutating func popFirst() -> Element? {
         guard head < items.count else { return nil }
         let element = items[head]
         head += 1
@@ -25,7 +29,7 @@ public struct FIFO<Element> {
     }
 
     /// Drops everything queued and not yet read.
-    public mutating func removeAll() {
+    @inlinable public mutating func removeAll() {
         items.removeAll(keepingCapacity: true)
         head = 0
     }

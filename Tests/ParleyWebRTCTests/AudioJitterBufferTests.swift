@@ -129,8 +129,9 @@ private func energy(_ samples: [Int16]) -> Double {
         #expect(simulation.played.count == 200)
         let counters = simulation.buffer.counters
         #expect(counters.played == 200 && counters.late == 0 && counters.concealed == 0 && counters.fecRecovered == 0)
-        // The first packet waits the initial 40 ms; the depth then settles near one packet.
-        #expect(simulation.played[0].at == StreamSimulation.start + delay(0) + .milliseconds(40))
+        // The first packet plays as it arrives; the depth then settles near one packet.
+        #expect(simulation.played[0].at == StreamSimulation.start + delay(0))
+        #expect(simulation.played[1].at == StreamSimulation.start + .milliseconds(20) + delay(0) + .milliseconds(20))
         let depth = simulation.buffer.depth
         #expect(depth >= .milliseconds(20) && depth <= .milliseconds(23), "\(depth)")
         let spacing = zip(simulation.played.dropFirst(100), simulation.played.dropFirst(101)).map { $1.at - $0.at }
