@@ -107,7 +107,7 @@ let package = Package(
         .testTarget(name: "ParleyWireTests", dependencies: ["ParleyWire", "ParleyTestSupport"]),
         .testTarget(name: "ParleyWebRTCTests", dependencies: ["ParleyWebRTC", "ParleyTestSupport"]),
         .testTarget(name: "ParleyAgentTests", dependencies: ["ParleyAgent", "ParleyTestSupport"]),
-        .testTarget(name: "ParleyEndpointTests", dependencies: ["ParleyEndpoint", "ParleyRelay", "ParleyTestSupport"]),
+        .testTarget(name: "ParleyEndpointTests", dependencies: ["ParleyEndpoint", "ParleyAgent", "ParleyRelay", "ParleyTestSupport"]),
         .testTarget(name: "ParleyRoutingTests", dependencies: ["ParleyRouting", "ParleyTestSupport"]),
         .testTarget(name: "ParleyLoadgenTests", dependencies: ["ParleyLoadgen", "ParleyTestSupport"]),
         .testTarget(name: "ParleyRelayTests", dependencies: ["ParleyRelay", "ParleyTestSupport"]),

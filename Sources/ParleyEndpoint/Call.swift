@@ -26,6 +26,11 @@ final class Call: DeadlineHeapElement {
     static let sampleRate: Int32 = 24_000
     /// Events for the caller wait here until the data channel takes them.
     static let clientEventLimit = 256
+    /// A response whose audio ran out, from a backend that never says it is complete, stops
+    /// after this long without more.
+    static let underrunGrace: Duration = .seconds(2)
+    /// Cancelled response ids remembered.
+    static let cancelledResponseLimit = 16
     /// The data channel of the Realtime API's WebRTC calls.
     static let eventsChannelLabel = "oai-events"
 
@@ -48,10 +53,23 @@ final class Call: DeadlineHeapElement {
     private var outputSamples: [Int16] = []
     private var outputTag: String?
     private var firstEchoTimestamp: UInt32?
-    /// The response being played and how many of its frames went out.
+    /// The response being played and how many of its frames went out, across underruns.
     private var playing: (responseID: String, frames: Int)?
+    /// The latest response whose audio the backend said is complete (`response.done` or
+    /// `response.output_audio.done`): it stops once its queued audio has played.
+    private var completedResponse: String?
+    /// When the playing response's queued audio ran out before it was complete.
+    private var starvedSince: Instant?
+    /// Responses the caller cancelled or cleared: their audio is dropped if it still comes.
+    private var cancelledResponses: [String] = []
     private var speechStoppedAt: Instant?
     private var clientEvents: [RealtimeEvent] = []
+    /// The Realtime session as the caller sees it: defaults, the caller's accepted updates
+    /// and what the backend reported.
+    private var session: RealtimeSession
+    /// Server events sent so far, for their `event_id`s.
+    private var eventsSent = 0
+    private var sentSessionCreated = false
     /// The stream of the `oai-events` data channel once the caller opened it.
     private var eventsChannel: UInt16?
     /// Why the backend failed, once it has; the call then ends.
@@ -77,6 +95,7 @@ final class Call: DeadlineHeapElement {
         self.mediaMode = mediaMode
         self.encoderComplexity = encoderComplexity
         self.createdAt = createdAt
+        session = RealtimeSession(id: "sess_" + id.rawValue.dropFirst("rtc_".count))
     }
 
     var isClosed: Bool { connection.isClosed }
@@ -94,6 +113,7 @@ final class Call: DeadlineHeapElement {
         connection.nextDeadline()
             .earliest(connection.isMediaReady ? output.nextDeadline() : nil)
             .earliest(receiver?.nextDeadline())
+            .earliest(starvedSince.map { $0 + Self.underrunGrace })
     }
 
     // MARK: Input
@@ -255,10 +275,20 @@ final class Call: DeadlineHeapElement {
         while let item = backend.pollOutput() {
             progressed = true
             switch item {
+            case .audio(_, let responseID?) where cancelledResponses.contains(responseID):
+                continue
             case .audio(let samples, let responseID):
                 queueOutput(samples, tag: responseID, now: now)
+            case .event(let event) where event.type == "session.updated":
+                // The backend's effective settings, merged: the caller gets the whole session.
+                session.adopt(event["session"] ?? [:])
+                sendToClient(session.updatedEvent)
             case .event(let event):
                 if event.type == "input_audio_buffer.speech_stopped" { speechStoppedAt = now }
+                if event.type == "response.done" || event.type == "response.output_audio.done",
+                   let responseID = event["response"]?["id"]?.stringValue ?? event["response_id"]?.stringValue {
+                    completeResponse(responseID, now: now)
+                }
                 sendToClient(event)
             case .clearOutput:
                 clearOutput()
@@ -288,11 +318,38 @@ final class Call: DeadlineHeapElement {
         outputSamples.removeFirst(start)
     }
 
+    /// The backend's end-of-response marker: the last partial frame of `responseID` is
+    /// padded out and queued, and the response stops once that has played.
+    private func completeResponse(_ responseID: String, now: Instant) {
+        completedResponse = responseID
+        if outputTag == responseID, !outputSamples.isEmpty {
+            outputSamples += [Int16](repeating: 0, count: Self.samplesPerFrame - outputSamples.count)
+            output.enqueue(outputSamples, tag: outputTag, now: now)
+            outputSamples.removeAll()
+        }
+    }
+
+    /// The caller's `output_audio_buffer.clear`, or a `response.cancel` of what is queued or
+    /// playing: enforced here, whatever the backend does with the event it also gets. The
+    /// queue is dropped before the next frame is due, and later audio of the response is
+    /// dropped on arrival.
+    private func cancelOutput(_ event: RealtimeEvent) {
+        let named = event["response_id"]?.stringValue
+        let current = playing?.responseID ?? outputTag
+        if event.type == "response.cancel", let named, named != current { return }
+        if let cancelled = named ?? current {
+            cancelledResponses.append(cancelled)
+            if cancelledResponses.count > Self.cancelledResponseLimit { cancelledResponses.removeFirst() }
+        }
+        clearOutput()
+    }
+
     /// Drops all queued output at once and reports how much of the response was played.
     private func clearOutput() {
         output.clear()
         outputSamples.removeAll()
         encoder?.reset()
+        starvedSince = nil
         guard let current = playing else { return }
         playing = nil
         let playedMilliseconds = current.frames * 20
@@ -301,13 +358,15 @@ final class Call: DeadlineHeapElement {
         backend.outputCleared(responseID: current.responseID, playedMilliseconds: playedMilliseconds)
     }
 
-    /// Sends every output frame that is due, with playback events around responses.
-    /// Returns true when a frame went out or a response finished.
+    /// Sends every output frame that is due, with playback events around responses: one
+    /// `output_audio_buffer.started` and one `stopped` per response, however often its audio
+    /// runs out on the way. Returns true when a frame went out or a response finished.
     private func sendDueAudio(now: Instant) -> Bool {
         var progressed = false
-        let wasPlaying = output.isPlaying
         while let frame = output.poll(now: now) {
+            starvedSince = nil
             if let tag = frame.tag, playing?.responseID != tag {
+                if playing != nil { stopResponse() }
                 playing = (tag, 0)
                 sendToClient(RealtimeEvent(type: "output_audio_buffer.started", fields: ["response_id": .string(tag)]))
                 if let stoppedAt = speechStoppedAt {
@@ -330,24 +389,60 @@ final class Call: DeadlineHeapElement {
             noteFirstAudio(now: now)
             progressed = true
         }
-        if wasPlaying, !output.isPlaying, let finished = playing {
-            playing = nil
-            sendToClient(RealtimeEvent(type: "output_audio_buffer.stopped", fields: ["response_id": .string(finished.responseID)]))
-            backend.outputStopped(responseID: finished.responseID)
-            progressed = true
+        if let current = playing, !output.isPlaying {
+            // The response's audio ran out: it is over if the backend said so, or when no more
+            // came within the grace; otherwise this is an underrun and the response goes on.
+            if completedResponse == current.responseID || starvedSince.map({ now - $0 >= Self.underrunGrace }) == true {
+                stopResponse()
+                progressed = true
+            } else if starvedSince == nil {
+                starvedSince = now
+            }
         }
         return progressed
     }
 
+    private func stopResponse() {
+        guard let finished = playing else { return }
+        playing = nil
+        starvedSince = nil
+        sendToClient(RealtimeEvent(type: "output_audio_buffer.stopped", fields: ["response_id": .string(finished.responseID)]))
+        backend.outputStopped(responseID: finished.responseID)
+    }
+
     // MARK: Events for the caller
 
-    /// Queues an event for the caller until the `oai-events` channel takes it.
+    /// Queues an event for the caller until the `oai-events` channel takes it, with an
+    /// `event_id` unique to the call when it has none (the SDKs' event schemas require one).
     private func sendToClient(_ event: RealtimeEvent) {
         guard clientEvents.count < Self.clientEventLimit else {
             events.append(.dropped(.clientEventQueueFull))
             return
         }
+        var event = event
+        if event["event_id"] == nil { event["event_id"] = .string(nextEventID()) }
         clientEvents.append(event)
+    }
+
+    private func nextEventID() -> String {
+        eventsSent += 1
+        return "event_\(id.rawValue.dropFirst("rtc_".count))_\(eventsSent)"
+    }
+
+    /// A client event, from the caller or the offer's session settings. A `session.update`
+    /// is checked and merged here and goes to the backend as the whole merged session; one
+    /// with a bad field gets an `error` event naming it and goes no further.
+    func receiveClientEvent(_ event: RealtimeEvent) {
+        if event.type == "output_audio_buffer.clear" || event.type == "response.cancel" { cancelOutput(event) }
+        guard event.type == "session.update" else { return backend.receiveClientEvent(event) }
+        do {
+            try session.apply(event["session"] ?? [:])
+        } catch {
+            return sendToClient(error.event(eventID: event["event_id"]?.stringValue))
+        }
+        var merged = event
+        merged["session"] = session.value
+        backend.receiveClientEvent(merged)
     }
 
     /// Sends the events waiting for the caller once the `oai-events` channel is open.
@@ -369,6 +464,13 @@ final class Call: DeadlineHeapElement {
         switch event {
         case .channelOpened(let info) where info.label == Self.eventsChannelLabel:
             eventsChannel = info.streamID
+            if !sentSessionCreated {
+                // The first event on the channel, before anything queued while it opened.
+                sentSessionCreated = true
+                var created = session.createdEvent
+                created["event_id"] = .string(nextEventID())
+                clientEvents.insert(created, at: 0)
+            }
             flushClientEvents(now: now)
         case .message(let stream, let message) where stream == eventsChannel:
             let bytes: [UInt8]
@@ -377,7 +479,7 @@ final class Call: DeadlineHeapElement {
             case .binary(let data): bytes = data
             }
             do {
-                backend.receiveClientEvent(try RealtimeEvent(json: bytes))
+                receiveClientEvent(try RealtimeEvent(json: bytes))
             } catch {
                 events.append(.dropped(.clientEventMalformed))
                 sendToClient(.error(code: "invalid_event", message: error.description))

@@ -212,7 +212,7 @@ public final class TransceiverEndpoint {
         let call = Call(
             id: id, serverUfrag: local.ufrag, connection: connection, backend: makeBackend(id),
             mediaMode: configuration.mediaMode, encoderComplexity: configuration.opusComplexity, createdAt: now)
-        if let settings { call.backend.receiveClientEvent(settings) }
+        if let settings { call.receiveClientEvent(settings) }
         let certificate = configuration.certificate
         let answer = SDPAnswerBuilder.answer(to: offer, with: SDPAnswerParameters(
             iceUfrag: local.ufrag, icePassword: local.password,

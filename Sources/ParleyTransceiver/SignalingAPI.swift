@@ -1,32 +1,36 @@
 import Foundation
 import Hummingbird
+import Logging
 import ParleyAgent
 import ParleyEndpoint
 import ParleyWire
 
-/// The HTTP signaling API: `POST /v1/realtime/calls` (the OpenAI Realtime WebRTC shape) and
-/// `POST /whip` (RFC 9725) take an SDP offer and answer `201 Created` with the SDP answer and
-/// a `Location` to `DELETE`; plus health, readiness, metrics and the demo page.
+/// The HTTP signaling API: `POST /v1/realtime/calls` (the OpenAI Realtime WebRTC shape, and
+/// its older form `POST /v1/realtime?model=...`) and `POST /whip` (RFC 9725) take an SDP offer
+/// and answer `201 Created` with the SDP answer and a `Location`; the call ends with `DELETE`
+/// on that location or `POST /v1/realtime/calls/{id}/hangup` (the OpenAI SDKs' way); plus
+/// health, readiness, metrics and the demo page. Every refusal is a JSON error, readable
+/// cross-origin, and logged with its reason.
 public struct SignalingAPI: Sendable {
     /// Bodies larger than this are refused (413); a browser's offer is a few KiB.
     static let maxRequestBytes = 64 * 1_024
+    /// The OpenAI Realtime call-control methods that exist for SIP calls only.
+    static let sipOnlyActions = ["accept", "reject", "refer"]
 
     let engine: MediaEngine
     let demoPage: ByteBuffer
+    let logger: Logger
 
-    public init(engine: MediaEngine) {
+    public init(engine: MediaEngine, logger: Logger = Logger(label: "parley.signaling")) {
         self.engine = engine
+        self.logger = logger
         demoPage = ByteBuffer(bytes: Self.loadDemoPage())
     }
 
     public func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
-        router.add(middleware: CORSMiddleware(
-            allowOrigin: .all,
-            allowHeaders: [.accept, .authorization, .contentType, .origin],
-            allowMethods: [.get, .post, .delete, .options],
-            exposedHeaders: ["Location"],
-            maxAge: .seconds(600)))
+        router.add(middleware: CrossOriginMiddleware())
+        router.add(middleware: JSONErrorMiddleware(metrics: engine.metrics))
         router.get("/") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: demoPage))
         }
@@ -40,9 +44,12 @@ public struct SignalingAPI: Sendable {
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                      body: .init(byteBuffer: ByteBuffer(string: engine.metrics.exposition())))
         }
-        let calls = router.group("/v1/realtime/calls").add(middleware: BearerKeyMiddleware(keys: engine.configuration.bearerKeys, metrics: engine.metrics))
-        calls.post { request, _ in try await createCall(request, locationPrefix: "/v1/realtime/calls/") }
-        calls.delete(":id") { _, context in try await endCall(context) }
+        let realtime = router.group("/v1/realtime").add(middleware: BearerKeyMiddleware(keys: engine.configuration.bearerKeys, metrics: engine.metrics))
+        // The first form of the Realtime WebRTC API: the offer posted to /v1/realtime?model=...
+        realtime.post { request, _ in try await createCall(request, locationPrefix: "/v1/realtime/calls/") }
+        realtime.post("calls") { request, _ in try await createCall(request, locationPrefix: "/v1/realtime/calls/") }
+        realtime.delete("calls/:id") { _, context in try await endCall(context) }
+        realtime.post("calls/:id/:action") { _, context in try await callAction(context) }
         let whip = router.group("/whip").add(middleware: BearerKeyMiddleware(keys: engine.configuration.bearerKeys, metrics: engine.metrics))
         whip.post { request, _ in try await createCall(request, locationPrefix: "/whip/") }
         whip.delete(":id") { _, context in try await endCall(context) }
@@ -85,6 +92,13 @@ public struct SignalingAPI: Sendable {
                 guard let settings = try? JSONDecoder().decode(JSONValue.self, from: Data(part.body)), case .object = settings else {
                     return rejection(.badRequest, code: "invalid_session", "the 'session' part must be a JSON object")
                 }
+                // Checked as a caller's session.update would be, so a bad field is refused here.
+                var check = RealtimeSession(id: "sess_check")
+                do {
+                    try check.apply(settings)
+                } catch {
+                    return rejection(.badRequest, code: "invalid_session", error.message)
+                }
                 session = RealtimeEvent(type: "session.update", fields: ["session": settings])
             }
         }
@@ -101,14 +115,28 @@ public struct SignalingAPI: Sendable {
             body: .init(byteBuffer: ByteBuffer(string: answer.sdp)))
     }
 
-    private func endCall(_ context: BasicRequestContext) async throws -> Response {
+    /// Ends the call `context` names: `ended` when it did or had lately (both are idempotent).
+    private func endCall(_ context: BasicRequestContext, ended: HTTPResponse.Status = .noContent) async throws -> Response {
         guard let text = context.parameters.get("id"), let id = SessionID(rawValue: text) else {
             return rejection(.notFound, code: "no_such_call", "no call has that id")
         }
         guard await engine.endCall(id) else {
             return rejection(.notFound, code: "no_such_call", "call \(id) does not exist or already ended")
         }
-        return Response(status: .noContent)
+        return Response(status: ended)
+    }
+
+    /// `POST /v1/realtime/calls/{id}/hangup` ends the call as `DELETE` does, answering 200 as
+    /// OpenAI's API does; the SIP call controls (`accept`, `reject`, `refer`) have no meaning
+    /// for a WebRTC call.
+    private func callAction(_ context: BasicRequestContext) async throws -> Response {
+        let action = context.parameters.get("action") ?? ""
+        if action == "hangup" { return try await endCall(context, ended: .ok) }
+        if Self.sipOnlyActions.contains(action) {
+            return rejection(.badRequest, code: "sip_only",
+                             "'\(action)' controls incoming SIP calls; Parley's calls are WebRTC calls (end one with hangup or DELETE)")
+        }
+        return rejection(.notFound, code: "not_found", "no call action '\(action)'; the one Parley has is hangup")
     }
 
     private func rejection(for error: CallSetupError) -> Response {
@@ -118,7 +146,7 @@ public struct SignalingAPI: Sendable {
             case .noAudio:
                 return rejection(.unprocessableContent, code: "no_audio", "the offer has no audio m-line; Parley needs one")
             case .noCommonCodec:
-                return rejection(.unprocessableContent, code: "no_common_codec", "the offer's audio does not include opus/48000/2")
+                return rejection(.unprocessableContent, code: "no_common_codec", "the offer's audio does not include opus/48000")
             default:
                 return rejection(.badRequest, code: "invalid_offer", "the SDP offer is not usable: \(sdpError)")
             }
@@ -136,8 +164,13 @@ public struct SignalingAPI: Sendable {
         }
     }
 
+    /// A refusal, logged with its reason (a client whose offer was refused finds why here
+    /// too), counted, and answered as a JSON error.
     private func rejection(_ status: HTTPResponse.Status, code: String, _ message: String, retryAfter: Int? = nil) -> Response {
-        Self.errorResponse(status, code: code, message, retryAfter: retryAfter, metrics: engine.metrics)
+        logger.info("signaling request refused", metadata: [
+            "status": "\(status.code)", "code": "\(code)", "reason": "\(message)",
+        ])
+        return Self.errorResponse(status, code: code, message, retryAfter: retryAfter, metrics: engine.metrics)
     }
 
     /// A JSON error body naming the problem: `{"error":{"code":"...","message":"..."}}`.

@@ -32,7 +32,7 @@ public struct Transceiver: Sendable {
     public func run() async throws {
         let media = MediaService(engine: engine, logger: logger)
         let http = Application(
-            router: SignalingAPI(engine: engine).makeRouter(),
+            router: SignalingAPI(engine: engine, logger: logger).makeRouter(),
             configuration: .init(address: .hostname(engine.configuration.httpAddress.ip.description,
                                                      port: Int(engine.configuration.httpAddress.port))),
             logger: logger)

@@ -9,7 +9,7 @@ public enum SDPError: Error, Sendable, Equatable, CustomStringConvertible {
     case tooLarge(bytes: Int)
     /// No usable `m=audio` section (absent, or every one rejected with port 0).
     case noAudio
-    /// An audio section exists, but none offers `opus/48000/2` over `UDP/TLS/RTP/SAVPF` (RFC 7587 §7).
+    /// An audio section exists, but none offers `opus/48000` (RFC 7587 §7 writes `opus/48000/2`) over `UDP/TLS/RTP/SAVPF`.
     case noCommonCodec
     /// No `a=fingerprint` for the DTLS transport (RFC 8122 §5, RFC 8829 §5.8).
     case noFingerprint
@@ -29,7 +29,7 @@ public enum SDPError: Error, Sendable, Equatable, CustomStringConvertible {
         case .noAudio:
             return "the SDP has no usable m=audio section; Parley needs one audio section with a non-zero port"
         case .noCommonCodec:
-            return "no audio section offers opus/48000/2 over UDP/TLS/RTP/SAVPF, the only codec Parley speaks"
+            return "no audio section offers opus/48000 over UDP/TLS/RTP/SAVPF, the only codec Parley speaks"
         case .noFingerprint:
             return "the SDP has no a=fingerprint line for the DTLS transport"
         case .unsupportedFingerprintAlgorithm(let algorithm):

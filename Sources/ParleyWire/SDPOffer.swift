@@ -13,7 +13,7 @@ public struct SDPOffer: Sendable {
     public let fingerprint: DTLSFingerprintLine
     /// The offerer's role; an answerer takes `setup.answerRole(preferring:)`.
     public let setup: DTLSSetup
-    /// The first audio section that offers opus/48000/2.
+    /// The first audio section that offers Opus (opus/48000/2, or opus/48000).
     public let audio: OfferedAudio
     /// The first data channel section (`webrtc-datachannel`) that is not rejected, if any.
     public let application: OfferedApplication?

@@ -80,7 +80,10 @@ struct RemoteDescription {
         }
     }
 
-    /// The first audio section that is not rejected and offers opus/48000/2 over DTLS-SRTP.
+    /// The first audio section that is not rejected and offers Opus over DTLS-SRTP. RFC 7587 §7
+    /// writes `opus/48000/2`; `opus/48000` (no channel count, as GStreamer's webrtcbin writes
+    /// before its payloader settles) is taken too, as other WebRTC stacks take it: the answer
+    /// always says `opus/48000/2`.
     private static func opusSection(in description: SessionDescription) throws(SDPError) -> (SDPMediaDescription, Int, UInt8) {
         let audio = description.media.enumerated().filter { $0.element.kind == "audio" }
         let live = audio.filter { $0.element.port != 0 || $0.element.attribute("bundle-only") != nil }
@@ -89,7 +92,9 @@ struct RemoteDescription {
             // One pass over the rtpmaps keeps hostile sections with thousands of formats linear.
             let opusPayloadTypes = Set(section.attributes(named: "rtpmap").compactMap { value -> Substring? in
                 let fields = SDPSyntax.fields(value)
-                return fields.count == 2 && fields[1].lowercased() == "opus/48000/2" ? fields[0] : nil
+                guard fields.count == 2 else { return nil }
+                let codec = fields[1].lowercased()
+                return codec == "opus/48000/2" || codec == "opus/48000" ? fields[0] : nil
             })
             for format in section.formats where opusPayloadTypes.contains(Substring(format)) {
                 guard SDPSyntax.isDigits(format), format.utf8.count <= 3, let payloadType = UInt8(format), payloadType < 128 else { continue }

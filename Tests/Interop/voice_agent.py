@@ -4,7 +4,8 @@ voiced stand-in tone and quiet noise on a schedule), every returned RTP packet t
 arrival with its level, and the `oai-events` data channel created before the offer.
 
 Scenarios:
-  events           session.update (turn_detection values) -> session.updated within 2 s
+  events           session.created first; session.update -> the whole merged session in
+                   session.updated within 2 s; a bad field -> error naming it; unique event_ids
   turn             0.2 s quiet, 1.5 s voice, 2.5 s quiet: the agent answers after the
                    utterance ends, with 1.5 s (+-0.3 s) of voiced audio; with events,
                    speech_started ... output_audio_buffer.stopped in a sensible order
@@ -158,9 +159,15 @@ async def scenario_events(scenario: Scenario) -> None:
     call = scenario.call
     if not await scenario.open_events():
         return
+    at, created = await call.events.wait_for("session.created", SESSION_UPDATED_WITHIN)
+    if at is None or call.events.events[0][1].get("type") != "session.created":
+        first = call.events.events[0][1].get("type") if call.events.events else None
+        raise Failure(f"events: the first event on oai-events is {first!r}, not session.created")
     sent = time.monotonic()
     call.events.send({"type": "session.update", "event_id": "evt_voice_agent_1",
-                      "session": {"type": "realtime", "audio": {"input": {"turn_detection": TURN_DETECTION}}}})
+                      "session": {"type": "realtime", "instructions": "Answer briefly.",
+                                  "x_parley_test": {"kept": True},
+                                  "audio": {"input": {"turn_detection": TURN_DETECTION}}}})
     at, event = await call.events.wait_for("session.updated", SESSION_UPDATED_WITHIN, since=sent)
     if at is None:
         errors = [e for _, e in call.events.of_type("error", sent)]
@@ -174,6 +181,22 @@ async def scenario_events(scenario: Scenario) -> None:
         if applied.get(key) != TURN_DETECTION[key]:
             raise Failure(f"events: session.updated turn_detection.{key} is {applied.get(key)!r}, "
                           f"sent {TURN_DETECTION[key]!r}")
+    # The whole merged session comes back: the defaults, what was set, and unknown fields.
+    if session.get("instructions") != "Answer briefly." or session.get("x_parley_test") != {"kept": True} \
+            or session.get("id") != created.get("session", {}).get("id"):
+        raise Failure(f"events: session.updated is not the merged session: {session}")
+    # A bad field is refused by name, and changes nothing.
+    bad = time.monotonic()
+    call.events.send({"type": "session.update", "event_id": "evt_voice_agent_2",
+                      "session": {"audio": {"input": {"turn_detection": {"threshold": 2}}}}})
+    at, error = await call.events.wait_for("error", SESSION_UPDATED_WITHIN, since=bad)
+    detail = (error or {}).get("error") or {}
+    if detail.get("param") != "session.audio.input.turn_detection.threshold" or detail.get("event_id") != "evt_voice_agent_2":
+        raise Failure(f"events: a threshold of 2 got {error!r}, not an error naming the field")
+    ids = [event.get("event_id") for _, event in call.events.events]
+    if not all(isinstance(i, str) and i for i in ids) or len(set(ids)) != len(ids):
+        raise Failure(f"events: server events need unique event_ids, got {ids}")
+    scenario.report["events_with_ids"] = len(ids)
 
 
 async def scenario_turn(scenario: Scenario) -> None:

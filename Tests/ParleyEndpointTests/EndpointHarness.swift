@@ -1,7 +1,9 @@
+import ParleyAgent
 import ParleyEndpoint
 import ParleyTestSupport
 import ParleyWebRTC
 import ParleyWire
+import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -46,18 +48,19 @@ final class EndpointHarness {
 
     var now: Instant { network.now }
 
-    /// Signals a call for a client at `address` with the echo backend (through the relay
-    /// when `relayed`, or through the relay whose public address is `relay`), and makes the
-    /// client's connection from the answer.
+    /// Signals a call for a client at `address` with the echo backend or `backend` (through
+    /// the relay when `relayed`, or through the relay whose public address is `relay`), and
+    /// makes the client's connection from the answer; with `events`, the client offers a data
+    /// channel and opens `oai-events` once the association is up.
     @discardableResult
     func call(from address: PeerAddress, relayed: Bool = false, via relay: PeerAddress? = nil,
-              tone: Int? = nil) throws -> ClientHost {
+              tone: Int? = nil, events: Bool = false, backend: (any CallBackend)? = nil) throws -> ClientHost {
         let ice = ICECredentials.random(using: &random)
         let offer = try SDPOffer(parsing: SDPOfferBuilder.offer(with: SDPOfferParameters(
             iceUfrag: ice.ufrag, icePassword: ice.password,
             fingerprint: DTLSFingerprintLine(algorithm: clientCertificate.fingerprint.algorithm, digest: clientCertificate.fingerprint.bytes),
-            sessionID: 7, audioSSRC: 1_234, cname: "client")))
-        let answer = try endpoint.endpoint.createCall(offer: offer, now: now) { _ in EchoBackend() }
+            sessionID: 7, audioSSRC: 1_234, cname: "client", offerApplication: events)))
+        let answer = try endpoint.endpoint.createCall(offer: offer, now: now) { _ in backend ?? EchoBackend() }
         let sdp = try SDPAnswer(parsing: answer.sdp)
         let connection = try PeerConnection(
             configuration: .init(
@@ -70,7 +73,8 @@ final class EndpointHarness {
                 certificate: clientCertificate,
                 remoteFingerprint: DTLSFingerprint(algorithm: sdp.fingerprint.algorithm, hex: sdp.fingerprint.value)!,
                 dtlsRole: sdp.setup == .active ? .server : .client,
-                audioPayloadType: sdp.audio.opusPayloadType, localSSRC: 4_321, cname: "client"),
+                audioPayloadType: sdp.audio.opusPayloadType, localSSRC: 4_321, cname: "client",
+                dataChannels: events ? SCTPAssociation.Configuration(isDTLSClient: sdp.setup != .active) : nil),
             now: now, using: &random)
         let client = try ClientHost(connection, at: address, answer: answer, tone: tone)
         clients.append(client)
@@ -195,6 +199,12 @@ final class ClientHost: SimulatedHost {
     let answer: CallAnswer
     private(set) var events: [PeerConnection.Event] = []
     private(set) var heard: [Int16] = []
+    /// When each audio packet arrived.
+    private(set) var audioArrivals: [Instant] = []
+    /// Events received on `oai-events`, with their arrival.
+    private(set) var serverEvents: [(at: Instant, event: RealtimeEvent)] = []
+    private var eventsChannel: UInt16?
+    private var now = Instant(nanoseconds: 0)
     private let toneFrequency: Int?
     private var framesSent = 0
     private var nextFrameAt: Instant?
@@ -215,13 +225,27 @@ final class ClientHost: SimulatedHost {
     var audioReceived: Int { events.filter { if case .audio = $0 { true } else { false } }.count }
 
     func handle(_ payload: [UInt8], from source: PeerAddress, to destination: PeerAddress, now: Instant) {
+        self.now = now
         connection.handle(payload, from: source, now: now)
         sendTone(now: now)
     }
 
     func handleTimeout(now: Instant) {
+        self.now = now
         connection.handleTimeout(now: now)
         sendTone(now: now)
+    }
+
+    /// Sends a client event on `oai-events` (open by then).
+    func send(_ event: RealtimeEvent, now: Instant) throws {
+        let channel = try #require(eventsChannel)
+        try connection.sendDataChannelMessage(.text(String(decoding: event.encodedJSON(), as: UTF8.self)), on: channel, now: now)
+    }
+
+    var hasEventsChannel: Bool { eventsChannel != nil }
+
+    func events(ofType type: String) -> [(at: Instant, event: RealtimeEvent)] {
+        serverEvents.filter { $0.event.type == type }
     }
 
     func pollTransmit(now: Instant) -> SimulatedTransmit? {
@@ -238,6 +262,17 @@ final class ClientHost: SimulatedHost {
             if case .dtlsConnected = event, nextFrameAt == nil { nextFrameAt = .init(nanoseconds: 0) }
             if case .audio(let audio) = event, let samples = try? decoder.decode(audio.payload) {
                 heard += samples
+                audioArrivals.append(now)
+            }
+            switch event {
+            case .dataChannel(.connected):
+                _ = try? connection.openDataChannel(label: "oai-events", now: now)
+            case .dataChannel(.channelOpened(let info)) where info.label == "oai-events":
+                eventsChannel = info.streamID
+            case .dataChannel(.message(_, .text(let text))):
+                if let parsed = try? RealtimeEvent(json: Array(text.utf8)) { serverEvents.append((now, parsed)) }
+            default:
+                break
             }
             events.append(event)
         }
