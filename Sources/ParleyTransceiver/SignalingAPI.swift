@@ -146,7 +146,7 @@ public struct SignalingAPI: Sendable {
             case .noAudio:
                 return rejection(.unprocessableContent, code: "no_audio", "the offer has no audio m-line; Parley needs one")
             case .noCommonCodec:
-                return rejection(.unprocessableContent, code: "no_common_codec", "the offer's audio does not include opus/48000")
+                return rejection(.unprocessableContent, code: "no_common_codec", "the offer's audio does not include opus/48000/2 (or opus/48000)")
             default:
                 return rejection(.badRequest, code: "invalid_offer", "the SDP offer is not usable: \(sdpError)")
             }
@@ -179,7 +179,9 @@ public struct SignalingAPI: Sendable {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
         let error: JSONValue = ["error": ["code": .string(code), "message": .string(message)]]
-        let body = ((try? String(decoding: JSONEncoder().encode(error), as: UTF8.self)) ?? #"{"error":{}}"#) + "\n"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let body = ((try? String(decoding: encoder.encode(error), as: UTF8.self)) ?? #"{"error":{}}"#) + "\n"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 

@@ -29,7 +29,7 @@ public enum SDPError: Error, Sendable, Equatable, CustomStringConvertible {
         case .noAudio:
             return "the SDP has no usable m=audio section; Parley needs one audio section with a non-zero port"
         case .noCommonCodec:
-            return "no audio section offers opus/48000 over UDP/TLS/RTP/SAVPF, the only codec Parley speaks"
+            return "no audio section offers opus/48000/2 (or opus/48000) over UDP/TLS/RTP/SAVPF, the only codec Parley speaks"
         case .noFingerprint:
             return "the SDP has no a=fingerprint line for the DTLS transport"
         case .unsupportedFingerprintAlgorithm(let algorithm):

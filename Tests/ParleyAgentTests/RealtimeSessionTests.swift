@@ -30,19 +30,26 @@ import Testing
         #expect(session.updatedEvent.type == "session.updated" && session.updatedEvent["session"] == session.value)
     }
 
-    @Test(arguments: [
-        (JSONValue(["audio": ["input": ["turn_detection": ["threshold": 1.5]]]]), "session.audio.input.turn_detection.threshold"),
-        (["audio": ["input": ["turn_detection": ["type": "magic_vad"]]]], "session.audio.input.turn_detection.type"),
-        (["audio": ["input": ["turn_detection": ["idle_timeout_ms": 100]]]], "session.audio.input.turn_detection.idle_timeout_ms"),
-        (["audio": ["input": ["turn_detection": ["create_response": "yes"]]]], "session.audio.input.turn_detection.create_response"),
-        (["turn_detection": ["eagerness": "eager"]], "session.turn_detection.eagerness"),
-        (["instructions": 42], "session.instructions"),
-        (["output_modalities": ["video"]], "session.output_modalities"),
-        (["tools": ["not an object"]], "session.tools"),
-        (["max_output_tokens": 0], "session.max_output_tokens"),
-        (["type": "transcription"], "session.type"),
-        ("not an object", "session"),
-    ])
+    /// `value` at the dotted `path` of an otherwise empty update.
+    static func update(_ path: String, _ value: JSONValue) -> JSONValue {
+        path.split(separator: ".").reversed().reduce(value) { inner, key in .object([String(key): inner]) }
+    }
+
+    static let badUpdates: [(JSONValue, String)] = [
+        (update("audio.input.turn_detection.threshold", .number(1.5)), "session.audio.input.turn_detection.threshold"),
+        (update("audio.input.turn_detection.type", .string("magic_vad")), "session.audio.input.turn_detection.type"),
+        (update("audio.input.turn_detection.idle_timeout_ms", .number(100)), "session.audio.input.turn_detection.idle_timeout_ms"),
+        (update("audio.input.turn_detection.create_response", .string("yes")), "session.audio.input.turn_detection.create_response"),
+        (update("turn_detection.eagerness", .string("eager")), "session.turn_detection.eagerness"),
+        (update("instructions", .number(42)), "session.instructions"),
+        (update("output_modalities", .array([.string("video")])), "session.output_modalities"),
+        (update("tools", .array([.string("not an object")])), "session.tools"),
+        (update("max_output_tokens", .number(0)), "session.max_output_tokens"),
+        (update("type", .string("transcription")), "session.type"),
+        (.string("not an object"), "session"),
+    ]
+
+    @Test(arguments: badUpdates)
     func aBadFieldIsNamedAndChangesNothing(update: JSONValue, param: String) {
         var session = RealtimeSession(id: "sess_2")
         let before = session

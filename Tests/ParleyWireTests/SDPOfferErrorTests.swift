@@ -14,8 +14,12 @@ import ParleyWire
 @Test func offerWithoutOpusThrowsNoCommonCodec() {
     let noOpus = SDPFixtures.removingLines(SDPFixtures.chromium) { $0 == "a=rtpmap:111 opus/48000/2" }
     #expect(throws: SDPError.noCommonCodec) { try SDPOffer(parsing: noOpus) }
-    let monoOpus = SDPFixtures.replacingLine(SDPFixtures.firefox, "a=rtpmap:109 opus/48000/2", with: "a=rtpmap:109 opus/48000")
+    let monoOpus = SDPFixtures.replacingLine(SDPFixtures.firefox, "a=rtpmap:109 opus/48000/2", with: "a=rtpmap:109 opus/48000/1")
     #expect(throws: SDPError.noCommonCodec) { try SDPOffer(parsing: monoOpus) }
+    // No channel count at all (GStreamer's webrtcbin before its payloader settles) is taken,
+    // as other stacks take it; the answer writes opus/48000/2.
+    let countless = SDPFixtures.replacingLine(SDPFixtures.firefox, "a=rtpmap:109 opus/48000/2", with: "a=rtpmap:109 opus/48000")
+    #expect((try? SDPOffer(parsing: countless))?.audio.opusPayloadType == 109)
     let plainRTP = SDPFixtures.replacingLine(SDPFixtures.aiortc, "m=audio 34714 UDP/TLS/RTP/SAVPF 96 9 0 8",
                                              with: "m=audio 34714 RTP/AVP 96 9 0 8")
     #expect(throws: SDPError.noCommonCodec) { try SDPOffer(parsing: plainRTP) }
