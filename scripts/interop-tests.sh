@@ -83,7 +83,9 @@ run "example backend killed mid-call" "$python" Tests/Interop/voice_agent.py --u
     --scenario backend-failure --require-events --backend-pid "${pid_of[backend]}"
 
 check_load() {
-    "$parley" loadgen --url "$url/v1/realtime/calls" --sessions 20 --ramp 10 --duration 10 --echo-check --json \
+    # 10 full-voice calls: a debug build decodes and encodes every frame, so more would measure
+    # the machine's speed rather than the load generator (loss is asserted, not capacity).
+    "$parley" loadgen --url "$url/v1/realtime/calls" --sessions 10 --ramp 10 --duration 10 --echo-check --json \
         >"$workdir/load.json" || { cat "$workdir/load.json"; return 1; }
     "$python" - "$workdir/load.json" <<'PY'
 import json, sys
@@ -96,7 +98,7 @@ PY
 }
 run "relays: through a relay, 2 transceivers, restart with and without Redis, Redis down, hostile input, two clusters" \
     "$python" Tests/Interop/relay_scenarios.py --parley "$parley"
-run "load generator: 20 calls for 10 s, no failures, loss under 1%" check_load
+run "load generator: 10 calls for 10 s, no failures, loss under 1%" check_load
 
 # A transceiver with 2 shards behind a relay: one UDP socket per shard (each on a port of
 # its own), calls placed on both shards, and every call hears its own tone back.
