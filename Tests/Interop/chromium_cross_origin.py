@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Headless Chromium on a page of another origin calls Parley's API the way a browser app
+does: it posts its offer with an SDK's own request header (so the browser sends a CORS
+preflight first), reads `Location` from the answer, applies the answer, reads the JSON error
+of a DELETE for a call that does not exist, and deletes its call. Every step is the
+browser's own CORS enforcement: a header not exposed, or a preflight not allowing the
+header, makes the page see null or a network error.
+
+Prints one JSON line; exit 0 when every step did what it should."""
+
+import argparse
+import http.server
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+
+import peers
+from chromium_demo import CHROMIUM_FLAGS, WebDriver, WebDriverError, stop_process_group
+
+PAGE = b"<!doctype html><title>another origin</title><p>An app on another origin.</p>"
+
+SCRIPT = """
+const api = arguments[0];
+const done = arguments[arguments.length - 1];
+(async () => {
+  const pc = new RTCPeerConnection();
+  pc.addTransceiver('audio', {direction: 'sendrecv'});
+  pc.createDataChannel('oai-events');
+  await pc.setLocalDescription(await pc.createOffer());
+  const post = await fetch(api + '/v1/realtime/calls', {method: 'POST', body: pc.localDescription.sdp,
+    headers: {'Content-Type': 'application/sdp', 'X-OpenAI-Agents-SDK': 'parley-interop'}});
+  const location = post.headers.get('Location');
+  await pc.setRemoteDescription({type: 'answer', sdp: await post.text()});
+  const missing = await fetch(api + '/v1/realtime/calls/rtc_000000000000000000000000', {method: 'DELETE'});
+  const missingBody = await missing.json();
+  const hangup = location ? await fetch(new URL(location, api), {method: 'DELETE'}) : null;
+  pc.close();
+  done({post: post.status, location: location, missing: missing.status,
+        missingCode: missingBody.error && missingBody.error.code, delete: hangup && hangup.status});
+})().catch(error => done({error: String(error)}));
+"""
+
+
+class PageHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(PAGE)))
+        self.end_headers()
+        self.wfile.write(PAGE)
+
+    def log_message(self, *args):
+        pass
+
+
+def verdict(result: dict) -> str:
+    if result.get("error"):
+        return f"the page's calls failed: {result['error']}"
+    if result.get("post") != 201:
+        return f"POST answered {result.get('post')}"
+    if not str(result.get("location") or "").startswith("/v1/realtime/calls/rtc_"):
+        return f"the page read Location as {result.get('location')!r}"
+    if result.get("missing") != 404 or result.get("missingCode") != "no_such_call":
+        return f"the page read the error of a missing call as {result.get('missing')} {result.get('missingCode')!r}"
+    if result.get("delete") != 204:
+        return f"DELETE of the page's call answered {result.get('delete')}"
+    return ""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--api", required=True, help="the transceiver's base URL, e.g. http://127.0.0.1:8080")
+    parser.add_argument("--chromedriver", default="/usr/bin/chromedriver")
+    parser.add_argument("--chromium", default="")
+    args = parser.parse_args()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), PageHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    page = f"http://127.0.0.1:{server.server_address[1]}/"
+    report = {"test": "chromium_cross_origin", "page": page, "api": args.api}
+    reason = ""
+    with tempfile.TemporaryDirectory(prefix="parley-cors-") as scratch:
+        port = peers.free_port()
+        log = open(os.path.join(scratch, "chromedriver.log"), "wb")
+        process = subprocess.Popen([args.chromedriver, f"--port={port}"], stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        driver = WebDriver(port)
+        try:
+            driver.wait_ready(10)
+            driver.start_session(args.chromium, CHROMIUM_FLAGS + [f"--user-data-dir={os.path.join(scratch, 'profile')}"])
+            driver.in_session("POST", "/timeouts", {"script": 30_000})
+            driver.open(page)
+            result = driver.in_session("POST", "/execute/async", {"script": SCRIPT, "args": [args.api.rstrip("/")]}, timeout=40)
+            report["result"] = result
+            reason = verdict(result or {})
+        except (WebDriverError, KeyError, TypeError) as error:
+            reason = f"webdriver: {error}"
+        finally:
+            try:
+                driver.end_session()
+            except WebDriverError:
+                pass
+            stop_process_group(process)
+            log.close()
+            server.shutdown()
+    report["pass"] = not reason
+    report["reason"] = reason or None
+    peers.print_json(report)
+    return 0 if not reason else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
