@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Real peers against real transceivers on loopback: aiortc calls (one tone, then 20 at
-# once), headless Chromium on the demo page and on a page of another origin, hostile datagrams against an echo transceiver;
+# once), headless Chromium on the demo page and on a page of another origin, the official openai SDK, hostile datagrams against an echo transceiver;
 # voice-agent scenarios (turn, barge-in, events) against a built-in-agent transceiver; the
 # example WebSocket backend answering a turn, then killed mid-call; relay scenarios; the
 # load generator; a 2-shard transceiver behind a relay; then every session must be gone. Starts everything on free ports and stops it by PID, whatever happens.
@@ -76,6 +76,8 @@ run "20 concurrent aiortc calls" "$python" Tests/Interop/concurrent_echo.py --ur
 run "headless Chromium demo page (audio and oai-events)" "$python" Tests/Interop/chromium_demo.py --url "$url/" --require-events
 run "headless Chromium on another origin: preflight, Location, JSON errors, DELETE" \
     "$python" Tests/Interop/chromium_cross_origin.py --api "$url"
+run "official openai SDK: calls.create with session, connect, hangup twice, SIP-only and missing-call errors" \
+    "$python" Tests/Interop/openai_sdk.py --url "$url"
 run "hostile datagrams" "$python" Tests/Interop/udp_garbage.py --udp "127.0.0.1:$udp_port" --url "$url"
 run "voice agent: session.update" "$python" Tests/Interop/voice_agent.py --url "$agent_url" --scenario events --require-events
 run "voice agent: one turn" "$python" Tests/Interop/voice_agent.py --url "$agent_url" --scenario turn --require-events
