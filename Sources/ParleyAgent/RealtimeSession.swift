@@ -86,7 +86,9 @@ public struct RealtimeSession: Sendable, Equatable {
 
     // MARK: Merging
 
-    static func merge(_ changes: [String: JSONValue], into base: [String: JSONValue]) -> [String: JSONValue] {
+    /// `base` with `changes` merged in by the rule above (objects key by key, anything else
+    /// replaces), unchecked: for combining settings from two sources before they are applied.
+    public static func merge(_ changes: [String: JSONValue], into base: [String: JSONValue]) -> [String: JSONValue] {
         var merged = base
         for (key, change) in changes {
             if case .object(let inner) = change, case .object(let existing)? = merged[key] {

@@ -19,6 +19,8 @@ final class Call: DeadlineHeapElement {
         case turnLatency(Duration)
         case dropped(TransceiverEndpoint.DropReason)
         case audioRepaired(TransceiverEndpoint.AudioRepair, frames: Int)
+        /// A server event the caller was sent, for the sidebands watching the call.
+        case serverEvent(RealtimeEvent)
     }
 
     /// 20 ms at the 24 kHz rate Parley decodes and encodes at.
@@ -33,6 +35,8 @@ final class Call: DeadlineHeapElement {
     static let cancelledResponseLimit = 16
     /// The data channel of the Realtime API's WebRTC calls.
     static let eventsChannelLabel = "oai-events"
+    /// `parley_sessions_ended_total`'s reason for a call that reached its time limit.
+    static let timeLimitReason = "time_limit"
 
     let id: SessionID
     let serverUfrag: String
@@ -76,6 +80,11 @@ final class Call: DeadlineHeapElement {
     private var backendFailure: String?
     private var firstAudioSentAt: Instant?
     private var events = FIFO<Event>()
+    /// When the call ends whatever happens: the limit of the client secret it was made with.
+    private let endsAt: Instant?
+    private var reachedTimeLimit = false
+    /// Sidebands watching the call: while any is, every server event is also reported.
+    private var sidebands = 0
     /// Why the connection closed, as `parley_sessions_ended_total` names it.
     private(set) var endReason: String?
 
@@ -87,7 +96,9 @@ final class Call: DeadlineHeapElement {
     var heapSlot: DeadlineSlot?
 
     init(id: SessionID, serverUfrag: String, connection: PeerConnection, backend: any CallBackend,
-         mediaMode: TransceiverEndpoint.MediaMode, encoderComplexity: Int32, createdAt: Instant) {
+         mediaMode: TransceiverEndpoint.MediaMode, encoderComplexity: Int32, createdAt: Instant,
+         maxDuration: Duration? = nil) {
+        endsAt = maxDuration.map { createdAt + $0 }
         self.id = id
         self.serverUfrag = serverUfrag
         self.connection = connection
@@ -114,6 +125,7 @@ final class Call: DeadlineHeapElement {
             .earliest(connection.isMediaReady ? output.nextDeadline() : nil)
             .earliest(receiver?.nextDeadline())
             .earliest(starvedSince.map { $0 + Self.underrunGrace })
+            .earliest(endsAt)
     }
 
     // MARK: Input
@@ -131,7 +143,30 @@ final class Call: DeadlineHeapElement {
     }
 
     func handleTimeout(now: Instant) {
+        if let endsAt, now >= endsAt, !reachedTimeLimit, !connection.isClosed {
+            // Told first, so the caller knows why the call closes.
+            reachedTimeLimit = true
+            sendToClient(.error(code: "call_time_limit", message: "the call reached the time limit of the client secret it was made with"))
+            flushClientEvents(now: now)
+            connection.close(now: now)
+        }
         connection.handleTimeout(now: now)
+    }
+
+    // MARK: Sidebands
+
+    /// A sideband joined: from now on every server event is also reported. Returns the
+    /// `session.created` it starts with (the session as it stands, as a fresh Realtime
+    /// connection would see first).
+    func attachSideband() -> RealtimeEvent {
+        sidebands += 1
+        var created = session.createdEvent
+        created["event_id"] = .string(nextEventID())
+        return created
+    }
+
+    func detachSideband() {
+        sidebands = max(0, sidebands - 1)
     }
 
     func close(now: Instant) {
@@ -186,7 +221,7 @@ final class Call: DeadlineHeapElement {
         case .dataChannelDropped(let reason):
             events.append(.dropped(.init(reason)))
         case .closed(let reason):
-            endReason = backendFailure != nil ? "backend_failed" : reason.rawValue
+            endReason = backendFailure != nil ? "backend_failed" : reachedTimeLimit ? Self.timeLimitReason : reason.rawValue
         }
     }
 
@@ -414,13 +449,15 @@ final class Call: DeadlineHeapElement {
 
     /// Queues an event for the caller until the `oai-events` channel takes it, with an
     /// `event_id` unique to the call when it has none (the SDKs' event schemas require one).
+    /// Sidebands get each event as it is made, whether or not the caller's channel is open.
     private func sendToClient(_ event: RealtimeEvent) {
+        var event = event
+        if event["event_id"] == nil { event["event_id"] = .string(nextEventID()) }
+        if sidebands > 0 { events.append(.serverEvent(event)) }
         guard clientEvents.count < Self.clientEventLimit else {
             events.append(.dropped(.clientEventQueueFull))
             return
         }
-        var event = event
-        if event["event_id"] == nil { event["event_id"] = .string(nextEventID()) }
         clientEvents.append(event)
     }
 

@@ -78,6 +78,9 @@ public final class TransceiverEndpoint {
         case dropped(DropReason)
         /// Caller audio frames the jitter buffer rebuilt or invented for lost packets.
         case audioRepaired(AudioRepair, frames: Int)
+        /// A server event of a call a sideband watches (`attachSideband(_:)`), as the caller
+        /// was sent it.
+        case serverEvent(SessionID, RealtimeEvent)
     }
 
     /// How a lost caller packet's frames were filled: the `method` label of
@@ -165,9 +168,10 @@ public final class TransceiverEndpoint {
 
     /// Answers a parsed SDP offer (RFC 8829 §5.3) and creates the call that will own it.
     /// `makeBackend` builds the call's backend once its id exists; `settings`, when given,
-    /// is the backend's first client event (a `session.update`).
+    /// is the backend's first client event (a `session.update`); `maxDuration` ends the call
+    /// that long after now, whatever happens.
     public func createCall(
-        offer: SDPOffer, settings: RealtimeEvent? = nil, now: Instant,
+        offer: SDPOffer, settings: RealtimeEvent? = nil, maxDuration: Duration? = nil, now: Instant,
         makeBackend: (SessionID) -> any CallBackend
     ) throws(CallSetupError) -> CallAnswer {
         guard !isDraining else { throw .draining }
@@ -211,7 +215,8 @@ public final class TransceiverEndpoint {
         } while table.call(id) != nil || table.hasRecentlyEnded(id)
         let call = Call(
             id: id, serverUfrag: local.ufrag, connection: connection, backend: makeBackend(id),
-            mediaMode: configuration.mediaMode, encoderComplexity: configuration.opusComplexity, createdAt: now)
+            mediaMode: configuration.mediaMode, encoderComplexity: configuration.opusComplexity, createdAt: now,
+            maxDuration: maxDuration)
         if let settings { call.receiveClientEvent(settings) }
         let certificate = configuration.certificate
         let answer = SDPAnswerBuilder.answer(to: offer, with: SDPAnswerParameters(
@@ -261,6 +266,27 @@ public final class TransceiverEndpoint {
             call.close(now: now)
             drive(call, now: now)
         }
+    }
+
+    /// A sideband (`GET /v1/realtime?call_id=`) joins call `id`: from now on its server
+    /// events are reported as `serverEvent`. Returns the `session.created` the sideband
+    /// starts with, or nil when the call is not live.
+    public func attachSideband(_ id: SessionID) -> RealtimeEvent? {
+        table.call(id)?.attachSideband()
+    }
+
+    /// A sideband of call `id` left.
+    public func detachSideband(_ id: SessionID) {
+        table.call(id)?.detachSideband()
+    }
+
+    /// A client event for call `id` from a sideband: it takes effect as if the caller had
+    /// sent it on `oai-events`. False when the call is not live.
+    public func receiveClientEvent(_ event: RealtimeEvent, for id: SessionID, now: Instant) -> Bool {
+        guard let call = table.call(id) else { return false }
+        call.receiveClientEvent(event)
+        drive(call, now: now)
+        return true
     }
 
     /// A backend produced output on its own: the call polls it.
@@ -386,6 +412,7 @@ public final class TransceiverEndpoint {
             case .turnLatency(let latency): events.append(.turnLatency(call.id, latency))
             case .dropped(let reason): events.append(.dropped(reason))
             case .audioRepaired(let repair, let frames): events.append(.audioRepaired(repair, frames: frames))
+            case .serverEvent(let event): events.append(.serverEvent(call.id, event))
             }
         }
         if !call.isQueuedForOutput {

@@ -103,8 +103,9 @@ public final class MediaEngine: Sendable {
     // MARK: Signaling
 
     /// Answers an SDP offer (RFC 8829 §5.3) and creates the call on the least-loaded shard.
-    /// `session`, when given, is applied as the call's first `session.update`.
-    public func createCall(offerSDP: String, session: RealtimeEvent? = nil) async throws -> CallAnswer {
+    /// `session`, when given, is applied as the call's first `session.update`; `maxDuration`
+    /// ends the call after that long (a client secret's limit).
+    public func createCall(offerSDP: String, session: RealtimeEvent? = nil, maxDuration: Duration? = nil) async throws -> CallAnswer {
         let offer: SDPOffer
         do {
             offer = try SDPOffer(parsing: offerSDP)
@@ -116,7 +117,7 @@ public final class MediaEngine: Sendable {
         let driver = drivers[index]
         do {
             return try await driver.run { shard, now in
-                try shard.createCall(offer: offer, settings: session, now: now) { id in
+                try shard.createCall(offer: offer, settings: session, maxDuration: maxDuration, now: now) { id in
                     self.makeBackend(for: id, on: driver)
                 }
             }
@@ -151,6 +152,24 @@ public final class MediaEngine: Sendable {
             if (try? await driver.run({ shard, _ in shard.endpoint.knowsCall(id) })) == true { return true }
         }
         return false
+    }
+
+    /// True when call `id` is live on some shard.
+    public func hasLiveCall(_ id: SessionID) -> Bool {
+        placement.shard(of: id) != nil
+    }
+
+    /// Joins a sideband to live call `id` on its shard; nil when there is no such call.
+    public func attachSideband(_ id: SessionID) async -> Sideband? {
+        guard let index = placement.shard(of: id) else { return nil }
+        let driver = drivers[index]
+        let (messages, continuation) = AsyncStream.makeStream(
+            of: Sideband.Message.self, bufferingPolicy: .bufferingOldest(Sideband.bufferLimit))
+        guard let number = try? await driver.run({ shard, _ in shard.attachSideband(id, continuation: continuation) }) else {
+            continuation.finish()
+            return nil
+        }
+        return Sideband(callID: id, messages: messages, driver: driver, number: number)
     }
 
     /// Stops taking calls; live sessions continue until they end or `deadline` passes.

@@ -18,6 +18,9 @@ final class MediaShard: DatagramEndpoint {
     /// shard's thread, so they advance once per batch rather than once per datagram.
     private var received: Int64 = 0
     private var sent: Int64 = 0
+    /// The sidebands watching each call, by the id `attachSideband` gave them.
+    private var sidebands: [SessionID: [Int: Sideband.Continuation]] = [:]
+    private var nextSidebandID = 0
 
     init(index: Int, endpoint: TransceiverEndpoint, metrics: TransceiverMetrics, placement: CallPlacement, logger: Logger) {
         self.index = index
@@ -70,9 +73,9 @@ final class MediaShard: DatagramEndpoint {
     // MARK: Signaling
 
     /// Creates a call on this shard (its place was reserved in `placement`).
-    func createCall(offer: SDPOffer, settings: RealtimeEvent?, now: Instant,
+    func createCall(offer: SDPOffer, settings: RealtimeEvent?, maxDuration: Duration?, now: Instant,
                     makeBackend: (SessionID) -> any CallBackend) throws(CallSetupError) -> CallAnswer {
-        let answer = try endpoint.createCall(offer: offer, settings: settings, now: now, makeBackend: makeBackend)
+        let answer = try endpoint.createCall(offer: offer, settings: settings, maxDuration: maxDuration, now: now, makeBackend: makeBackend)
         placement.placed(answer.id, onShard: index)
         metrics.sessions.increment()
         metrics.sessionsCreated.increment()
@@ -80,6 +83,37 @@ final class MediaShard: DatagramEndpoint {
         shardMetrics.sessionsCreated.increment()
         logger.debug("call created", metadata: ["session": "\(answer.id)", "shard": "\(index)"])
         return answer
+    }
+
+    // MARK: Sidebands
+
+    /// Starts mirroring call `id`'s server events into `continuation`, the current session
+    /// first; returns the sideband's number on this shard, or nil when the call is not live.
+    func attachSideband(_ id: SessionID, continuation: Sideband.Continuation) -> Int? {
+        guard let created = endpoint.attachSideband(id) else { return nil }
+        nextSidebandID += 1
+        sidebands[id, default: [:]][nextSidebandID] = continuation
+        deliver(.event(created), to: id, sideband: nextSidebandID)
+        metrics.sidebands.increment()
+        return nextSidebandID
+    }
+
+    func detachSideband(_ id: SessionID, sideband: Int) {
+        guard sidebands[id]?.removeValue(forKey: sideband) != nil else { return }
+        if sidebands[id]?.isEmpty == true { sidebands[id] = nil }
+        endpoint.detachSideband(id)
+        metrics.sidebands.decrement()
+    }
+
+    /// Hands a sideband one message; one that fell a whole buffer behind is cut off (the
+    /// stream ends without `.ended`) and counted, rather than losing events unseen.
+    private func deliver(_ message: Sideband.Message, to id: SessionID, sideband: Int) {
+        guard let continuation = sidebands[id]?[sideband] else { return }
+        if case .dropped = continuation.yield(message) {
+            continuation.finish()
+            metrics.drop("sideband_too_slow")
+            detachSideband(id, sideband: sideband)
+        }
     }
 
     /// The socket is bound: tokens and candidates of new calls name it where the
@@ -104,11 +138,20 @@ final class MediaShard: DatagramEndpoint {
             metrics.sessions.decrement()
             shardMetrics.sessions.decrement()
             placement.ended(id, onShard: index)
+            for continuation in (sidebands.removeValue(forKey: id) ?? [:]).values {
+                continuation.yield(.ended(reason: reason))
+                continuation.finish()
+                metrics.sidebands.decrement()
+            }
             logger.debug("call ended", metadata: ["session": "\(id)", "reason": "\(reason)", "shard": "\(index)"])
         case .dropped(let reason):
             metrics.drop(reason.rawValue)
         case .audioRepaired(let repair, let frames):
             metrics.audioFramesRepaired(repair.rawValue, frames: frames)
+        case .serverEvent(let id, let event):
+            for sideband in sidebands[id]?.keys.sorted() ?? [] {
+                deliver(.event(event), to: id, sideband: sideband)
+            }
         }
     }
 }

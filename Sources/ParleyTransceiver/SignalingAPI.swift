@@ -1,15 +1,20 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdWebSocket
 import Logging
 import ParleyAgent
 import ParleyEndpoint
+import ParleyRouting
 import ParleyWire
 
 /// The HTTP signaling API: `POST /v1/realtime/calls` (the OpenAI Realtime WebRTC shape, and
 /// its older form `POST /v1/realtime?model=...`) and `POST /whip` (RFC 9725) take an SDP offer
 /// and answer `201 Created` with the SDP answer and a `Location`; the call ends with `DELETE`
-/// on that location or `POST /v1/realtime/calls/{id}/hangup` (the OpenAI SDKs' way); plus
-/// health, readiness, metrics and the demo page. Every refusal is a JSON error, readable
+/// on that location or `POST /v1/realtime/calls/{id}/hangup` (the OpenAI SDKs' way).
+/// `POST /v1/realtime/client_secrets` mints ephemeral client secrets for browsers, and
+/// `GET /v1/realtime?call_id=` joins a live call as a sideband WebSocket (`SidebandSocket`);
+/// plus health, readiness, metrics and the demo page. Every refusal is a JSON error, readable
 /// cross-origin, and logged with its reason.
 public struct SignalingAPI: Sendable {
     /// Bodies larger than this are refused (413); a browser's offer is a few KiB.
@@ -20,11 +25,36 @@ public struct SignalingAPI: Sendable {
     let engine: MediaEngine
     let demoPage: ByteBuffer
     let logger: Logger
+    let authorization: CallerAuthorization
+    let sideband: SidebandSocket
 
     public init(engine: MediaEngine, logger: Logger = Logger(label: "parley.signaling")) {
         self.engine = engine
         self.logger = logger
         demoPage = ByteBuffer(bytes: Self.loadDemoPage())
+        authorization = CallerAuthorization(
+            keys: engine.configuration.bearerKeys, keyring: engine.configuration.routingKeyring,
+            allowsBrowserServerKeys: engine.configuration.allowsBrowserServerKeys)
+        sideband = SidebandSocket(engine: engine, authorization: authorization, logger: logger)
+    }
+
+    /// HTTP/1.1 with the sideband's WebSocket upgrade (RFC 6455 §4.2); every other request,
+    /// and a sideband request that is refused, goes to `makeRouter()`'s routes.
+    public func makeServer() -> HTTPServerBuilder {
+        let sideband = sideband
+        return .http1WebSocketUpgrade { request, _, _ in
+            guard request.method == .get, case .join(let id) = sideband.target(of: request, now: Self.unixNow()) else {
+                return .dontUpgrade
+            }
+            return .upgrade([:]) { inbound, outbound, _ in
+                await sideband.serve(id, inbound: inbound, outbound: outbound)
+            }
+        }
+    }
+
+    /// Seconds since 1970, the clock client secrets expire by.
+    static func unixNow() -> Int64 {
+        Int64(Date().timeIntervalSince1970)
     }
 
     public func makeRouter() -> Router<BasicRequestContext> {
@@ -44,13 +74,16 @@ public struct SignalingAPI: Sendable {
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                      body: .init(byteBuffer: ByteBuffer(string: engine.metrics.exposition())))
         }
-        let realtime = router.group("/v1/realtime").add(middleware: BearerKeyMiddleware(keys: engine.configuration.bearerKeys, metrics: engine.metrics))
+        let realtime = router.group("/v1/realtime").add(middleware: AuthorizationMiddleware(authorization: authorization, metrics: engine.metrics))
         // The first form of the Realtime WebRTC API: the offer posted to /v1/realtime?model=...
         realtime.post { request, _ in try await createCall(request, locationPrefix: "/v1/realtime/calls/") }
+        // A sideband that was not upgraded: say why.
+        realtime.get { request, _ in sidebandRefusal(request) }
+        realtime.post("client_secrets") { request, _ in try await createClientSecret(request) }
         realtime.post("calls") { request, _ in try await createCall(request, locationPrefix: "/v1/realtime/calls/") }
         realtime.delete("calls/:id") { _, context in try await endCall(context) }
         realtime.post("calls/:id/:action") { _, context in try await callAction(context) }
-        let whip = router.group("/whip").add(middleware: BearerKeyMiddleware(keys: engine.configuration.bearerKeys, metrics: engine.metrics))
+        let whip = router.group("/whip").add(middleware: AuthorizationMiddleware(authorization: authorization, metrics: engine.metrics))
         whip.post { request, _ in try await createCall(request, locationPrefix: "/whip/") }
         whip.delete(":id") { _, context in try await endCall(context) }
         return router
@@ -72,7 +105,13 @@ public struct SignalingAPI: Sendable {
             return rejection(.contentTooLarge, code: "offer_too_large", "the request body is larger than \(Self.maxRequestBytes) bytes")
         }
         var offer = String(buffer: body)
-        var session: RealtimeEvent?
+        // A client secret's session first, then the form's own settings over it.
+        var settings: [String: JSONValue] = [:]
+        var maxDuration: Duration?
+        if case .success(.clientSecret(let secret)) = authorization.check(request.headers, requirement: .caller, now: Self.unixNow()) {
+            if case .object(let fields)? = try? JSONDecoder().decode(JSONValue.self, from: Data(secret.session)) { settings = fields }
+            maxDuration = secret.maxCallSeconds.map { .seconds(Int64($0)) }
+        }
         if mediaType == "multipart/form-data" {
             // The Realtime API's form: the offer in `sdp`, optional session settings in `session`.
             let form: MultipartFormData
@@ -89,22 +128,23 @@ public struct SignalingAPI: Sendable {
             }
             offer = String(decoding: sdp.body, as: UTF8.self)
             if let part = form.part(named: "session") {
-                guard let settings = try? JSONDecoder().decode(JSONValue.self, from: Data(part.body)), case .object = settings else {
+                guard let decoded = try? JSONDecoder().decode(JSONValue.self, from: Data(part.body)), case .object(let fields) = decoded else {
                     return rejection(.badRequest, code: "invalid_session", "the 'session' part must be a JSON object")
                 }
                 // Checked as a caller's session.update would be, so a bad field is refused here.
                 var check = RealtimeSession(id: "sess_check")
                 do {
-                    try check.apply(settings)
+                    try check.apply(decoded)
                 } catch {
                     return rejection(.badRequest, code: "invalid_session", error.message)
                 }
-                session = RealtimeEvent(type: "session.update", fields: ["session": settings])
+                settings = RealtimeSession.merge(fields, into: settings)
             }
         }
+        let session = settings.isEmpty ? nil : RealtimeEvent(type: "session.update", fields: ["session": .object(settings)])
         let answer: CallAnswer
         do {
-            answer = try await engine.createCall(offerSDP: offer, session: session)
+            answer = try await engine.createCall(offerSDP: offer, session: session, maxDuration: maxDuration)
         } catch let error as CallSetupError {
             return rejection(for: error)
         }
@@ -113,6 +153,58 @@ public struct SignalingAPI: Sendable {
             status: .created,
             headers: [.contentType: "application/sdp", .location: locationPrefix + answer.id.rawValue],
             body: .init(byteBuffer: ByteBuffer(string: answer.sdp)))
+    }
+
+    /// `POST /v1/realtime/client_secrets` (server key): a signed, self-contained `ek_` secret
+    /// with the session calls made with it start from, answered in OpenAI's shape
+    /// `{value, expires_at, session}`.
+    private func createClientSecret(_ request: Request) async throws -> Response {
+        let now = Self.unixNow()
+        if case .failure(let refusal) = authorization.check(request.headers, requirement: .server, now: now) {
+            return unauthorized(refusal)
+        }
+        var request = request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: Self.maxRequestBytes)
+        } catch {
+            return rejection(.contentTooLarge, code: "request_too_large", "the request body is larger than \(Self.maxRequestBytes) bytes")
+        }
+        let asked: ClientSecretRequest
+        do {
+            asked = try ClientSecretRequest(body: Array(body.readableBytesView))
+        } catch {
+            return rejection(.badRequest, code: error.code, error.message, param: error.param)
+        }
+        guard let secret = asked.secret(now: now) else {
+            return rejection(.badRequest, code: "session_too_large",
+                             "a client secret carries at most \(ClientSecret.maxSessionBytes) bytes of session settings; send longer instructions in the call's session part or a session.update",
+                             param: "session")
+        }
+        engine.metrics.clientSecretsIssued.increment()
+        var generator = SystemRandomNumberGenerator()
+        var session = RealtimeSession(id: "sess_" + SessionID.random(using: &generator).rawValue.dropFirst("rtc_".count))
+        session.adopt(.object(asked.session))
+        let reply: JSONValue = [
+            "value": .string(secret.encoded(keyring: engine.configuration.routingKeyring)),
+            "expires_at": .number(Double(secret.expiresAt)),
+            "session": session.value,
+        ]
+        return Response(status: .ok, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: Self.encode(reply))))
+    }
+
+    /// `GET /v1/realtime` that did not become a sideband WebSocket: why not.
+    private func sidebandRefusal(_ request: Request) -> Response {
+        switch sideband.target(of: request.head, now: Self.unixNow()) {
+        case .refused(let status, let code, let message) where status == .unauthorized:
+            return unauthorized(CallerAuthorization.Refusal(code: code, message: message))
+        case .refused(let status, let code, let message):
+            return rejection(status, code: code, message)
+        case .join:
+            return rejection(.upgradeRequired, code: "websocket_required",
+                             "the sideband is a WebSocket: send GET with Upgrade: websocket (RFC 6455)")
+        }
     }
 
     /// Ends the call `context` names: `ended` when it did or had lately (both are idempotent).
@@ -166,23 +258,43 @@ public struct SignalingAPI: Sendable {
 
     /// A refusal, logged with its reason (a client whose offer was refused finds why here
     /// too), counted, and answered as a JSON error.
-    private func rejection(_ status: HTTPResponse.Status, code: String, _ message: String, retryAfter: Int? = nil) -> Response {
+    private func rejection(_ status: HTTPResponse.Status, code: String, _ message: String, param: String? = nil, retryAfter: Int? = nil) -> Response {
         logger.info("signaling request refused", metadata: [
             "status": "\(status.code)", "code": "\(code)", "reason": "\(message)",
         ])
-        return Self.errorResponse(status, code: code, message, retryAfter: retryAfter, metrics: engine.metrics)
+        return Self.errorResponse(status, code: code, message, param: param, retryAfter: retryAfter, metrics: engine.metrics)
     }
 
-    /// A JSON error body naming the problem: `{"error":{"code":"...","message":"..."}}`.
-    static func errorResponse(_ status: HTTPResponse.Status, code: String, _ message: String, retryAfter: Int? = nil, metrics: TransceiverMetrics) -> Response {
+    private func unauthorized(_ refusal: CallerAuthorization.Refusal) -> Response {
+        logger.info("signaling request refused", metadata: ["status": "401", "code": "\(refusal.code)", "reason": "\(refusal.message)"])
+        return Self.unauthorizedResponse(refusal, metrics: engine.metrics)
+    }
+
+    /// 401 with the RFC 6750 §3 challenge and a JSON error saying what was wrong.
+    static func unauthorizedResponse(_ refusal: CallerAuthorization.Refusal, metrics: TransceiverMetrics) -> Response {
+        var response = errorResponse(.unauthorized, code: refusal.code, refusal.message, metrics: metrics)
+        response.headers[.wwwAuthenticate] = refusal.code == "invalid_client_secret" ? #"Bearer error="invalid_token""# : "Bearer"
+        return response
+    }
+
+    /// A JSON error body naming the problem: `{"error":{"code":"...","message":"...","param":"..."}}`.
+    static func errorResponse(_ status: HTTPResponse.Status, code: String, _ message: String, param: String? = nil,
+                              retryAfter: Int? = nil, metrics: TransceiverMetrics) -> Response {
         metrics.signalingRejected(code)
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
-        let error: JSONValue = ["error": ["code": .string(code), "message": .string(message)]]
+        var error: [String: JSONValue] = ["code": .string(code), "message": .string(message)]
+        if let param { error["param"] = .string(param) }
+        var body = encode(["error": .object(error)])
+        body.append(0x0A)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// JSON with sorted keys and unescaped slashes (paths in messages stay readable).
+    static func encode(_ value: JSONValue) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let body = ((try? String(decoding: encoder.encode(error), as: UTF8.self)) ?? #"{"error":{}}"#) + "\n"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+        return (try? Array(encoder.encode(value))) ?? Array(#"{"error":{}}"#.utf8)
     }
 
     private static func loadDemoPage() -> [UInt8] {
@@ -194,19 +306,16 @@ public struct SignalingAPI: Sendable {
     }
 }
 
-/// Optional `Authorization: Bearer KEY` check (RFC 6750 §2.1) on the call endpoints.
-struct BearerKeyMiddleware<Context: RequestContext>: RouterMiddleware {
-    let keys: Set<String>
+/// The credential check of the call endpoints (`CallerAuthorization`, a server key or a
+/// client secret); preflights pass, since browsers send them without credentials.
+struct AuthorizationMiddleware<Context: RequestContext>: RouterMiddleware {
+    let authorization: CallerAuthorization
     let metrics: TransceiverMetrics
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard !keys.isEmpty, request.method != .options else { return try await next(request, context) }
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-              keys.contains(String(header.dropFirst("Bearer ".count))) else {
-            var response = SignalingAPI.errorResponse(
-                .unauthorized, code: "unauthorized", "send Authorization: Bearer with a valid API key", metrics: metrics)
-            response.headers[.wwwAuthenticate] = "Bearer"
-            return response
+        guard request.method != .options else { return try await next(request, context) }
+        if case .failure(let refusal) = authorization.check(request.headers, requirement: .caller, now: SignalingAPI.unixNow()) {
+            return SignalingAPI.unauthorizedResponse(refusal, metrics: metrics)
         }
         return try await next(request, context)
     }

@@ -60,6 +60,9 @@ public struct TransceiverConfiguration: Sendable {
     public var maxSessions: Int
     /// Accepted `Authorization: Bearer` keys; empty means open (allowed on loopback only).
     public var bearerKeys: Set<String>
+    /// Take a server key from a browser page (a request with `Origin`); off by default, as
+    /// pages should hold ephemeral client secrets instead.
+    public var allowsBrowserServerKeys: Bool
     /// How long a draining transceiver keeps live sessions after SIGTERM.
     public var drainDeadline: Duration
     public var backend: BackendKind
@@ -81,6 +84,7 @@ public struct TransceiverConfiguration: Sendable {
         advertisedAddresses: [PeerAddress] = [],
         maxSessions: Int = 1_000,
         bearerKeys: Set<String> = [],
+        allowsBrowserServerKeys: Bool = false,
         drainDeadline: Duration = .seconds(30),
         backend: BackendKind = .agent,
         relayNetworks: [IPNetwork] = [],
@@ -100,6 +104,7 @@ public struct TransceiverConfiguration: Sendable {
         self.advertisedAddresses = advertisedAddresses
         self.maxSessions = maxSessions
         self.bearerKeys = bearerKeys
+        self.allowsBrowserServerKeys = allowsBrowserServerKeys
         self.drainDeadline = drainDeadline
     }
 

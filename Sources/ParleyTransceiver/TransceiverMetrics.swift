@@ -23,6 +23,9 @@ public final class TransceiverMetrics: Sendable {
     public let dtlsConnectedAfter: DurationHistogram
     public let firstAudioAfter: DurationHistogram
     public let turnLatency: DurationHistogram
+    /// Sideband WebSockets joined to live calls.
+    public let sidebands: Gauge
+    public let clientSecretsIssued: Counter
     private let drops: Mutex<[String: Counter]> = Mutex([:])
     private let endings: Mutex<[String: Counter]> = Mutex([:])
     private let rejections: Mutex<[String: Counter]> = Mutex([:])
@@ -44,6 +47,8 @@ public final class TransceiverMetrics: Sendable {
         iceConnectedAfter = setupStage("ice")
         dtlsConnectedAfter = setupStage("dtls")
         firstAudioAfter = setupStage("first_audio")
+        sidebands = registry.makeGauge(descriptor: Self.describe("parley_sidebands", "Sideband WebSockets joined to live calls"))
+        clientSecretsIssued = registry.makeCounter(descriptor: Self.describe("parley_client_secrets_issued_total", "Ephemeral client secrets minted"))
         turnLatency = registry.makeDurationHistogram(
             descriptor: Self.describe("parley_turn_latency_seconds", "End of the caller's speech (as detected) to the first answer packet sent"), buckets: buckets)
     }

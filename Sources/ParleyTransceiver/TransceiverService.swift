@@ -31,8 +31,10 @@ public struct Transceiver: Sendable {
     /// Runs until SIGTERM or SIGINT, then drains.
     public func run() async throws {
         let media = MediaService(engine: engine, logger: logger)
+        let api = SignalingAPI(engine: engine, logger: logger)
         let http = Application(
-            router: SignalingAPI(engine: engine, logger: logger).makeRouter(),
+            router: api.makeRouter(),
+            server: api.makeServer(),
             configuration: .init(address: .hostname(engine.configuration.httpAddress.ip.description,
                                                      port: Int(engine.configuration.httpAddress.port))),
             logger: logger)

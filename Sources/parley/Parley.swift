@@ -33,6 +33,9 @@ struct TransceiverOptions: ParsableArguments {
     @Option(help: "An API key callers must send as 'Authorization: Bearer KEY' (repeatable; also PARLEY_API_KEYS, comma separated). Required off loopback.")
     var apiKey: [String] = []
 
+    @Flag(help: "Accept an API key from a browser page (a request with Origin); by default pages must use ephemeral client secrets.")
+    var allowBrowserApiKeys = false
+
     @Option(help: "Where calls go: 'agent' (the built-in agent), 'echo', or a ws:// URL of a backend speaking docs/backend-protocol.md.")
     var backend: BackendKindArgument = .init(.agent)
 
@@ -84,7 +87,8 @@ struct TransceiverOptions: ParsableArguments {
         return TransceiverConfiguration(
             httpAddress: http.address, udpAddress: udpAddresses[0], udpAddresses: udpAddresses, shards: try shardCount(),
             advertisedAddresses: advertise.map(\.address), maxSessions: maxSessions,
-            bearerKeys: Set(apiKey + environmentKeys), drainDeadline: .seconds(drainSeconds),
+            bearerKeys: Set(apiKey + environmentKeys), allowsBrowserServerKeys: allowBrowserApiKeys,
+            drainDeadline: .seconds(drainSeconds),
             backend: backend.kind,
             relayNetworks: relay.map(\.network),
             routingKeyring: try routingKeys.load(developmentAllowed: udpAddresses.allSatisfy(\.ip.isLoopback) && relay.allSatisfy(\.network.address.isLoopback)).keyring,

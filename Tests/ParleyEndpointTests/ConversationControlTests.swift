@@ -23,6 +23,11 @@ final class ScriptedBackend: CallBackend {
         }
     }
 
+    /// An event of the backend's own, such as its `session.updated`.
+    func report(_ event: RealtimeEvent) {
+        outputs.append(.event(event))
+    }
+
     /// The end-of-response marker of the backend protocol.
     func finish(_ responseID: String) {
         outputs.append(.event(RealtimeEvent(type: "response.done", fields: ["response": ["id": .string(responseID), "status": "completed"]])))

@@ -54,13 +54,14 @@ final class EndpointHarness {
     /// channel and opens `oai-events` once the association is up.
     @discardableResult
     func call(from address: PeerAddress, relayed: Bool = false, via relay: PeerAddress? = nil,
-              tone: Int? = nil, events: Bool = false, backend: (any CallBackend)? = nil) throws -> ClientHost {
+              tone: Int? = nil, events: Bool = false, backend: (any CallBackend)? = nil,
+              maxDuration: Duration? = nil) throws -> ClientHost {
         let ice = ICECredentials.random(using: &random)
         let offer = try SDPOffer(parsing: SDPOfferBuilder.offer(with: SDPOfferParameters(
             iceUfrag: ice.ufrag, icePassword: ice.password,
             fingerprint: DTLSFingerprintLine(algorithm: clientCertificate.fingerprint.algorithm, digest: clientCertificate.fingerprint.bytes),
             sessionID: 7, audioSSRC: 1_234, cname: "client", offerApplication: events)))
-        let answer = try endpoint.endpoint.createCall(offer: offer, now: now) { _ in backend ?? EchoBackend() }
+        let answer = try endpoint.endpoint.createCall(offer: offer, maxDuration: maxDuration, now: now) { _ in backend ?? EchoBackend() }
         let sdp = try SDPAnswer(parsing: answer.sdp)
         let connection = try PeerConnection(
             configuration: .init(
