@@ -18,6 +18,8 @@ public struct BuiltInAgent: Sendable {
     public static let maxUtterance: Duration = .seconds(30)
 
     public private(set) var detector: VoiceActivityDetector
+    /// The items the client was told of, for `previous_item_id` and the tool rules.
+    public private(set) var conversation = RealtimeConversation()
     private var recentFrames: [[Int16]] = []
     private var utterance: [[Int16]] = []
     private var itemID: String?
@@ -62,7 +64,7 @@ public struct BuiltInAgent: Sendable {
             let item = itemID ?? nextID("item")
             actions.append(.send(RealtimeEvent(type: "input_audio_buffer.speech_stopped", fields: [
                 "audio_end_ms": .number(end.milliseconds.rounded()), "item_id": .string(item)])))
-            actions.append(.send(RealtimeEvent(type: "input_audio_buffer.committed", fields: ["item_id": .string(item)])))
+            commitUserAudio(item)
             respond(with: utterance)
             utterance.removeAll()
             itemID = nil
@@ -80,6 +82,8 @@ public struct BuiltInAgent: Sendable {
             guard let response = respondingTo else { return }
             actions.append(.clearOutput)
             finishResponse(response, status: "cancelled")
+        case "conversation.item.create":
+            createItem(event)
         case "input_audio_buffer.clear":
             utterance.removeAll()
             actions.append(.send(RealtimeEvent(type: "input_audio_buffer.cleared")))
@@ -98,6 +102,42 @@ public struct BuiltInAgent: Sendable {
 
     public mutating func pollAction() -> Action? {
         actions.popFirst()
+    }
+
+    /// `input_audio_buffer.committed` for the caller's audio as the user message `item`.
+    private mutating func commitUserAudio(_ item: String) {
+        let message: [String: JSONValue] = [
+            "id": .string(item), "object": "realtime.item", "type": "message", "role": "user", "status": "completed",
+            "content": [["type": "input_audio", "transcript": .null]],
+        ]
+        // Ids the agent makes are unique, so the insertion cannot be refused.
+        let previous = try? conversation.insert(message)
+        actions.append(.send(RealtimeEvent(type: "input_audio_buffer.committed", fields: [
+            "item_id": .string(item), "previous_item_id": previous.map(JSONValue.string) ?? .null])))
+    }
+
+    /// `conversation.item.create`: the item is checked, given an id when it has none, inserted
+    /// and echoed with `conversation.item.added` and `conversation.item.done`.
+    private mutating func createItem(_ event: RealtimeEvent) {
+        do throws(ClientEventRefusal) {
+            var item = try RealtimeConversation.checkedItem(event["item"])
+            let after = event["previous_item_id"]
+            if let after, after != .null, after.stringValue == nil {
+                throw ClientEventRefusal(param: "previous_item_id", "previous_item_id must be a string")
+            }
+            if item["id"] == nil { item["id"] = .string(nextID("item")) }
+            let previous = try conversation.insert(item, after: after?.stringValue)
+            announceItem(.object(item), previous: previous)
+        } catch {
+            actions.append(.send(error.event(eventID: event["event_id"]?.stringValue)))
+        }
+    }
+
+    private mutating func announceItem(_ item: JSONValue, previous: String?) {
+        for type in ["conversation.item.added", "conversation.item.done"] {
+            actions.append(.send(RealtimeEvent(type: type, fields: [
+                "item": item, "previous_item_id": previous.map(JSONValue.string) ?? .null])))
+        }
     }
 
     private mutating func respond(with frames: [[Int16]]) {
