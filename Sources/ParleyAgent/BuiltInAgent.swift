@@ -1,10 +1,13 @@
 import ParleyWire
 /// The embedded voice agent that lets Parley converse with no external service: it detects
-/// the caller's turns with `VoiceActivityDetector`, answers each finished utterance by
-/// speaking it back, and yields the floor at once when the caller barges in.
+/// the caller's turns with `VoiceActivityDetector` (or takes the turns the client commits),
+/// answers each finished utterance by speaking it back, and yields the floor at once when
+/// the caller barges in. It honours the session's `turn_detection` and answers the Realtime
+/// API's client events (`input_audio_buffer.*`, `conversation.item.create`, ...).
 ///
 /// Sans-IO: the transceiver feeds decoded 20 ms frames and client events, and drains
-/// actions: events for the client, audio frames for the paced output, and clears.
+/// actions: events for the client, audio frames for the paced output, and clears. Time is
+/// the count of frames fed.
 public struct BuiltInAgent: Sendable {
     public enum Action: Sendable, Equatable {
         case send(RealtimeEvent)
@@ -16,12 +19,21 @@ public struct BuiltInAgent: Sendable {
 
     /// Longest utterance kept: longer speech is answered with its first 30 s.
     public static let maxUtterance: Duration = .seconds(30)
+    /// Least audio `input_audio_buffer.commit` takes, as in the Realtime API.
+    public static let minimumCommit: Duration = .milliseconds(100)
 
-    public private(set) var detector: VoiceActivityDetector
+    public internal(set) var detector: VoiceActivityDetector
+    /// The session's `turn_detection` as the agent applies it.
+    public internal(set) var turnDetection: TurnDetection
     /// The items the client was told of, for `previous_item_id` and the tool rules.
     public private(set) var conversation = RealtimeConversation()
-    private var recentFrames: [[Int16]] = []
-    private var utterance: [[Int16]] = []
+    /// `turn_detection` as last seen at each of its two places in a `session.update`.
+    var seenTurnDetection: [String: JSONValue] = [:]
+    /// Frames heard between turns, for the prefix padding (VAD only).
+    var recentFrames: [[Int16]] = []
+    /// The input audio buffer: the turn being heard (VAD), or all audio since the last commit
+    /// or clear (manual turns).
+    var utterance: [[Int16]] = []
     private var itemID: String?
     private var respondingTo: String?
     private var counter = 0
@@ -29,6 +41,7 @@ public struct BuiltInAgent: Sendable {
 
     public init(turnDetection: VoiceActivityDetector.Configuration = .init(), frameDuration: Duration = .milliseconds(20)) {
         detector = VoiceActivityDetector(configuration: turnDetection, frameDuration: frameDuration)
+        self.turnDetection = TurnDetection(vad: turnDetection)
     }
 
     /// The response whose audio is being played, if any.
@@ -36,20 +49,17 @@ public struct BuiltInAgent: Sendable {
 
     /// Feeds one decoded frame of the caller's audio.
     public mutating func handleAudio(_ frame: [Int16]) {
+        if turnDetection.isManual { return buffer(frame) }
         let event = detector.process(frame)
         if detector.isSpeaking || event != nil {
-            utterance.append(frame)
-            if detector.frameDuration * utterance.count > Self.maxUtterance { utterance.removeLast() }
+            buffer(frame)
         } else {
             recentFrames.append(frame)
-            // The padding before the onset, plus the onset frames heard before speech was declared.
-            let keep = Int(detector.configuration.prefixPadding.nanosecondsRounded / detector.frameDuration.nanosecondsRounded)
-                + VoiceActivityDetector.onsetFrames - 1
-            if recentFrames.count > keep { recentFrames.removeFirst(recentFrames.count - keep) }
+            if recentFrames.count > prefixFrames { recentFrames.removeFirst(recentFrames.count - prefixFrames) }
         }
         switch event {
         case .speechStarted(let start)?:
-            if let response = respondingTo {
+            if let response = respondingTo, turnDetection.interruptResponse {
                 // Barge-in: the caller takes the floor; nothing more of the answer is played.
                 actions.append(.clearOutput)
                 finishResponse(response, status: "cancelled")
@@ -64,13 +74,28 @@ public struct BuiltInAgent: Sendable {
             let item = itemID ?? nextID("item")
             actions.append(.send(RealtimeEvent(type: "input_audio_buffer.speech_stopped", fields: [
                 "audio_end_ms": .number(end.milliseconds.rounded()), "item_id": .string(item)])))
-            commitUserAudio(item)
-            respond(with: utterance)
+            commitUserAudio(item, announce: false)
+            // Without interrupt_response a turn can end while an answer still plays: it is
+            // committed, and not answered over the answer.
+            if turnDetection.createResponse, respondingTo == nil { respond(with: utterance) }
             utterance.removeAll()
             itemID = nil
         case nil:
             break
         }
+    }
+
+    /// Frames kept between turns: the padding before the onset, plus the onset frames heard
+    /// before speech was declared.
+    var prefixFrames: Int {
+        Int(detector.configuration.prefixPadding.nanosecondsRounded / detector.frameDuration.nanosecondsRounded)
+            + VoiceActivityDetector.onsetFrames - 1
+    }
+
+    /// Adds a frame to the input audio buffer, which keeps its first `maxUtterance`.
+    private mutating func buffer(_ frame: [Int16]) {
+        guard detector.frameDuration * (utterance.count + 1) <= Self.maxUtterance else { return }
+        utterance.append(frame)
     }
 
     /// Handles an event from the client (the `oai-events` channel).
@@ -84,8 +109,11 @@ public struct BuiltInAgent: Sendable {
             finishResponse(response, status: "cancelled")
         case "conversation.item.create":
             createItem(event)
+        case "input_audio_buffer.commit":
+            commitBuffer(event)
         case "input_audio_buffer.clear":
             utterance.removeAll()
+            recentFrames.removeAll()
             actions.append(.send(RealtimeEvent(type: "input_audio_buffer.cleared")))
         default:
             actions.append(.send(.error(
@@ -104,8 +132,35 @@ public struct BuiltInAgent: Sendable {
         actions.popFirst()
     }
 
-    /// `input_audio_buffer.committed` for the caller's audio as the user message `item`.
-    private mutating func commitUserAudio(_ item: String) {
+    /// `input_audio_buffer.commit`, in any turn-detection mode: the buffer (in VAD mode, the
+    /// turn being heard, or between turns the prefix padding's worth) becomes a user item,
+    /// announced with `conversation.item.added`/`done`; it is not answered.
+    private mutating func commitBuffer(_ event: RealtimeEvent) {
+        let takesTurn = turnDetection.isManual || detector.isSpeaking
+        let frames = takesTurn ? utterance : recentFrames
+        let duration = detector.frameDuration * frames.count
+        guard duration >= Self.minimumCommit else {
+            let heard = (duration.milliseconds * 100).rounded() / 100
+            actions.append(.send(.error(
+                code: "input_audio_buffer_commit_empty",
+                message: "Error committing input audio buffer: buffer too small. Expected at least \(Int(Self.minimumCommit.milliseconds))ms of audio, but buffer only has \(heard)ms of audio.",
+                eventID: event["event_id"]?.stringValue)))
+            return
+        }
+        // Mid-turn, the item is the one speech_started named; the rest of the turn gets another.
+        let item = (takesTurn ? itemID : nil) ?? nextID("item")
+        if takesTurn {
+            utterance.removeAll()
+            itemID = nil
+        } else {
+            recentFrames.removeAll()
+        }
+        commitUserAudio(item, announce: true)
+    }
+
+    /// `input_audio_buffer.committed` for the caller's audio as the user message `item`, then,
+    /// when `announce`, the item's `conversation.item.added` and `conversation.item.done`.
+    private mutating func commitUserAudio(_ item: String, announce: Bool) {
         let message: [String: JSONValue] = [
             "id": .string(item), "object": "realtime.item", "type": "message", "role": "user", "status": "completed",
             "content": [["type": "input_audio", "transcript": .null]],
@@ -114,6 +169,7 @@ public struct BuiltInAgent: Sendable {
         let previous = try? conversation.insert(message)
         actions.append(.send(RealtimeEvent(type: "input_audio_buffer.committed", fields: [
             "item_id": .string(item), "previous_item_id": previous.map(JSONValue.string) ?? .null])))
+        if announce { announceItem(.object(message), previous: previous) }
     }
 
     /// `conversation.item.create`: the item is checked, given an id when it has none, inserted
@@ -133,7 +189,7 @@ public struct BuiltInAgent: Sendable {
         }
     }
 
-    private mutating func announceItem(_ item: JSONValue, previous: String?) {
+    mutating func announceItem(_ item: JSONValue, previous: String?) {
         for type in ["conversation.item.added", "conversation.item.done"] {
             actions.append(.send(RealtimeEvent(type: type, fields: [
                 "item": item, "previous_item_id": previous.map(JSONValue.string) ?? .null])))
@@ -156,37 +212,11 @@ public struct BuiltInAgent: Sendable {
             "response": ["id": .string(response), "object": "realtime.response", "status": .string(status)]])))
     }
 
-    /// Reads `turn_detection` from either the GA shape (`session.audio.input.turn_detection`)
-    /// or the beta shape (`session.turn_detection`) and answers `session.updated`.
-    private mutating func applySessionUpdate(_ event: RealtimeEvent) {
-        let session = event["session"]
-        let turn = session?["audio"]?["input"]?["turn_detection"] ?? session?["turn_detection"]
-        var configuration = detector.configuration
-        if let threshold = turn?["threshold"]?.numberValue {
-            guard (0...1).contains(threshold) else {
-                actions.append(.send(.error(code: "invalid_value", message: "turn_detection.threshold must be within 0…1",
-                                            eventID: event["event_id"]?.stringValue)))
-                return
-            }
-            configuration.threshold = threshold
-        }
-        if let padding = turn?["prefix_padding_ms"]?.numberValue, (0...5_000).contains(padding) {
-            configuration.prefixPadding = .milliseconds(Int(padding))
-        }
-        if let silence = turn?["silence_duration_ms"]?.numberValue, (0...10_000).contains(silence) {
-            configuration.silenceDuration = .milliseconds(Int(silence))
-        }
-        detector.configuration = configuration
-        actions.append(.send(RealtimeEvent(type: "session.updated", fields: [
-            "session": ["type": "realtime", "audio": ["input": ["turn_detection": [
-                "type": "server_vad",
-                "threshold": .number(configuration.threshold),
-                "prefix_padding_ms": .number(configuration.prefixPadding.milliseconds),
-                "silence_duration_ms": .number(configuration.silenceDuration.milliseconds),
-            ]]]]])))
+    mutating func send(_ event: RealtimeEvent) {
+        actions.append(.send(event))
     }
 
-    private mutating func nextID(_ prefix: String) -> String {
+    mutating func nextID(_ prefix: String) -> String {
         counter += 1
         return "\(prefix)_\(counter)"
     }
