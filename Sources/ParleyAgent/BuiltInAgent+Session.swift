@@ -5,16 +5,20 @@ extension BuiltInAgent {
     static let turnDetectionParams = ["session.audio.input.turn_detection", "session.turn_detection"]
 
     /// `session.update`: applies `turn_detection` from the GA shape
-    /// (`session.audio.input.turn_detection`) or the beta shape (`session.turn_detection`) and
-    /// answers `session.updated` with the settings in effect. A bad value gets an `error`
-    /// naming it in `param` and changes nothing.
+    /// (`session.audio.input.turn_detection`) or the beta shape (`session.turn_detection`),
+    /// takes `tools` and `tool_choice`, and answers `session.updated` with the turn detection
+    /// in effect. A bad value gets an `error` naming it in `param` and changes nothing.
     mutating func applySessionUpdate(_ event: RealtimeEvent) {
         let session = event["session"] ?? [:]
         do throws(ClientEventRefusal) {
             guard case .object = session else { throw ClientEventRefusal(param: "session", "session must be a JSON object") }
             let values = [session["audio"]?["input"]?["turn_detection"], session["turn_detection"]]
             let next = try turnDetection(from: values)
+            let nextTools = try session["tools"].map { value throws(ClientEventRefusal) in try Self.checkedTools(value, param: "session.tools") }
+            if let choice = session["tool_choice"] { try Self.checkToolChoice(choice, param: "session.tool_choice") }
             adopt(next)
+            tools = nextTools ?? tools
+            toolChoice = session["tool_choice"] ?? toolChoice
             for (param, value) in zip(Self.turnDetectionParams, values) where value != nil {
                 seenTurnDetection[param] = value
             }

@@ -2,8 +2,10 @@ import ParleyWire
 /// The embedded voice agent that lets Parley converse with no external service: it detects
 /// the caller's turns with `VoiceActivityDetector` (or takes the turns the client commits),
 /// answers each finished utterance by speaking it back, and yields the floor at once when
-/// the caller barges in. It honours the session's `turn_detection` and answers the Realtime
-/// API's client events (`input_audio_buffer.*`, `conversation.item.create`, ...).
+/// the caller barges in. It honours the session's `turn_detection`, `tools` and
+/// `tool_choice` and answers the Realtime API's client events (`input_audio_buffer.*`,
+/// `conversation.item.create`, `response.create`, `response.cancel`, ...); the rules for what
+/// a response is are on `handleClientEvent(_:)`.
 ///
 /// Sans-IO: the transceiver feeds decoded 20 ms frames and client events, and drains
 /// actions: events for the client, audio frames for the paced output, and clears. Time is
@@ -26,7 +28,7 @@ public struct BuiltInAgent: Sendable {
     /// The session's `turn_detection` as the agent applies it.
     public internal(set) var turnDetection: TurnDetection
     /// The items the client was told of, for `previous_item_id` and the tool rules.
-    public private(set) var conversation = RealtimeConversation()
+    public internal(set) var conversation = RealtimeConversation()
     /// `turn_detection` as last seen at each of its two places in a `session.update`.
     var seenTurnDetection: [String: JSONValue] = [:]
     /// Frames heard between turns, for the prefix padding (VAD only).
@@ -35,9 +37,17 @@ public struct BuiltInAgent: Sendable {
     /// or clear (manual turns).
     var utterance: [[Int16]] = []
     private var itemID: String?
-    private var respondingTo: String?
+    /// The latest committed user audio not yet spoken back.
+    var unansweredAudio: [[Int16]]?
+    /// The audio response being played, until `outputFinished`, a cancel or a barge-in.
+    var playing: PlayingResponse?
+    /// The session's `tools` and `tool_choice`.
+    var tools: [JSONValue] = []
+    var toolChoice: JSONValue = "auto"
+    /// `conversation_id` of responses that write to the conversation.
+    let conversationID = "conv_parley"
     private var counter = 0
-    private var actions = FIFO<Action>()
+    var actions = FIFO<Action>()
 
     public init(turnDetection: VoiceActivityDetector.Configuration = .init(), frameDuration: Duration = .milliseconds(20)) {
         detector = VoiceActivityDetector(configuration: turnDetection, frameDuration: frameDuration)
@@ -45,7 +55,7 @@ public struct BuiltInAgent: Sendable {
     }
 
     /// The response whose audio is being played, if any.
-    public var activeResponseID: String? { respondingTo }
+    public var activeResponseID: String? { playing?.id }
 
     /// Feeds one decoded frame of the caller's audio.
     public mutating func handleAudio(_ frame: [Int16]) {
@@ -59,10 +69,10 @@ public struct BuiltInAgent: Sendable {
         }
         switch event {
         case .speechStarted(let start)?:
-            if let response = respondingTo, turnDetection.interruptResponse {
+            if playing != nil, turnDetection.interruptResponse {
                 // Barge-in: the caller takes the floor; nothing more of the answer is played.
                 actions.append(.clearOutput)
-                finishResponse(response, status: "cancelled")
+                cancelResponse(reason: "turn_detected")
             }
             let item = nextID("item")
             itemID = item
@@ -74,10 +84,10 @@ public struct BuiltInAgent: Sendable {
             let item = itemID ?? nextID("item")
             actions.append(.send(RealtimeEvent(type: "input_audio_buffer.speech_stopped", fields: [
                 "audio_end_ms": .number(end.milliseconds.rounded()), "item_id": .string(item)])))
-            commitUserAudio(item, announce: false)
+            commitUserAudio(item, frames: utterance, announce: false)
             // Without interrupt_response a turn can end while an answer still plays: it is
             // committed, and not answered over the answer.
-            if turnDetection.createResponse, respondingTo == nil { respond(with: utterance) }
+            if turnDetection.createResponse, playing == nil { respond() }
             utterance.removeAll()
             itemID = nil
         case nil:
@@ -98,15 +108,35 @@ public struct BuiltInAgent: Sendable {
         utterance.append(frame)
     }
 
-    /// Handles an event from the client (the `oai-events` channel).
+    /// Handles an event from the client (the `oai-events` channel): `session.update`,
+    /// `input_audio_buffer.commit` and `.clear`, `conversation.item.create`, `response.create`,
+    /// `response.cancel` and `output_audio_buffer.clear`; others get an `error`
+    /// (`unsupported_event`).
+    ///
+    /// What a response is, whether `response.create` or a turn asked for it:
+    /// - A function call, when the `tool_choice` in force (the response's, else the
+    ///   session's) names a function `{"type":"function","name":N}` among the `tools` in force
+    ///   (the response's, else the session's), or is `"required"` and there is a function tool
+    ///   (the first is called), and the latest item of the conversation (of the response's
+    ///   `input`, when it has one) is not a `function_call_output`. Its arguments are `{}`:
+    ///   the agent has no model to fill them in.
+    /// - Otherwise audio: the latest committed user audio not yet spoken back, or, when there
+    ///   is none, a 300 ms soft tone. It is active until played, cancelled or interrupted, and
+    ///   another `response.create` meanwhile gets `conversation_already_has_active_response`
+    ///   (except an out-of-band function call, `conversation: "none"`, which writes nothing to
+    ///   the conversation and plays nothing).
     public mutating func handleClientEvent(_ event: RealtimeEvent) {
         switch event.type {
         case "session.update":
             applySessionUpdate(event)
-        case "response.cancel", "output_audio_buffer.clear":
-            guard let response = respondingTo else { return }
+        case "response.create":
+            createResponse(event)
+        case "response.cancel":
+            cancelResponse(event)
+        case "output_audio_buffer.clear":
+            guard playing != nil else { return }
             actions.append(.clearOutput)
-            finishResponse(response, status: "cancelled")
+            cancelResponse(reason: "client_cancelled")
         case "conversation.item.create":
             createItem(event)
         case "input_audio_buffer.commit":
@@ -124,8 +154,8 @@ public struct BuiltInAgent: Sendable {
 
     /// The transceiver played the last queued frame of `responseID`.
     public mutating func outputFinished(responseID: String) {
-        guard respondingTo == responseID else { return }
-        respondingTo = nil
+        guard playing?.id == responseID else { return }
+        playing = nil
     }
 
     public mutating func pollAction() -> Action? {
@@ -155,12 +185,14 @@ public struct BuiltInAgent: Sendable {
         } else {
             recentFrames.removeAll()
         }
-        commitUserAudio(item, announce: true)
+        commitUserAudio(item, frames: frames, announce: true)
     }
 
     /// `input_audio_buffer.committed` for the caller's audio as the user message `item`, then,
     /// when `announce`, the item's `conversation.item.added` and `conversation.item.done`.
-    private mutating func commitUserAudio(_ item: String, announce: Bool) {
+    /// The audio is what the next audio response speaks back.
+    private mutating func commitUserAudio(_ item: String, frames: [[Int16]], announce: Bool) {
+        if !frames.isEmpty { unansweredAudio = frames }
         let message: [String: JSONValue] = [
             "id": .string(item), "object": "realtime.item", "type": "message", "role": "user", "status": "completed",
             "content": [["type": "input_audio", "transcript": .null]],
@@ -194,22 +226,6 @@ public struct BuiltInAgent: Sendable {
             actions.append(.send(RealtimeEvent(type: type, fields: [
                 "item": item, "previous_item_id": previous.map(JSONValue.string) ?? .null])))
         }
-    }
-
-    private mutating func respond(with frames: [[Int16]]) {
-        let response = nextID("resp")
-        respondingTo = response
-        actions.append(.send(RealtimeEvent(type: "response.created", fields: [
-            "response": ["id": .string(response), "object": "realtime.response", "status": "in_progress"]])))
-        for frame in frames { actions.append(.play(frame, responseID: response)) }
-        actions.append(.send(RealtimeEvent(type: "response.done", fields: [
-            "response": ["id": .string(response), "object": "realtime.response", "status": "completed"]])))
-    }
-
-    private mutating func finishResponse(_ response: String, status: String) {
-        respondingTo = nil
-        actions.append(.send(RealtimeEvent(type: "response.done", fields: [
-            "response": ["id": .string(response), "object": "realtime.response", "status": .string(status)]])))
     }
 
     mutating func send(_ event: RealtimeEvent) {

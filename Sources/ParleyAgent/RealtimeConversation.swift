@@ -36,10 +36,10 @@ public struct RealtimeConversation: Sendable, Equatable {
         return previous
     }
 
-    /// Sets the `status` of the item `id` (an answer cut short becomes `incomplete`).
-    mutating func setStatus(_ status: String, ofItem id: String) {
-        guard let index = index(of: id), case .object(var item) = items[index] else { return }
-        item["status"] = .string(status)
+    /// Puts `item` in the place of the item with its id, if that is still kept (an item the
+    /// agent makes is added `in_progress` and replaced when done or cut short).
+    mutating func replace(_ item: [String: JSONValue]) {
+        guard let id = item["id"]?.stringValue, let index = index(of: id) else { return }
         items[index] = .object(item)
     }
 
