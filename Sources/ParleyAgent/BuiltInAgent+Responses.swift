@@ -102,6 +102,7 @@ extension BuiltInAgent {
     /// Makes a response to `request`: a function call or audio, by the rules on
     /// `handleClientEvent(_:)`.
     mutating func respond(_ request: ResponseRequest = ResponseRequest()) {
+        idleFrames = 0
         let id = nextID("resp")
         let fields: [String: JSONValue] = [
             "id": .string(id), "object": "realtime.response",

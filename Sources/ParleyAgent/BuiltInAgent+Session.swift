@@ -55,6 +55,7 @@ extension BuiltInAgent {
         guard next != previous else { return }
         turnDetection = next
         detector.configuration = next.vad
+        idleFrames = 0
         switch (previous.isManual, next.isManual) {
         case (false, true):
             utterance = Array((recentFrames + utterance).prefix(Int(Self.maxUtterance.nanosecondsRounded / detector.frameDuration.nanosecondsRounded)))

@@ -37,6 +37,10 @@ public struct BuiltInAgent: Sendable {
     /// or clear (manual turns).
     var utterance: [[Int16]] = []
     private var itemID: String?
+    /// Frames fed since the start: the input audio's clock.
+    private var framesHeard = 0
+    /// Frames of quiet, with no answer playing, towards `idle_timeout_ms`.
+    var idleFrames = 0
     /// The latest committed user audio not yet spoken back.
     var unansweredAudio: [[Int16]]?
     /// The audio response being played, until `outputFinished`, a cancel or a barge-in.
@@ -59,6 +63,7 @@ public struct BuiltInAgent: Sendable {
 
     /// Feeds one decoded frame of the caller's audio.
     public mutating func handleAudio(_ frame: [Int16]) {
+        framesHeard += 1
         if turnDetection.isManual { return buffer(frame) }
         let event = detector.process(frame)
         if detector.isSpeaking || event != nil {
@@ -93,6 +98,30 @@ public struct BuiltInAgent: Sendable {
         case nil:
             break
         }
+        countIdleFrame()
+    }
+
+    /// `idle_timeout_ms`: when the caller has been quiet this long since the last answer
+    /// finished playing (or since listening began), `input_audio_buffer.timeout_triggered`
+    /// names the quiet span, which is committed as an empty user item and, with
+    /// `create_response`, answered.
+    private mutating func countIdleFrame() {
+        guard let timeout = turnDetection.effectiveIdleTimeout, !detector.isSpeaking, playing == nil else {
+            idleFrames = 0
+            return
+        }
+        idleFrames += 1
+        guard detector.frameDuration * idleFrames >= timeout else { return }
+        let end = detector.frameDuration * framesHeard
+        let start = end - detector.frameDuration * idleFrames
+        idleFrames = 0
+        let item = nextID("item")
+        actions.append(.send(RealtimeEvent(type: "input_audio_buffer.timeout_triggered", fields: [
+            "audio_start_ms": .number(start.milliseconds.rounded()), "audio_end_ms": .number(end.milliseconds.rounded()),
+            "item_id": .string(item)])))
+        recentFrames.removeAll()
+        commitUserAudio(item, frames: [], announce: false)
+        if turnDetection.createResponse { respond() }
     }
 
     /// Frames kept between turns: the padding before the onset, plus the onset frames heard
