@@ -31,6 +31,11 @@ struct ResponseRequest: Sendable {
         if let instructions = fields["instructions"], instructions.stringValue == nil {
             throw ClientEventRefusal(param: "response.instructions", "response.instructions must be a string")
         }
+        if let tokens = fields["max_output_tokens"], tokens != "inf" {
+            guard let count = tokens.numberValue, count == count.rounded(), (1...4_096).contains(count) else {
+                throw ClientEventRefusal(param: "response.max_output_tokens", "response.max_output_tokens must be an integer within 1…4096 or \"inf\"")
+            }
+        }
         if let choice = fields["tool_choice"] {
             try BuiltInAgent.checkToolChoice(choice, param: "response.tool_choice")
             toolChoice = choice

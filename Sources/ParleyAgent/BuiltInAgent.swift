@@ -58,7 +58,8 @@ public struct BuiltInAgent: Sendable {
         self.turnDetection = TurnDetection(vad: turnDetection)
     }
 
-    /// The response whose audio is being played, if any.
+    /// The audio response being played, if any: active from `response.created` until
+    /// `outputFinished(responseID:)`, a cancel or a barge-in. A function call is never active.
     public var activeResponseID: String? { playing?.id }
 
     /// Feeds one decoded frame of the caller's audio.
@@ -187,6 +188,7 @@ public struct BuiltInAgent: Sendable {
         playing = nil
     }
 
+    /// The next action, in order; call until nil after each `handle...` call.
     public mutating func pollAction() -> Action? {
         actions.popFirst()
     }

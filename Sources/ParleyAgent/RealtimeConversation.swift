@@ -5,10 +5,12 @@ public struct RealtimeConversation: Sendable, Equatable {
     /// Items kept; older ones are forgotten (the agent has no model context to fill).
     public static let capacity = 64
 
+    /// The items, oldest first, as `conversation.item.added` showed them (no audio data).
     public private(set) var items: [JSONValue] = []
 
     public init() {}
 
+    /// The latest item, which the tool rules of `BuiltInAgent` look at.
     public var lastItem: JSONValue? { items.last }
 
     /// Inserts an item that passed `checkedItem`, after the item `previousItemID` names

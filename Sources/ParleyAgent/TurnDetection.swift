@@ -5,7 +5,7 @@ import ParleyWire
 public struct TurnDetection: Sendable, Equatable {
     /// `semantic_vad`'s `eagerness`. The agent has no model of what the caller means, so it
     /// waits a silence window for the caller to finish that is shorter the more eager it is.
-    public enum Eagerness: String, Sendable, CaseIterable {
+    public enum Eagerness: String, Sendable {
         case low, medium, high, auto
 
         /// Quiet that ends a turn: `low` 1,200 ms, `medium` and `auto` 500 ms (the `server_vad`
@@ -19,15 +19,18 @@ public struct TurnDetection: Sendable, Equatable {
         }
     }
 
+    /// The `type` of `turn_detection`, or manual turns.
     public enum Kind: Sendable, Equatable {
         /// `turn_detection: null`: no VAD events and no automatic responses; the client sends
         /// `input_audio_buffer.commit` and `response.create`.
         case manual
+        /// `server_vad`: the energy detector ends a turn after `silence_duration_ms` of quiet.
         case serverVAD
         /// Server VAD whose silence window comes from the eagerness.
         case semanticVAD(Eagerness)
     }
 
+    /// Manual turns, `server_vad` or `semantic_vad`.
     public var kind: Kind
     /// The detector's settings; kept while turns are manual, for when VAD comes back.
     public var vad: VoiceActivityDetector.Configuration
@@ -38,6 +41,8 @@ public struct TurnDetection: Sendable, Equatable {
     /// `idle_timeout_ms`: quiet after which the agent prompts the caller (`server_vad` only).
     public var idleTimeout: Duration?
 
+    /// The Realtime API's defaults: `server_vad`, threshold 0.5, 300 ms of prefix padding,
+    /// 500 ms of silence, responses created and interrupted, no idle timeout.
     public init(kind: Kind = .serverVAD, vad: VoiceActivityDetector.Configuration = .init(),
                 createResponse: Bool = true, interruptResponse: Bool = true, idleTimeout: Duration? = nil) {
         self.kind = kind
@@ -47,6 +52,7 @@ public struct TurnDetection: Sendable, Equatable {
         self.idleTimeout = idleTimeout
     }
 
+    /// True for `turn_detection: null`.
     public var isManual: Bool { kind == .manual }
 
     /// The idle timeout in force: only `server_vad` has one, as in the Realtime API.

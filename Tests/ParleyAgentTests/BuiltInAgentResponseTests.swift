@@ -192,6 +192,7 @@ import Testing
         (#"{"metadata":{"n":1}}"#, "response.metadata"),
         (#"{"instructions":5}"#, "response.instructions"),
         (#"{"input":{}}"#, "response.input"),
+        (#"{"max_output_tokens":0}"#, "response.max_output_tokens"),
     ]
 
     @Test(arguments: badResponses)
