@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Real peers against real transceivers on loopback: aiortc calls (one tone, then 20 at
-# once), headless Chromium on the demo page and on a page of another origin, the official openai SDK, hostile datagrams against an echo transceiver;
+# once), headless Chromium on the demo page, hostile datagrams against an echo transceiver;
+# against one that requires an API key: headless Chromium on a page of another origin holding
+# only an ephemeral client secret, and the official openai SDK (calls, client secrets); the
+# SDK's sideband joining a built-in-agent call (instructions, a tool-call round trip);
 # voice-agent scenarios (turn, barge-in, events) against a built-in-agent transceiver; the
 # example WebSocket backend answering a turn, then killed mid-call; relay scenarios; the
 # load generator; a 2-shard transceiver behind a relay; then every session must be gone. Starts everything on free ports and stops it by PID, whatever happens.
@@ -10,11 +13,11 @@ parley=${1:-.build/debug/parley}
 python=.venv/bin/python
 workdir=$(mktemp -d)
 
-# Free ports: HTTP and UDP for three transceivers, then one for the example backend.
-read -r http_port udp_port agent_http_port agent_udp_port ws_http_port ws_udp_port backend_port < <("$python" - <<'PY'
+# Free ports: HTTP and UDP for four transceivers, then one for the example backend.
+read -r http_port udp_port agent_http_port agent_udp_port ws_http_port ws_udp_port keyed_http_port keyed_udp_port backend_port < <("$python" - <<'PY'
 import socket
 held = []
-for kind in ["tcp", "udp"] * 3 + ["tcp"]:
+for kind in ["tcp", "udp"] * 4 + ["tcp"]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
     held.append(sock)
@@ -24,6 +27,8 @@ PY
 url="http://127.0.0.1:$http_port"
 agent_url="http://127.0.0.1:$agent_http_port"
 ws_url="http://127.0.0.1:$ws_http_port"
+keyed_url="http://127.0.0.1:$keyed_http_port"
+api_key="sk-parley-interop"
 
 declare -A pid_of=()  # name -> PID of what this script started
 cleanup() {
@@ -32,10 +37,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_transceiver NAME HTTP_PORT UDP_PORT BACKEND: starts one and waits for /healthz.
+# start_transceiver NAME HTTP_PORT UDP_PORT BACKEND [OPTION...]: starts one and waits for /healthz.
 start_transceiver() {
     local name=$1 http=$2 udp=$3 backend=$4
-    "$parley" transceiver --http "127.0.0.1:$http" --udp "127.0.0.1:$udp" --backend "$backend" --log-level warning \
+    "$parley" transceiver --http "127.0.0.1:$http" --udp "127.0.0.1:$udp" --backend "$backend" --log-level warning "${@:5}" \
         >"$workdir/$name.log" 2>&1 &
     local started=$!
     pid_of[$name]=$started
@@ -54,6 +59,7 @@ for line in urllib.request.urlopen('$1/metrics', timeout=5).read().decode().spli
 
 start_transceiver echo "$http_port" "$udp_port" echo
 start_transceiver agent "$agent_http_port" "$agent_udp_port" agent
+start_transceiver keyed "$keyed_http_port" "$keyed_udp_port" echo --shards 1 --api-key "$api_key"
 
 "$python" examples/backend/backend.py --listen "127.0.0.1:$backend_port" >"$workdir/backend.log" 2>&1 &
 pid_of[backend]=$!
@@ -74,10 +80,12 @@ run() {
 run "aiortc tone echo" "$python" Tests/Interop/tone_echo.py --url "$url" --freq 1000 --seconds 3
 run "20 concurrent aiortc calls" "$python" Tests/Interop/concurrent_echo.py --url "$url" --calls 20
 run "headless Chromium demo page (audio and oai-events)" "$python" Tests/Interop/chromium_demo.py --url "$url/" --require-events
-run "headless Chromium on another origin: preflight, Location, JSON errors, DELETE" \
-    "$python" Tests/Interop/chromium_cross_origin.py --api "$url"
-run "official openai SDK: calls.create with session, connect, hangup twice, SIP-only and missing-call errors" \
-    "$python" Tests/Interop/openai_sdk.py --url "$url"
+run "headless Chromium on another origin with a client secret: preflight, Location, JSON errors, DELETE, its own server key refused" \
+    "$python" Tests/Interop/chromium_cross_origin.py --api "$keyed_url" --server-key "$api_key"
+run "official openai SDK: calls.create with session, hangup, SIP-only and missing-call errors, client secrets (call with one, expired one refused)" \
+    "$python" Tests/Interop/openai_sdk.py --url "$keyed_url" --key "$api_key"
+run "official openai SDK sideband on a live agent call: session.created, instructions, tool-call round trip, close when the call ends" \
+    "$python" Tests/Interop/openai_sideband.py --url "$agent_url"
 run "hostile datagrams" "$python" Tests/Interop/udp_garbage.py --udp "127.0.0.1:$udp_port" --url "$url"
 run "voice agent: session.update" "$python" Tests/Interop/voice_agent.py --url "$agent_url" --scenario events --require-events
 run "voice agent: one turn" "$python" Tests/Interop/voice_agent.py --url "$agent_url" --scenario turn --require-events
@@ -160,7 +168,7 @@ PY
 run "2 shards behind a relay: one socket per shard, calls on both, each hears its own tone" check_shards
 
 
-for target in "echo $url" "agent $agent_url" "ws $ws_url"; do
+for target in "echo $url" "agent $agent_url" "ws $ws_url" "keyed $keyed_url"; do
     read -r name target_url <<<"$target"
     echo "--- $name: sessions gauge returns to 0"
     sessions=""
@@ -177,12 +185,12 @@ for target in "echo $url" "agent $agent_url" "ws $ws_url"; do
 done
 
 # The example backend was killed on purpose; the transceivers must all be alive.
-for name in echo agent ws; do
+for name in echo agent ws keyed; do
     kill -0 "${pid_of[$name]}" 2>/dev/null || { failures+=("$name transceiver died"); cat "$workdir/$name.log"; }
 done
 if ((${#failures[@]})); then
     echo "interop failures: ${failures[*]}"
-    for name in echo agent ws; do echo "--- $name transceiver log"; tail -30 "$workdir/$name.log"; done
+    for name in echo agent ws keyed; do echo "--- $name transceiver log"; tail -30 "$workdir/$name.log"; done
     exit 1
 fi
 echo "all interop checks passed"

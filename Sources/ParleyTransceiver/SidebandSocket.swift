@@ -12,7 +12,9 @@ import WSCore
 /// the client events it sends (`session.update`, `conversation.item.create`,
 /// `response.create`, `response.cancel`, ...) take effect as if the caller had sent them.
 /// When the call ends the socket closes normally (1000) with the reason; a sideband that
-/// falls `Sideband.bufferLimit` events behind is closed with 1013 (try again later).
+/// falls `Sideband.bufferLimit` events behind is closed with 1013 (try again later). A
+/// refused sideband (no call, no server key) gets an `error` event naming the problem, then
+/// a close with 1008 and the same words: a refused upgrade could only be an empty 400.
 struct SidebandSocket: Sendable {
     /// What a sideband request asks for, decided before any upgrade.
     enum Target: Equatable {
@@ -60,6 +62,16 @@ struct SidebandSocket: Sendable {
         }
     }
 
+    /// Tells a sideband that was not allowed why, and closes it.
+    func refuse(code: String, message: String, outbound: WebSocketOutboundWriter) async {
+        logger.info("sideband refused", metadata: ["code": "\(code)", "reason": "\(message)"])
+        var event = RealtimeEvent.error(code: code, message: message)
+        event["event_id"] = .string("event_refused_\(code)")
+        try? await outbound.writeTextMessage(String(decoding: event.encodedJSON(), as: UTF8.self))
+        // A close reason is at most 123 bytes (RFC 6455 §5.5).
+        try? await outbound.close(.policyViolation, reason: String(code.prefix(123)))
+    }
+
     private func forwardEvents(of sideband: Sideband, to outbound: WebSocketOutboundWriter) async {
         for await message in sideband.messages {
             switch message {
@@ -92,7 +104,8 @@ struct SidebandSocket: Sendable {
                     event = try RealtimeEvent(json: bytes)
                 } catch {
                     engine.metrics.drop("sideband_event_malformed")
-                    let reply = RealtimeEvent.error(code: "invalid_event", message: error.description)
+                    var reply = RealtimeEvent.error(code: "invalid_event", message: error.description)
+                    reply["event_id"] = .string("event_sideband_invalid_\(UInt32.random(in: 0...UInt32.max))")
                     try await outbound.writeTextMessage(String(decoding: reply.encodedJSON(), as: UTF8.self))
                     continue
                 }

@@ -42,12 +42,21 @@ public struct SignalingAPI: Sendable {
     /// and a sideband request that is refused, goes to `makeRouter()`'s routes.
     public func makeServer() -> HTTPServerBuilder {
         let sideband = sideband
+        let engine = engine
         return .http1WebSocketUpgrade { request, _, _ in
-            guard request.method == .get, case .join(let id) = sideband.target(of: request, now: Self.unixNow()) else {
-                return .dontUpgrade
-            }
-            return .upgrade([:]) { inbound, outbound, _ in
-                await sideband.serve(id, inbound: inbound, outbound: outbound)
+            guard request.method == .get, request.path?.split(separator: "?").first == "/v1/realtime" else { return .dontUpgrade }
+            switch sideband.target(of: request, now: Self.unixNow()) {
+            case .join(let id):
+                return .upgrade([:]) { inbound, outbound, _ in
+                    await sideband.serve(id, inbound: inbound, outbound: outbound)
+                }
+            case .refused(_, let code, let message):
+                // The WebSocket library answers a refused upgrade with an empty 400; a client
+                // learns more from an error event and a close that says why.
+                engine.metrics.signalingRejected(code)
+                return .upgrade([:]) { _, outbound, _ in
+                    await sideband.refuse(code: code, message: message, outbound: outbound)
+                }
             }
         }
     }
@@ -108,9 +117,19 @@ public struct SignalingAPI: Sendable {
         // A client secret's session first, then the form's own settings over it.
         var settings: [String: JSONValue] = [:]
         var maxDuration: Duration?
-        if case .success(.clientSecret(let secret)) = authorization.check(request.headers, requirement: .caller, now: Self.unixNow()) {
+        var caller: [String: JSONValue] = ["auth": "open"]
+        switch authorization.check(request.headers, requirement: .caller, now: Self.unixNow()) {
+        case .success(.clientSecret(let secret)):
             if case .object(let fields)? = try? JSONDecoder().decode(JSONValue.self, from: Data(secret.session)) { settings = fields }
             maxDuration = secret.maxCallSeconds.map { .seconds(Int64($0)) }
+            caller = ["auth": "client_secret", "client_secret": [
+                "issued_at": .number(Double(secret.issuedAt)), "expires_at": .number(Double(secret.expiresAt)),
+                "max_call_seconds": secret.maxCallSeconds.map { .number(Double($0)) } ?? .null,
+            ]]
+        case .success(.serverKey):
+            caller = ["auth": "server_key"]
+        case .success(.open), .failure:
+            break
         }
         if mediaType == "multipart/form-data" {
             // The Realtime API's form: the offer in `sdp`, optional session settings in `session`.
@@ -144,7 +163,7 @@ public struct SignalingAPI: Sendable {
         let session = settings.isEmpty ? nil : RealtimeEvent(type: "session.update", fields: ["session": .object(settings)])
         let answer: CallAnswer
         do {
-            answer = try await engine.createCall(offerSDP: offer, session: session, maxDuration: maxDuration)
+            answer = try await engine.createCall(offerSDP: offer, session: session, maxDuration: maxDuration, caller: caller)
         } catch let error as CallSetupError {
             return rejection(for: error)
         }

@@ -6,10 +6,16 @@ of a DELETE for a call that does not exist, and deletes its call. Every step is 
 browser's own CORS enforcement: a header not exposed, or a preflight not allowing the
 header, makes the page see null or a network error.
 
+With --server-key (a transceiver that requires keys), the test plays the app server: it
+mints an ephemeral client secret with the key and hands the page only that; the page makes
+and deletes its call with the secret, and the same API refuses the server key when the
+page itself sends it (401 server_key_from_browser).
+
 Prints one JSON line; exit 0 when every step did what it should."""
 
 import argparse
 import http.server
+import json
 import os
 import subprocess
 import sys
@@ -23,21 +29,30 @@ PAGE = b"<!doctype html><title>another origin</title><p>An app on another origin
 
 SCRIPT = """
 const api = arguments[0];
+const secret = arguments[1];
+const serverKey = arguments[2];
 const done = arguments[arguments.length - 1];
+const auth = secret ? {'Authorization': 'Bearer ' + secret} : {};
 (async () => {
+  let pageKey = null;
+  if (serverKey) {
+    const refused = await fetch(api + '/v1/realtime/calls', {method: 'POST', body: 'v=0',
+      headers: {'Content-Type': 'application/sdp', 'Authorization': 'Bearer ' + serverKey}});
+    pageKey = {status: refused.status, code: (await refused.json()).error.code};
+  }
   const pc = new RTCPeerConnection();
   pc.addTransceiver('audio', {direction: 'sendrecv'});
   pc.createDataChannel('oai-events');
   await pc.setLocalDescription(await pc.createOffer());
   const post = await fetch(api + '/v1/realtime/calls', {method: 'POST', body: pc.localDescription.sdp,
-    headers: {'Content-Type': 'application/sdp', 'X-OpenAI-Agents-SDK': 'parley-interop'}});
+    headers: {'Content-Type': 'application/sdp', 'X-OpenAI-Agents-SDK': 'parley-interop', ...auth}});
   const location = post.headers.get('Location');
   await pc.setRemoteDescription({type: 'answer', sdp: await post.text()});
-  const missing = await fetch(api + '/v1/realtime/calls/rtc_000000000000000000000000', {method: 'DELETE'});
+  const missing = await fetch(api + '/v1/realtime/calls/rtc_000000000000000000000000', {method: 'DELETE', headers: auth});
   const missingBody = await missing.json();
-  const hangup = location ? await fetch(new URL(location, api), {method: 'DELETE'}) : null;
+  const hangup = location ? await fetch(new URL(location, api), {method: 'DELETE', headers: auth}) : null;
   pc.close();
-  done({post: post.status, location: location, missing: missing.status,
+  done({post: post.status, location: location, missing: missing.status, pageKey: pageKey,
         missingCode: missingBody.error && missingBody.error.code, delete: hangup && hangup.status});
 })().catch(error => done({error: String(error)}));
 """
@@ -55,7 +70,18 @@ class PageHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def verdict(result: dict) -> str:
+def mint_secret(api: str, server_key: str) -> str:
+    """The app server's part: an ephemeral client secret minted with the server key."""
+    status, _, body = peers.http_request(
+        api.rstrip("/") + "/v1/realtime/client_secrets", "POST",
+        json.dumps({"expires_after": {"anchor": "created_at", "seconds": 60}}).encode(), "application/json",
+        headers={"Authorization": f"Bearer {server_key}"})
+    if status != 200:
+        raise peers.PeerError(f"minting a client secret answered {status}: {body[:200]!r}")
+    return json.loads(body)["value"]
+
+
+def verdict(result: dict, server_key: str) -> str:
     if result.get("error"):
         return f"the page's calls failed: {result['error']}"
     if result.get("post") != 201:
@@ -66,6 +92,8 @@ def verdict(result: dict) -> str:
         return f"the page read the error of a missing call as {result.get('missing')} {result.get('missingCode')!r}"
     if result.get("delete") != 204:
         return f"DELETE of the page's call answered {result.get('delete')}"
+    if server_key and result.get("pageKey") != {"status": 401, "code": "server_key_from_browser"}:
+        return f"the server key sent by the page was answered {result.get('pageKey')}"
     return ""
 
 
@@ -74,6 +102,7 @@ def main() -> int:
     parser.add_argument("--api", required=True, help="the transceiver's base URL, e.g. http://127.0.0.1:8080")
     parser.add_argument("--chromedriver", default="/usr/bin/chromedriver")
     parser.add_argument("--chromium", default="")
+    parser.add_argument("--server-key", default="", help="the transceiver's API key: the page then gets a client secret only")
     args = parser.parse_args()
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), PageHandler)
@@ -92,9 +121,14 @@ def main() -> int:
             driver.start_session(args.chromium, CHROMIUM_FLAGS + [f"--user-data-dir={os.path.join(scratch, 'profile')}"])
             driver.in_session("POST", "/timeouts", {"script": 30_000})
             driver.open(page)
-            result = driver.in_session("POST", "/execute/async", {"script": SCRIPT, "args": [args.api.rstrip("/")]}, timeout=40)
+            secret = mint_secret(args.api, args.server_key) if args.server_key else ""
+            report["client_secret"] = bool(secret)
+            result = driver.in_session("POST", "/execute/async", {
+                "script": SCRIPT, "args": [args.api.rstrip("/"), secret, args.server_key]}, timeout=40)
             report["result"] = result
-            reason = verdict(result or {})
+            reason = verdict(result or {}, args.server_key)
+        except peers.PeerError as error:
+            reason = str(error)
         except (WebDriverError, KeyError, TypeError) as error:
             reason = f"webdriver: {error}"
         finally:

@@ -4,13 +4,17 @@ server written for the OpenAI Realtime API would use it: `realtime.calls.create`
 aiortc offer with session settings (multipart `sdp` + `session`), the answer connects,
 `realtime.calls.hangup` ends the call (twice: it is idempotent), a hang-up of a call that
 does not exist raises the SDK's NotFoundError, and the SIP-only `accept` raises its
-BadRequestError naming why.
+BadRequestError naming why. Then the browser pattern: `realtime.client_secrets.create`
+mints a short-lived `ek_` secret with session settings, a client holding only that secret
+creates a call and hangs it up, and once the secret has expired the SDK gets
+AuthenticationError (401 invalid_client_secret).
 
 Prints one JSON line; exit 0 when every step did what it should."""
 
 import argparse
 import asyncio
 import sys
+import time
 
 import openai
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -67,11 +71,53 @@ async def run(url: str, key: str, timeout: float) -> dict:
             report["missing_error"] = (error.body or {}).get("code") if isinstance(error.body, dict) else str(error.body)
         if report["missing_error"] != "no_such_call":
             return {**report, "reason": f"hangup of a missing call raised {report['missing_error']!r}"}
-        return {**report, "reason": None}
+        return {**report, **await ephemeral(client, url, timeout), "reason": None}
+    except Failure as failure:
+        return {**report, "reason": str(failure)}
     except openai.APIError as error:
         return {**report, "reason": f"{type(error).__name__}: {error}"}
     finally:
         await pc.close()
+
+
+class Failure(Exception):
+    pass
+
+
+async def ephemeral(server: openai.OpenAI, url: str, timeout: float) -> dict:
+    """Mints a 10 s secret, calls with it, and checks it is refused once expired."""
+    minted = await asyncio.to_thread(
+        server.realtime.client_secrets.create,
+        expires_after={"anchor": "created_at", "seconds": 10},
+        session={"type": "realtime", "instructions": "Minted by the app server."})
+    report = {"secret_prefix": minted.value[:3], "secret_session_instructions": minted.session.instructions}
+    if not minted.value.startswith("ek_") or minted.session.instructions != "Minted by the app server.":
+        raise Failure(f"client_secrets.create answered {report}")
+    browser = openai.OpenAI(base_url=url.rstrip("/") + "/v1", api_key=minted.value, max_retries=0, timeout=timeout)
+    pc = RTCPeerConnection()
+    pc.addTrack(peers.ToneTrack(440.0))
+    pc.createDataChannel("oai-events")
+    await pc.setLocalDescription(await pc.createOffer())
+    try:
+        raw = await asyncio.to_thread(browser.realtime.calls.with_raw_response.create, sdp=pc.localDescription.sdp)
+        if raw.status_code != 201:
+            raise Failure(f"a call with the client secret answered {raw.status_code}")
+        call_id = (raw.headers.get("location") or "").rsplit("/", 1)[-1]
+        await asyncio.to_thread(browser.realtime.calls.hangup, call_id)
+        report["call_with_secret"] = "created and hung up"
+        # Past its expiry (10 s, plus a second for the clock's granularity) it is refused.
+        await asyncio.sleep(max(0.0, minted.expires_at + 1.5 - time.time()))
+        try:
+            await asyncio.to_thread(browser.realtime.calls.create, sdp=pc.localDescription.sdp)
+            raise Failure("a call with an expired client secret was accepted")
+        except openai.AuthenticationError as error:
+            code = (error.body or {}).get("code") if isinstance(error.body, dict) else str(error.body)
+            if code != "invalid_client_secret":
+                raise Failure(f"an expired client secret was refused with {code!r}")
+            report["expired_secret"] = "401 invalid_client_secret"
+    finally:
+        await pc.close()
+    return report
 
 
 def main() -> int:

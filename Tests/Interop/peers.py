@@ -58,10 +58,10 @@ def pin_ice_to_loopback_if_local(base_url: str) -> bool:
 
 
 def http_request(url: str, method: str, body: Optional[bytes] = None,
-                 content_type: Optional[str] = None, timeout: float = 10.0):
+                 content_type: Optional[str] = None, timeout: float = 10.0, headers: Optional[dict] = None):
     """One HTTP request; returns (status, headers, body) for any status, raises PeerError
     only when the server cannot be reached."""
-    request = urllib.request.Request(url, data=body, method=method)
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     if content_type:
         request.add_header("Content-Type", content_type)
     try:

@@ -50,11 +50,12 @@ import Testing
                 {"expires_after": {"anchor": "created_at", "seconds": 120},
                  "session": {"type": "realtime", "instructions": "Be brief.", "x_app": {"tier": 2}}}
                 """#)
+            let after = Int64(Date().timeIntervalSince1970)
             #expect(status == .ok)
             let value = try #require(reply["value"]?.stringValue)
             #expect(value.hasPrefix("ek_"))
             let expiresAt = try #require(reply["expires_at"]?.numberValue)
-            #expect((before + 120...before + 122).contains(Int64(expiresAt)))
+            #expect((before + 120...after + 120).contains(Int64(expiresAt)))
             // The reply's session is the whole session the calls will start from, unknown fields kept.
             #expect(reply["session"]?["instructions"] == "Be brief.")
             #expect(reply["session"]?["x_app"]?["tier"] == 2)
@@ -62,7 +63,7 @@ import Testing
             // Default lifetime: 600 s.
             let (_, defaulted) = try await Self.mint(client, body: "")
             let defaultExpiry = try #require(defaulted["expires_at"]?.numberValue)
-            #expect((before + 600...before + 602).contains(Int64(defaultExpiry)))
+            #expect((before + 600...Int64(Date().timeIntervalSince1970) + 600).contains(Int64(defaultExpiry)))
         }
         #expect(engine.metrics.exposition().contains("parley_client_secrets_issued_total 2"))
     }
@@ -146,6 +147,39 @@ import Testing
             }
             try await client.execute(uri: location, method: .delete, headers: [.authorization: "Bearer \(secret)", .origin: Self.origin]) {
                 #expect($0.status == .noContent)
+            }
+        }
+    }
+
+    @Test func aSidebandNeedsAServerKeyAndALiveCall() async throws {
+        let engine = try Self.makeEngine()
+        let offer = try SignalingAPITests.clientOffer()
+        try await withAPI(engine) { client in
+            let location = try await client.execute(
+                uri: "/v1/realtime/calls", method: .post,
+                headers: [.contentType: "application/sdp", .authorization: "Bearer \(Self.serverKey)"], body: ByteBuffer(string: offer)
+            ) { try #require($0.headers[.location]) }
+            let id = String(location.split(separator: "/").last ?? "")
+            let (_, minted) = try await Self.mint(client, body: "")
+            let secret = try #require(minted["value"]?.stringValue)
+            let cases: [(HTTPFields, HTTPResponse.Status, String)] = [
+                ([:], .unauthorized, "unauthorized"),
+                ([.authorization: "Bearer \(secret)"], .unauthorized, "server_key_required"),
+                ([.authorization: "Bearer \(Self.serverKey)"], .upgradeRequired, "websocket_required"),
+            ]
+            for (headers, status, code) in cases {
+                try await client.execute(uri: "/v1/realtime?call_id=\(id)", method: .get, headers: headers) { response in
+                    #expect(response.status == status)
+                    let body = try Self.json(response.body)
+                    #expect(body["error"]?["code"]?.stringValue == code)
+                }
+            }
+            for (uri, code) in [("/v1/realtime?call_id=rtc_000000000000000000000000", "no_such_call"), ("/v1/realtime?model=gpt-realtime", "call_id_required")] {
+                try await client.execute(uri: uri, method: .get, headers: [.authorization: "Bearer \(Self.serverKey)"]) { response in
+                    #expect(response.status.code / 100 == 4)
+                    let body = try Self.json(response.body)
+                    #expect(body["error"]?["code"]?.stringValue == code)
+                }
             }
         }
     }
