@@ -37,6 +37,10 @@ final class Call: DeadlineHeapElement {
     static let eventsChannelLabel = "oai-events"
     /// `parley_sessions_ended_total`'s reason for a call that reached its time limit.
     static let timeLimitReason = "time_limit"
+    /// ... and for one the backend ended with `parley.call.end`.
+    static let backendEndedReason = "backend_ended"
+    /// How often the backend gets `parley.link.stats` while media flows.
+    static let linkStatisticsInterval: Duration = .seconds(5)
 
     let id: SessionID
     let serverUfrag: String
@@ -85,6 +89,9 @@ final class Call: DeadlineHeapElement {
     private var reachedTimeLimit = false
     /// Sidebands watching the call: while any is, every server event is also reported.
     private var sidebands = 0
+    /// Set once the backend asked to end the call: it closes when its audio has played.
+    private var backendEnded = false
+    private var nextLinkStatistics: Instant?
     /// Why the connection closed, as `parley_sessions_ended_total` names it.
     private(set) var endReason: String?
 
@@ -126,6 +133,7 @@ final class Call: DeadlineHeapElement {
             .earliest(receiver?.nextDeadline())
             .earliest(starvedSince.map { $0 + Self.underrunGrace })
             .earliest(endsAt)
+            .earliest(nextLinkStatistics)
     }
 
     // MARK: Input
@@ -151,6 +159,24 @@ final class Call: DeadlineHeapElement {
             connection.close(now: now)
         }
         connection.handleTimeout(now: now)
+    }
+
+    /// `parley.link.stats` for the backend: RTT from the caller's RTCP reports, loss and
+    /// jitter of the caller's audio as received, loss the caller reported of ours.
+    private func reportLinkStatistics(now: Instant) {
+        nextLinkStatistics = now + Self.linkStatisticsInterval
+        let statistics = connection.statistics
+        var fields: [String: JSONValue] = [
+            "packets_sent": .number(Double(statistics.rtpPacketsSent)),
+            "remote_packets_lost": .number(Double(statistics.remoteCumulativeLost)),
+        ]
+        if let rtt = statistics.roundTripTime { fields["rtt_ms"] = .number((rtt.milliseconds * 10).rounded() / 10) }
+        if let receive = statistics.receive {
+            fields["packets_received"] = .number(Double(receive.packetsReceived))
+            fields["packets_lost"] = .number(Double(max(0, receive.cumulativeLost)))
+            fields["jitter_ms"] = .number((receive.jitterDuration.milliseconds * 10).rounded() / 10)
+        }
+        backend.receiveEdgeEvent(RealtimeEvent(type: "parley.link.stats", fields: fields))
     }
 
     // MARK: Sidebands
@@ -197,6 +223,12 @@ final class Call: DeadlineHeapElement {
                 connection.close(now: now)
                 progressed = true
             }
+            if backendEnded, !connection.isClosed, playing == nil, output.queuedFrames == 0, outputSamples.isEmpty {
+                flushClientEvents(now: now)
+                connection.close(now: now)
+                progressed = true
+            }
+            if let due = nextLinkStatistics, now >= due { reportLinkStatistics(now: now) }
             if connection.isMediaReady, sendDueAudio(now: now) { progressed = true }
         }
         if connection.isClosed { backend.close() }
@@ -204,10 +236,16 @@ final class Call: DeadlineHeapElement {
 
     private func handle(_ event: PeerConnection.Event, now: Instant) {
         switch event {
-        case .iceConnected:
+        case .iceConnected(let address):
             events.append(.iceConnected(after: now - createdAt))
+            let relay = paths.last { $0.client == address }?.relay
+            backend.receiveEdgeEvent(RealtimeEvent(type: "parley.call.connected", fields: [
+                "address_family": .string(address.ip.isIPv4 ? "ipv4" : "ipv6"),
+                "via_relay": .bool(relay != nil),
+            ]))
         case .dtlsConnected:
             events.append(.dtlsConnected(after: now - createdAt))
+            nextLinkStatistics = now + Self.linkStatisticsInterval
         case .audio(let audio):
             switch mediaMode {
             case .packetEcho:
@@ -221,7 +259,11 @@ final class Call: DeadlineHeapElement {
         case .dataChannelDropped(let reason):
             events.append(.dropped(.init(reason)))
         case .closed(let reason):
-            endReason = backendFailure != nil ? "backend_failed" : reachedTimeLimit ? Self.timeLimitReason : reason.rawValue
+            endReason = backendFailure != nil ? "backend_failed"
+                : reachedTimeLimit ? Self.timeLimitReason
+                : backendEnded ? Self.backendEndedReason
+                : reason.rawValue
+            nextLinkStatistics = nil
         }
     }
 
@@ -327,8 +369,11 @@ final class Call: DeadlineHeapElement {
                 sendToClient(event)
             case .clearOutput:
                 clearOutput()
+            case .endCall:
+                backendEnded = true
             case .failed(let reason):
-                guard backendFailure == nil else { continue }
+                // A backend that ended the call may close its socket: not a failure.
+                guard backendFailure == nil, !backendEnded else { continue }
                 backendFailure = reason
                 sendToClient(.error(code: "backend_failed", message: reason))
             }

@@ -12,6 +12,9 @@ public enum BackendOutput: Equatable, Sendable {
     case clearOutput
     /// The backend is gone; the call ends after the caller is told why.
     case failed(reason: String)
+    /// The backend ends the call cleanly (`parley.call.end`, backend protocol v2): queued
+    /// audio plays out, then the call closes with no error for the caller.
+    case endCall(reason: String?)
 }
 
 /// A call's AI side, driven by its `Call` on the thread that owns the call. Parley's backend
@@ -31,8 +34,16 @@ public protocol CallBackend: AnyObject {
     /// Queued output was dropped; `playedMilliseconds` of `responseID` had been played.
     func outputCleared(responseID: String?, playedMilliseconds: Int)
     func pollOutput() -> BackendOutput?
+    /// What the edge knows of the call beyond its audio and events (backend protocol v2):
+    /// `parley.call.connected` once the caller's path is up, `parley.link.stats` every
+    /// `Call.linkStatisticsInterval`. In-process backends ignore it.
+    func receiveEdgeEvent(_ event: RealtimeEvent)
     /// The call ended; release what the backend holds.
     func close()
+}
+
+extension CallBackend {
+    public func receiveEdgeEvent(_ event: RealtimeEvent) {}
 }
 
 /// Plays the caller's audio back: the transport and codec path with no AI in it.
@@ -81,7 +92,11 @@ public final class AgentBackend: CallBackend {
         if let responseID { agent.outputFinished(responseID: responseID) }
     }
 
-    public func outputCleared(responseID: String?, playedMilliseconds: Int) {}
+    /// The edge dropped the response's audio (a clear or cancel from the caller or a
+    /// sideband): whatever the agent was told, that response is no longer playing.
+    public func outputCleared(responseID: String?, playedMilliseconds: Int) {
+        if let responseID { agent.outputFinished(responseID: responseID) }
+    }
 
     public func pollOutput() -> BackendOutput? {
         switch agent.pollAction() {

@@ -104,8 +104,10 @@ public final class MediaEngine: Sendable {
 
     /// Answers an SDP offer (RFC 8829 §5.3) and creates the call on the least-loaded shard.
     /// `session`, when given, is applied as the call's first `session.update`; `maxDuration`
-    /// ends the call after that long (a client secret's limit).
-    public func createCall(offerSDP: String, session: RealtimeEvent? = nil, maxDuration: Duration? = nil) async throws -> CallAnswer {
+    /// ends the call after that long (a client secret's limit); `caller` describes who called
+    /// (the credential's claims) for the backend's `parley.call.started`.
+    public func createCall(offerSDP: String, session: RealtimeEvent? = nil, maxDuration: Duration? = nil,
+                           caller: [String: JSONValue] = [:]) async throws -> CallAnswer {
         let offer: SDPOffer
         do {
             offer = try SDPOffer(parsing: offerSDP)
@@ -118,7 +120,10 @@ public final class MediaEngine: Sendable {
         do {
             return try await driver.run { shard, now in
                 try shard.createCall(offer: offer, settings: session, maxDuration: maxDuration, now: now) { id in
-                    self.makeBackend(for: id, on: driver)
+                    self.makeBackend(for: id, on: driver, metadata: [
+                        "caller": .object(caller), "cluster": .number(Double(self.configuration.cluster)),
+                        "shard": .number(Double(index)),
+                    ])
                 }
             }
         } catch {
@@ -127,7 +132,7 @@ public final class MediaEngine: Sendable {
         }
     }
 
-    private func makeBackend(for id: SessionID, on driver: UDPDriver<MediaShard>) -> any CallBackend {
+    private func makeBackend(for id: SessionID, on driver: UDPDriver<MediaShard>, metadata: [String: JSONValue]) -> any CallBackend {
         switch configuration.backend {
         case .agent:
             return AgentBackend()
@@ -135,7 +140,7 @@ public final class MediaEngine: Sendable {
             return EchoBackend()
         case .webSocket(let url):
             // The socket's task wakes the call on its shard's loop.
-            return WebSocketBackend(url: url, callID: id, logger: logger) {
+            return WebSocketBackend(url: url, callID: id, metadata: metadata, logger: logger) {
                 driver.execute { shard, now in shard.endpoint.wakeCall(id, now: now) }
             }
         }

@@ -8,8 +8,11 @@ import Synchronization
 import WSClient
 
 /// A call's backend reached over a WebSocket, speaking Parley's backend protocol
-/// (docs/backend-protocol.md, version 1): Realtime events as text frames, audio as binary
-/// frames with a 12-byte header and PCM16 little-endian samples at 24 kHz.
+/// (docs/backend-protocol.md, version 2; a version 1 backend works unchanged): Realtime
+/// events as text frames, audio as binary frames with a 12-byte header and PCM16
+/// little-endian samples at 24 kHz. The first message, `parley.call.started`, carries the
+/// call's metadata; the edge's own events (`parley.call.connected`, `parley.link.stats`)
+/// follow as they happen; the backend may end the call cleanly with `parley.call.end`.
 ///
 /// The socket runs in its own task; what arrives is queued under a lock and `wake` asks the
 /// media event loop to drain it, so the call's state stays on that loop.
@@ -39,15 +42,17 @@ final class WebSocketBackend: CallBackend, Sendable {
     private let task: Task<Void, Never>
     private let sequence = Atomic<UInt32>(0)
 
-    init(url: String, callID: SessionID, logger: Logger, wake: @escaping @Sendable () -> Void) {
+    /// `metadata` goes into `parley.call.started` as it is (who called: the credential's
+    /// claims; where: cluster and shard).
+    init(url: String, callID: SessionID, metadata: [String: JSONValue] = [:], logger: Logger, wake: @escaping @Sendable () -> Void) {
         let (stream, continuation) = AsyncStream<Outbound>.makeStream(bufferingPolicy: .bufferingNewest(Self.outboundLimit))
         outbound = continuation
         let inbox = inbox
-        continuation.yield(.text(String(decoding: RealtimeEvent(type: "parley.call.started", fields: [
+        continuation.yield(.text(String(decoding: RealtimeEvent(type: "parley.call.started", fields: metadata.merging([
             "protocol": .string(BackendAudioFrame.protocolName),
             "call_id": .string(callID.rawValue),
             "audio": ["encoding": "pcm16", "sample_rate": 24_000, "channels": 1, "frame_ms": 20],
-        ]).encodedJSON(), as: UTF8.self)))
+        ]) { _, fixed in fixed }).encodedJSON(), as: UTF8.self)))
         task = Task {
             let failure: String
             do {
@@ -95,6 +100,8 @@ final class WebSocketBackend: CallBackend, Sendable {
         switch event.type {
         case "output_audio_buffer.clear", "response.cancel":
             return .clearOutput
+        case "parley.call.end":
+            return .endCall(reason: event["reason"]?.stringValue)
         case "response.created":
             inbox.state.withLock { $0.responseID = event["response"]?["id"]?.stringValue }
             return .event(event)
@@ -129,6 +136,10 @@ final class WebSocketBackend: CallBackend, Sendable {
         send(RealtimeEvent(type: "output_audio_buffer.cleared", fields: fields))
     }
 
+    func receiveEdgeEvent(_ event: RealtimeEvent) {
+        send(event)
+    }
+
     func pollOutput() -> BackendOutput? {
         inbox.state.withLock { $0.outputs.popFirst() }
     }
@@ -148,7 +159,7 @@ final class WebSocketBackend: CallBackend, Sendable {
 /// bytes, a 32-bit sequence number and a 32-bit media time in samples (both big-endian),
 /// then PCM16 little-endian mono samples at 24 kHz.
 struct BackendAudioFrame: Equatable {
-    static let protocolName = "parley.backend.v1"
+    static let protocolName = "parley.backend.v2"
     static let headerLength = 12
     /// One second of audio at most per frame.
     static let maxSamples = 24_000

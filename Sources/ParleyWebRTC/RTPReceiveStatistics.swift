@@ -22,6 +22,11 @@ public struct RTPReceiveStatistics: Sendable {
         maxSequence = firstSequence &- 1
     }
 
+    /// The interarrival jitter estimate (RFC 3550 §6.4.1, A.8) as a duration.
+    public var jitterDuration: Duration {
+        .nanoseconds(Int64(jitter * 1e9 / Double(clockRate)))
+    }
+
     /// The extended highest sequence number received (RFC 3550 §6.4.1).
     public var extendedHighestSequence: UInt32 { cycles + UInt32(maxSequence) }
 

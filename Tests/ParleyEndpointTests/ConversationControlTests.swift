@@ -10,6 +10,8 @@ import Testing
 final class ScriptedBackend: CallBackend {
     private var outputs = FIFO<BackendOutput>()
     private(set) var received: [RealtimeEvent] = []
+    /// `parley.call.connected`, `parley.link.stats`: what the edge told of the call.
+    private(set) var edgeEvents: [RealtimeEvent] = []
 
     /// `frames` of 20 ms of a 300 Hz tone for `responseID`, announced by `response.created`
     /// the first time.
@@ -21,6 +23,13 @@ final class ScriptedBackend: CallBackend {
             outputs.append(.audio((0..<480).map { Int16(6_000 * sin(2 * Double.pi * 300 * Double(frame * 480 + $0) / 24_000)) },
                                   responseID: responseID))
         }
+    }
+
+    /// `parley.call.end`: the call ends once what is queued has played.
+    func endCall() {
+        outputs.append(.endCall(reason: "goodbye"))
+        // ... and closes its socket right after, as a backend may.
+        outputs.append(.failed(reason: "the backend closed the connection"))
     }
 
     /// An event of the backend's own, such as its `session.updated`.
@@ -35,6 +44,7 @@ final class ScriptedBackend: CallBackend {
 
     func receiveAudio(_ frame: [Int16], mediaTime: UInt32) {}
     func receiveClientEvent(_ event: RealtimeEvent) { received.append(event) }
+    func receiveEdgeEvent(_ event: RealtimeEvent) { edgeEvents.append(event) }
     func outputStopped(responseID: String?) {}
     func outputCleared(responseID: String?, playedMilliseconds: Int) {}
     func pollOutput() -> BackendOutput? { outputs.popFirst() }
