@@ -3,7 +3,8 @@
 # once), headless Chromium on the demo page, hostile datagrams against an echo transceiver;
 # against one that requires an API key: headless Chromium on a page of another origin holding
 # only an ephemeral client secret, and the official openai SDK (calls, client secrets); the
-# SDK's sideband joining a built-in-agent call (instructions, a tool-call round trip);
+# SDK's sideband joining a built-in-agent call (instructions, a tool-call round trip); a
+# sideband and a hangup sent to one transceiver for a call another owns, forwarded to it;
 # voice-agent scenarios (turn, barge-in, events) against a built-in-agent transceiver; the
 # example WebSocket backend answering a turn, then killed mid-call; relay scenarios; the
 # load generator; a 2-shard transceiver behind a relay; then every session must be gone. Starts everything on free ports and stops it by PID, whatever happens.
@@ -13,11 +14,11 @@ parley=${1:-.build/debug/parley}
 python=.venv/bin/python
 workdir=$(mktemp -d)
 
-# Free ports: HTTP and UDP for four transceivers, then one for the example backend.
-read -r http_port udp_port agent_http_port agent_udp_port ws_http_port ws_udp_port keyed_http_port keyed_udp_port backend_port < <("$python" - <<'PY'
+# Free ports: HTTP and UDP for five transceivers, then one for the example backend.
+read -r http_port udp_port agent_http_port agent_udp_port ws_http_port ws_udp_port keyed_http_port keyed_udp_port owner_http_port owner_udp_port backend_port < <("$python" - <<'PY'
 import socket
 held = []
-for kind in ["tcp", "udp"] * 4 + ["tcp"]:
+for kind in ["tcp", "udp"] * 5 + ["tcp"]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
     held.append(sock)
@@ -28,6 +29,7 @@ url="http://127.0.0.1:$http_port"
 agent_url="http://127.0.0.1:$agent_http_port"
 ws_url="http://127.0.0.1:$ws_http_port"
 keyed_url="http://127.0.0.1:$keyed_http_port"
+owner_url="http://127.0.0.1:$owner_http_port"
 api_key="sk-parley-interop"
 
 declare -A pid_of=()  # name -> PID of what this script started
@@ -60,6 +62,7 @@ for line in urllib.request.urlopen('$1/metrics', timeout=5).read().decode().spli
 start_transceiver echo "$http_port" "$udp_port" echo
 start_transceiver agent "$agent_http_port" "$agent_udp_port" agent
 start_transceiver keyed "$keyed_http_port" "$keyed_udp_port" echo --shards 1 --api-key "$api_key"
+start_transceiver owner "$owner_http_port" "$owner_udp_port" echo --shards 1 --control-address "127.0.0.1:$owner_http_port"
 
 "$python" examples/backend/backend.py --listen "127.0.0.1:$backend_port" >"$workdir/backend.log" 2>&1 &
 pid_of[backend]=$!
@@ -86,6 +89,8 @@ run "official openai SDK: calls.create with session, hangup, SIP-only and missin
     "$python" Tests/Interop/openai_sdk.py --url "$keyed_url" --key "$api_key"
 run "official openai SDK sideband on a live agent call: session.created, instructions, tool-call round trip, close when the call ends" \
     "$python" Tests/Interop/openai_sideband.py --url "$agent_url"
+run "control requests reach the owner: the SDK's sideband and hangup sent to another transceiver are forwarded" \
+    "$python" Tests/Interop/owner_forwarding.py --owner "$owner_url" --other "$url"
 run "hostile datagrams" "$python" Tests/Interop/udp_garbage.py --udp "127.0.0.1:$udp_port" --url "$url"
 run "voice agent: session.update" "$python" Tests/Interop/voice_agent.py --url "$agent_url" --scenario events --require-events
 run "voice agent: one turn" "$python" Tests/Interop/voice_agent.py --url "$agent_url" --scenario turn --require-events
@@ -168,7 +173,7 @@ PY
 run "2 shards behind a relay: one socket per shard, calls on both, each hears its own tone" check_shards
 
 
-for target in "echo $url" "agent $agent_url" "ws $ws_url" "keyed $keyed_url"; do
+for target in "echo $url" "agent $agent_url" "ws $ws_url" "keyed $keyed_url" "owner $owner_url"; do
     read -r name target_url <<<"$target"
     echo "--- $name: sessions gauge returns to 0"
     sessions=""
@@ -185,12 +190,12 @@ for target in "echo $url" "agent $agent_url" "ws $ws_url" "keyed $keyed_url"; do
 done
 
 # The example backend was killed on purpose; the transceivers must all be alive.
-for name in echo agent ws keyed; do
+for name in echo agent ws keyed owner; do
     kill -0 "${pid_of[$name]}" 2>/dev/null || { failures+=("$name transceiver died"); cat "$workdir/$name.log"; }
 done
 if ((${#failures[@]})); then
     echo "interop failures: ${failures[*]}"
-    for name in echo agent ws keyed; do echo "--- $name transceiver log"; tail -30 "$workdir/$name.log"; done
+    for name in echo agent ws keyed owner; do echo "--- $name transceiver log"; tail -30 "$workdir/$name.log"; done
     exit 1
 fi
 echo "all interop checks passed"

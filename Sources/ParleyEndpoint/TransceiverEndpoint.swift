@@ -33,12 +33,17 @@ public final class TransceiverEndpoint {
         public var opusComplexity: Int32
         /// How many ended ids DELETE still answers for.
         public var recentlyEndedLimit: Int
+        /// Where the other transceivers of the cluster reach this one's signaling: call ids
+        /// name it (signed), so control requests that reach another are forwarded here.
+        public var controlAddress: PeerAddress?
 
         public init(
             certificate: DTLSCertificate, tokenAddress: PeerAddress, cluster: UInt16 = 0,
             routingKeyring: RoutingKeyring, candidates: [PeerAddress], relayNetworks: [IPNetwork] = [],
-            mediaMode: MediaMode = .decoded, opusComplexity: Int32 = 5, recentlyEndedLimit: Int = 4_096
+            mediaMode: MediaMode = .decoded, opusComplexity: Int32 = 5, recentlyEndedLimit: Int = 4_096,
+            controlAddress: PeerAddress? = nil
         ) {
+            self.controlAddress = controlAddress
             self.certificate = certificate
             self.tokenAddress = tokenAddress
             self.cluster = cluster
@@ -211,7 +216,7 @@ public final class TransceiverEndpoint {
         }
         var id: SessionID
         repeat {
-            id = SessionID.random(using: &random)
+            id = SessionID.random(using: &random, owner: configuration.controlAddress, keyring: configuration.routingKeyring)
         } while table.call(id) != nil || table.hasRecentlyEnded(id)
         let call = Call(
             id: id, serverUfrag: local.ufrag, connection: connection, backend: makeBackend(id),

@@ -56,7 +56,7 @@ public final class MediaEngine: Sendable {
                 candidates: configuration.candidates(forShardBoundAt: addresses[index]),
                 relayNetworks: configuration.relayNetworks,
                 mediaMode: configuration.backend == .packetEcho ? .packetEcho : .decoded,
-                opusComplexity: Self.opusComplexity))
+                opusComplexity: Self.opusComplexity, controlAddress: configuration.controlAddress))
             let shard = MediaShard(index: index, endpoint: endpoint, metrics: metrics, placement: placement, logger: logger)
             return UDPDriver(endpoint: shard, eventLoop: eventLoops[index % eventLoops.count])
         }

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import ParleyAgent
 import ParleyEndpoint
+import ParleyWire
 import WSCore
 
 /// The sideband WebSocket, `GET /v1/realtime?call_id=ID` with a server key: an application
@@ -19,11 +20,14 @@ struct SidebandSocket: Sendable {
     /// What a sideband request asks for, decided before any upgrade.
     enum Target: Equatable {
         case join(SessionID)
+        /// Another transceiver owns the call: relay to its sideband.
+        case forward(PeerAddress)
         case refused(status: HTTPResponse.Status, code: String, message: String)
     }
 
     let engine: MediaEngine
     let authorization: CallerAuthorization
+    let forwarding: OwnerForwarding
     let logger: Logger
 
     /// Decides a `GET /v1/realtime...` request: a sideband for a live call with a server key,
@@ -37,10 +41,12 @@ struct SidebandSocket: Sendable {
         if case .failure(let refusal) = authorization.check(request.headerFields, requirement: .server, now: now) {
             return .refused(status: .unauthorized, code: refusal.code, message: refusal.message)
         }
-        guard let id = SessionID(rawValue: callID), engine.hasLiveCall(id) else {
+        guard let id = SessionID(rawValue: callID) else {
             return .refused(status: .notFound, code: "no_such_call", message: "no live call has the id '\(callID)'")
         }
-        return .join(id)
+        if engine.hasLiveCall(id) { return .join(id) }
+        if let owner = forwarding.owner(of: id, headers: request.headerFields) { return .forward(owner) }
+        return .refused(status: .notFound, code: "no_such_call", message: "no live call has the id '\(callID)'")
     }
 
     /// Serves one upgraded sideband until the call ends or either side closes.

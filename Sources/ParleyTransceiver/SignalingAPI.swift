@@ -26,6 +26,7 @@ public struct SignalingAPI: Sendable {
     let demoPage: ByteBuffer
     let logger: Logger
     let authorization: CallerAuthorization
+    let forwarding: OwnerForwarding
     let sideband: SidebandSocket
 
     public init(engine: MediaEngine, logger: Logger = Logger(label: "parley.signaling")) {
@@ -35,13 +36,17 @@ public struct SignalingAPI: Sendable {
         authorization = CallerAuthorization(
             keys: engine.configuration.bearerKeys, keyring: engine.configuration.routingKeyring,
             allowsBrowserServerKeys: engine.configuration.allowsBrowserServerKeys)
-        sideband = SidebandSocket(engine: engine, authorization: authorization, logger: logger)
+        forwarding = OwnerForwarding(
+            ownAddress: engine.configuration.controlAddress, keyring: engine.configuration.routingKeyring,
+            metrics: engine.metrics, logger: logger)
+        sideband = SidebandSocket(engine: engine, authorization: authorization, forwarding: forwarding, logger: logger)
     }
 
     /// HTTP/1.1 with the sideband's WebSocket upgrade (RFC 6455 §4.2); every other request,
     /// and a sideband request that is refused, goes to `makeRouter()`'s routes.
     public func makeServer() -> HTTPServerBuilder {
         let sideband = sideband
+        let forwarding = forwarding
         let engine = engine
         return .http1WebSocketUpgrade { request, _, _ in
             guard request.method == .get, request.path?.split(separator: "?").first == "/v1/realtime" else { return .dontUpgrade }
@@ -49,6 +54,10 @@ public struct SignalingAPI: Sendable {
             case .join(let id):
                 return .upgrade([:]) { inbound, outbound, _ in
                     await sideband.serve(id, inbound: inbound, outbound: outbound)
+                }
+            case .forward(let owner):
+                return .upgrade([:]) { inbound, outbound, _ in
+                    await forwarding.relaySideband(request, to: owner, inbound: inbound, outbound: outbound)
                 }
             case .refused(_, let code, let message):
                 // The WebSocket library answers a refused upgrade with an empty 400; a client
@@ -90,11 +99,11 @@ public struct SignalingAPI: Sendable {
         realtime.get { request, _ in sidebandRefusal(request) }
         realtime.post("client_secrets") { request, _ in try await createClientSecret(request) }
         realtime.post("calls") { request, _ in try await createCall(request, locationPrefix: "/v1/realtime/calls/") }
-        realtime.delete("calls/:id") { _, context in try await endCall(context) }
-        realtime.post("calls/:id/:action") { _, context in try await callAction(context) }
+        realtime.delete("calls/:id") { request, context in try await endCall(request, context) }
+        realtime.post("calls/:id/:action") { request, context in try await callAction(request, context) }
         let whip = router.group("/whip").add(middleware: AuthorizationMiddleware(authorization: authorization, metrics: engine.metrics))
         whip.post { request, _ in try await createCall(request, locationPrefix: "/whip/") }
-        whip.delete(":id") { _, context in try await endCall(context) }
+        whip.delete(":id") { request, context in try await endCall(request, context) }
         return router
     }
 
@@ -220,18 +229,24 @@ public struct SignalingAPI: Sendable {
             return unauthorized(CallerAuthorization.Refusal(code: code, message: message))
         case .refused(let status, let code, let message):
             return rejection(status, code: code, message)
-        case .join:
+        case .join, .forward:
             return rejection(.upgradeRequired, code: "websocket_required",
                              "the sideband is a WebSocket: send GET with Upgrade: websocket (RFC 6455)")
         }
     }
 
     /// Ends the call `context` names: `ended` when it did or had lately (both are idempotent).
-    private func endCall(_ context: BasicRequestContext, ended: HTTPResponse.Status = .noContent) async throws -> Response {
+    /// A call another transceiver owns (its id says which) is ended there.
+    private func endCall(_ request: Request, _ context: BasicRequestContext, ended: HTTPResponse.Status = .noContent) async throws -> Response {
         guard let text = context.parameters.get("id"), let id = SessionID(rawValue: text) else {
             return rejection(.notFound, code: "no_such_call", "no call has that id")
         }
         guard await engine.endCall(id) else {
+            if let owner = forwarding.owner(of: id, headers: request.headers) {
+                var request = request
+                let body = (try? await request.collectBody(upTo: Self.maxRequestBytes)) ?? ByteBuffer()
+                return await forwarding.forward(request, body: body, to: owner)
+            }
             return rejection(.notFound, code: "no_such_call", "call \(id) does not exist or already ended")
         }
         return Response(status: ended)
@@ -240,9 +255,9 @@ public struct SignalingAPI: Sendable {
     /// `POST /v1/realtime/calls/{id}/hangup` ends the call as `DELETE` does, answering 200 as
     /// OpenAI's API does; the SIP call controls (`accept`, `reject`, `refer`) have no meaning
     /// for a WebRTC call.
-    private func callAction(_ context: BasicRequestContext) async throws -> Response {
+    private func callAction(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let action = context.parameters.get("action") ?? ""
-        if action == "hangup" { return try await endCall(context, ended: .ok) }
+        if action == "hangup" { return try await endCall(request, context, ended: .ok) }
         if Self.sipOnlyActions.contains(action) {
             return rejection(.badRequest, code: "sip_only",
                              "'\(action)' controls incoming SIP calls; Parley's calls are WebRTC calls (end one with hangup or DELETE)")

@@ -75,6 +75,10 @@ public struct TransceiverConfiguration: Sendable {
     /// The address tokens name: where relays send this transceiver's packets; shard i's
     /// tokens name PORT+i. The shard's own UDP address when nil.
     public var routingAddress: PeerAddress?
+    /// Where the other transceivers of the cluster reach this one's signaling (its pod
+    /// address and HTTP port): call ids name it, signed, and a control request for a call
+    /// that reaches another transceiver is forwarded here. Nil for a lone transceiver.
+    public var controlAddress: PeerAddress?
 
     public init(
         httpAddress: PeerAddress = PeerAddress(ip: .v4(0x7F00_0001), port: 8080),
@@ -90,8 +94,10 @@ public struct TransceiverConfiguration: Sendable {
         relayNetworks: [IPNetwork] = [],
         routingKeyring: RoutingKeyring = .development(),
         cluster: UInt16 = 0,
-        routingAddress: PeerAddress? = nil
+        routingAddress: PeerAddress? = nil,
+        controlAddress: PeerAddress? = nil
     ) {
+        self.controlAddress = controlAddress
         self.backend = backend
         self.relayNetworks = relayNetworks
         self.routingKeyring = routingKeyring

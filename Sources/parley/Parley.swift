@@ -48,6 +48,9 @@ struct TransceiverOptions: ParsableArguments {
     @Option(help: "The address routing tokens name, where relays send packets; shard i's tokens name PORT+i (default: each shard's own UDP address).")
     var routingAddress: PeerAddressArgument?
 
+    @Option(help: "Where the other transceivers of the cluster reach this one's signaling, IP:PORT: call ids name it (signed), so a DELETE, hangup or sideband that reaches another transceiver is forwarded here.")
+    var controlAddress: PeerAddressArgument?
+
     @OptionGroup var routingKeys: RoutingKeyOptions
 
     @Option(help: "Seconds live calls may continue after SIGTERM.")
@@ -93,7 +96,8 @@ struct TransceiverOptions: ParsableArguments {
             relayNetworks: relay.map(\.network),
             routingKeyring: try routingKeys.load(developmentAllowed: udpAddresses.allSatisfy(\.ip.isLoopback) && relay.allSatisfy(\.network.address.isLoopback)).keyring,
             cluster: cluster,
-            routingAddress: routingAddress?.address)
+            routingAddress: routingAddress?.address,
+            controlAddress: controlAddress?.address)
     }
 
     func run(name: String) async throws {
