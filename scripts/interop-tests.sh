@@ -5,6 +5,7 @@
 # only an ephemeral client secret, and the official openai SDK (calls, client secrets); the
 # SDK's sideband joining a built-in-agent call (instructions, a tool-call round trip); a
 # sideband and a hangup sent to one transceiver for a call another owns, forwarded to it;
+# Chromium pressing DTMF keys that reach the example backend;
 # voice-agent scenarios (turn, barge-in, events) against a built-in-agent transceiver; the
 # example WebSocket backend answering a turn, then killed mid-call; relay scenarios; the
 # load generator; a 2-shard transceiver behind a relay; then every session must be gone. Starts everything on free ports and stops it by PID, whatever happens.
@@ -96,6 +97,8 @@ run "voice agent: session.update" "$python" Tests/Interop/voice_agent.py --url "
 run "voice agent: one turn" "$python" Tests/Interop/voice_agent.py --url "$agent_url" --scenario turn --require-events
 run "voice agent: barge-in" "$python" Tests/Interop/voice_agent.py --url "$agent_url" --scenario barge-in --require-events
 run "example backend: one turn" "$python" Tests/Interop/voice_agent.py --url "$ws_url" --scenario turn --require-events
+run "headless Chromium presses DTMF keys: telephone-event negotiated, each key reaches the backend and its answer the page" \
+    "$python" Tests/Interop/chromium_dtmf.py --api "$ws_url"
 run "example backend killed mid-call" "$python" Tests/Interop/voice_agent.py --url "$ws_url" \
     --scenario backend-failure --require-events --backend-pid "${pid_of[backend]}"
 

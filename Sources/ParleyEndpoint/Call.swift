@@ -254,6 +254,11 @@ final class Call: DeadlineHeapElement {
             case .decoded:
                 receiveAudio(audio, now: now)
             }
+        case .telephoneEvent(let event):
+            guard let key = event.key else { return }
+            backend.receiveEdgeEvent(RealtimeEvent(type: "parley.dtmf", fields: [
+                "key": .string(key), "duration_ms": .number(Double(event.duration) / 48),
+            ]))
         case .dataChannel(let event):
             handleDataChannelEvent(event, now: now)
         case .dataChannelDropped(let reason):

@@ -209,7 +209,8 @@ public final class TransceiverEndpoint {
                     dataChannels: Self.acceptsDataChannel(offer) ? SCTPAssociation.Configuration(
                         isDTLSClient: dtlsRole == .client,
                         remotePort: offer.application?.sctpPort ?? 5000,
-                        maxMessageSize: Int(min(offer.application?.maxMessageSize ?? 65_536, 262_144))) : nil),
+                        maxMessageSize: Int(min(offer.application?.maxMessageSize ?? 65_536, 262_144))) : nil,
+                    telephoneEventPayloadType: offer.audio.telephoneEventPayloadType),
                 now: now, using: &random)
         } catch {
             throw .internalFailure("\(error)")

@@ -260,7 +260,7 @@ final class LoadgenCall: DatagramEndpoint {
             }
         case .audio(let audio):
             receiveEcho(audio, now: now)
-        case .dataChannel, .dataChannelDropped:
+        case .dataChannel, .dataChannelDropped, .telephoneEvent:
             break
         case .closed(let reason):
             if phase < .ending { fail("connection closed: \(reason.rawValue)", now: now) }

@@ -25,6 +25,8 @@ public final class PeerConnection {
         public var dtlsRole: DTLSRole
         /// The payload type the offer gave Opus (RFC 7587 §7).
         public var audioPayloadType: UInt8
+        /// The negotiated `telephone-event` payload type (RFC 4733), if any.
+        public var telephoneEventPayloadType: UInt8?
         public var localSSRC: UInt32
         public var cname: String
         /// How often RTCP reports go out once SRTP is up.
@@ -37,9 +39,10 @@ public final class PeerConnection {
             remoteFingerprint: DTLSFingerprint, dtlsRole: DTLSRole, audioPayloadType: UInt8,
             localSSRC: UInt32 = .random(in: 1...UInt32.max), cname: String = "parley",
             rtcpInterval: Duration = .seconds(1),
-            dataChannels: SCTPAssociation.Configuration? = nil
+            dataChannels: SCTPAssociation.Configuration? = nil, telephoneEventPayloadType: UInt8? = nil
         ) {
             self.dataChannels = dataChannels
+            self.telephoneEventPayloadType = telephoneEventPayloadType
             self.localICE = localICE
             self.ice = ice
             self.certificate = certificate
@@ -77,6 +80,8 @@ public final class PeerConnection {
         case iceConnected(PeerAddress)
         case dtlsConnected(SRTPProfile)
         case audio(ReceivedAudio)
+        /// A DTMF key the caller pressed (RFC 4733), once it ended.
+        case telephoneEvent(TelephoneEvent)
         /// A data-channel event: association up, channel opened or closed, a message.
         case dataChannel(SCTPAssociation.Event)
         /// An SCTP packet or data-channel message was dropped; the association goes on.
@@ -119,6 +124,8 @@ public final class PeerConnection {
 
     public let configuration: Configuration
     public private(set) var statistics = Statistics()
+    /// The RTP timestamp of the last telephone event reported.
+    private var lastTelephoneEventStart: UInt32?
     public private(set) var isClosed = false
     public private(set) var selectedAddress: PeerAddress?
 
@@ -403,11 +410,23 @@ public final class PeerConnection {
             return .dropped(error)
         }
         guard let packet = try? RTPPacket(parsing: clear) else { return .dropped(.rtpMalformed) }
-        guard packet.payloadType == configuration.audioPayloadType else { return .dropped(.unexpectedPayloadType) }
+        let isTelephoneEvent = packet.payloadType == configuration.telephoneEventPayloadType
+        guard packet.payloadType == configuration.audioPayloadType || isTelephoneEvent else { return .dropped(.unexpectedPayloadType) }
         if statistics.receive?.ssrc != packet.ssrc {
             statistics.receive = RTPReceiveStatistics(ssrc: packet.ssrc, firstSequence: packet.sequenceNumber)
         }
+        // Telephone events share the audio's sequence numbers (RFC 4733 §2.1).
         statistics.receive?.record(sequenceNumber: packet.sequenceNumber, rtpTimestamp: packet.timestamp, arrival: now)
+        if isTelephoneEvent {
+            guard let event = TelephoneEvent(payload: packet.payload) else { return .dropped(.rtpMalformed) }
+            // An event is reported once, at its first end packet (sent three times, §2.5.1.4);
+            // its RTP timestamp, the event's start, tells repeats apart.
+            if event.isEnd, lastTelephoneEventStart != packet.timestamp {
+                lastTelephoneEventStart = packet.timestamp
+                events.append(.telephoneEvent(event))
+            }
+            return .accepted
+        }
         events.append(.audio(ReceivedAudio(
             sequenceNumber: packet.sequenceNumber, rtpTimestamp: packet.timestamp,
             ssrc: packet.ssrc, payload: packet.payload)))

@@ -108,9 +108,16 @@ public enum SDPAnswerBuilder {
         attributes.append(SDPAttribute("rtpmap", "\(pt) opus/48000/2"))
         if audio.rtcpFeedback.contains("nack") { attributes.append(SDPAttribute("rtcp-fb", "\(pt) nack")) }
         attributes.append(SDPAttribute("fmtp", "\(pt) minptime=10;useinbandfec=1"))
+        var formats = [pt]
+        if let events = audio.telephoneEventPayloadType {
+            // DTMF keys from the caller (RFC 4733 §7.1.1), at Opus's clock.
+            formats.append(String(events))
+            attributes.append(SDPAttribute("rtpmap", "\(events) telephone-event/48000"))
+            attributes.append(SDPAttribute("fmtp", "\(events) 0-15"))
+        }
         if direction.sends { attributes.append(SDPAttribute("ssrc", "\(parameters.audioSSRC) cname:\(parameters.cname)")) }
         attributes += candidateAttributes(parameters)
-        return SDPMediaDescription(kind: "audio", port: 9, proto: offered.proto, formats: [pt],
+        return SDPMediaDescription(kind: "audio", port: 9, proto: offered.proto, formats: formats,
                                    connection: SDPConnection(), attributes: attributes)
     }
 

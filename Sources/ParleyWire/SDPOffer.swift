@@ -62,10 +62,15 @@ public struct OfferedAudio: Sendable, Equatable {
     public let rtcpFeedback: [String]
     /// Whether the section has `a=rtcp-mux` (RFC 5761 §5.1.1).
     public let supportsRTCPMux: Bool
+    /// The payload type of `telephone-event/48000` (RFC 4733 §7.1.1; DTMF at Opus's clock),
+    /// when offered.
+    public let telephoneEventPayloadType: UInt8?
 
     public init(mid: String?, mLineIndex: Int, opusPayloadType: UInt8, opusFmtp: String? = nil,
                 direction: MediaDirection = .sendrecv, ssrc: UInt32? = nil, cname: String? = nil,
-                extmaps: [SDPExtmap] = [], rtcpFeedback: [String] = [], supportsRTCPMux: Bool = true) {
+                extmaps: [SDPExtmap] = [], rtcpFeedback: [String] = [], supportsRTCPMux: Bool = true,
+                telephoneEventPayloadType: UInt8? = nil) {
+        self.telephoneEventPayloadType = telephoneEventPayloadType
         self.mid = mid
         self.mLineIndex = mLineIndex
         self.opusPayloadType = opusPayloadType

@@ -129,13 +129,21 @@ struct RemoteDescription {
         for attribute in section.attributes where attribute.name == "extmap" {
             if let extmap = try Self.extmap(attribute) { extmaps.append(extmap) }
         }
+        let telephoneEvents = Set(section.attributes(named: "rtpmap").compactMap { value -> Substring? in
+            let fields = SDPSyntax.fields(value)
+            return fields.count == 2 && fields[1].lowercased() == "telephone-event/48000" ? fields[0] : nil
+        })
+        let telephoneEventPayloadType = section.formats.lazy
+            .filter { telephoneEvents.contains(Substring($0)) && SDPSyntax.isDigits($0) && $0.utf8.count <= 3 }
+            .compactMap { UInt8($0) }.first { $0 < 128 && $0 != payloadType }
         let sessionDirection = session.sessionAttributes.lazy.compactMap { $0.value == nil ? MediaDirection(rawValue: $0.name) : nil }.first
         return OfferedAudio(mid: section.mid, mLineIndex: index, opusPayloadType: payloadType,
                             opusFmtp: parameters("fmtp", for: [pt]).first,
                             direction: section.direction ?? sessionDirection ?? .sendrecv,
                             ssrc: ssrc, cname: cname, extmaps: extmaps,
                             rtcpFeedback: parameters("rtcp-fb", for: [pt, "*"]),
-                            supportsRTCPMux: section.attribute("rtcp-mux") != nil)
+                            supportsRTCPMux: section.attribute("rtcp-mux") != nil,
+                            telephoneEventPayloadType: telephoneEventPayloadType)
     }
 
     /// Parses `id[/direction] uri [attributes]`; IDs outside 1...255 are skipped (RFC 8285 §5).

@@ -37,9 +37,11 @@ private func checkAnswer(to offerText: String, parameters: SDPAnswerParameters =
             let pt = String(offer.audio.opusPayloadType)
             #expect(section.port == 9)
             #expect(section.proto == "UDP/TLS/RTP/SAVPF")
-            #expect(section.formats == [pt])
-            #expect(section.attributes(named: "rtpmap") == ["\(pt) opus/48000/2"])
-            #expect(section.attributes(named: "fmtp") == ["\(pt) minptime=10;useinbandfec=1"])
+            // Opus, and DTMF (RFC 4733) where the offer has telephone-event at Opus's clock.
+            let events = offer.audio.telephoneEventPayloadType.map { String($0) }
+            #expect(section.formats == [pt] + (events.map { [$0] } ?? []))
+            #expect(section.attributes(named: "rtpmap") == ["\(pt) opus/48000/2"] + (events.map { ["\($0) telephone-event/48000"] } ?? []))
+            #expect(section.attributes(named: "fmtp") == ["\(pt) minptime=10;useinbandfec=1"] + (events.map { ["\($0) 0-15"] } ?? []))
             #expect(section.attributes(named: "rtcp-fb") == (offer.audio.rtcpFeedback.contains("nack") ? ["\(pt) nack"] : []))
             #expect(section.direction == .sendrecv)
             #expect(section.attribute("rtcp-mux") == "")
@@ -92,7 +94,7 @@ func answerFollowsJSEPRules(name: String, acceptApplication: Bool) throws {
     let text = SDPAnswerBuilder.answer(to: offer, with: SDPFixtures.serverParameters)
     let lines = text.split(separator: "\r\n").map(String.init)
     #expect(lines.contains("a=group:BUNDLE 0"))
-    #expect(lines.contains("m=audio 9 UDP/TLS/RTP/SAVPF 111"))
+    #expect(lines.contains("m=audio 9 UDP/TLS/RTP/SAVPF 111 110"))
     #expect(lines.contains { $0.hasPrefix("m=video 0 UDP/TLS/RTP/SAVPF 96 97 102") })
     #expect(lines.contains("m=application 0 UDP/DTLS/SCTP webrtc-datachannel"))
     #expect(lines.contains("a=candidate:1 1 udp 2130706431 198.51.100.10 3478 typ host"))

@@ -65,6 +65,9 @@ async def call(socket):
             event = json.loads(message)
             if event.get("type") == "session.update":
                 await send_event({"type": "session.updated", "session": event.get("session", {})})
+            elif event.get("type") == "parley.dtmf":
+                # A key the caller pressed (backend protocol v2): tell the caller it was heard.
+                await send_event({"type": "parley.dtmf", "key": event.get("key"), "heard_by": "example backend"})
             continue
         version, kind, _, _, _ = HEADER.unpack_from(message)
         if version != 1 or kind != 1:
