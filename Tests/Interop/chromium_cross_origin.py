@@ -16,14 +16,12 @@ Prints one JSON line; exit 0 when every step did what it should."""
 import argparse
 import http.server
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import threading
 
 import peers
-from chromium_demo import CHROMIUM_FLAGS, WebDriver, WebDriverError, stop_process_group
+from chromium_demo import WebDriverError, chromium_session
 
 PAGE = b"<!doctype html><title>another origin</title><p>An app on another origin.</p>"
 
@@ -111,20 +109,14 @@ def main() -> int:
     report = {"test": "chromium_cross_origin", "page": page, "api": args.api}
     reason = ""
     with tempfile.TemporaryDirectory(prefix="parley-cors-") as scratch:
-        port = peers.free_port()
-        log = open(os.path.join(scratch, "chromedriver.log"), "wb")
-        process = subprocess.Popen([args.chromedriver, f"--port={port}"], stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
-        driver = WebDriver(port)
         try:
-            driver.wait_ready(10)
-            driver.start_session(args.chromium, CHROMIUM_FLAGS + [f"--user-data-dir={os.path.join(scratch, 'profile')}"])
-            driver.in_session("POST", "/timeouts", {"script": 30_000})
-            driver.open(page)
-            secret = mint_secret(args.api, args.server_key) if args.server_key else ""
-            report["client_secret"] = bool(secret)
-            result = driver.in_session("POST", "/execute/async", {
-                "script": SCRIPT, "args": [args.api.rstrip("/"), secret, args.server_key]}, timeout=40)
+            with chromium_session(args.chromedriver, args.chromium, scratch) as driver:
+                driver.in_session("POST", "/timeouts", {"script": 30_000})
+                driver.open(page)
+                secret = mint_secret(args.api, args.server_key) if args.server_key else ""
+                report["client_secret"] = bool(secret)
+                result = driver.in_session("POST", "/execute/async", {
+                    "script": SCRIPT, "args": [args.api.rstrip("/"), secret, args.server_key]}, timeout=40)
             report["result"] = result
             reason = verdict(result or {}, args.server_key)
         except peers.PeerError as error:
@@ -132,12 +124,6 @@ def main() -> int:
         except (WebDriverError, KeyError, TypeError) as error:
             reason = f"webdriver: {error}"
         finally:
-            try:
-                driver.end_session()
-            except WebDriverError:
-                pass
-            stop_process_group(process)
-            log.close()
             server.shutdown()
     report["pass"] = not reason
     report["reason"] = reason or None

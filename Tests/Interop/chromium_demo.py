@@ -6,6 +6,7 @@ Speaks WebDriver JSON over HTTP to a chromedriver it starts on a free port and a
 stops (by its process id) at the end. Prints one JSON line; exit 0 on pass, 1 on failure."""
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -118,6 +119,29 @@ def stop_process_group(process: subprocess.Popen) -> None:
         pass
 
 
+@contextlib.contextmanager
+def chromium_session(chromedriver: str, chromium: str, scratch: str, flags=()):
+    """chromedriver on a free port driving one headless Chromium session (CHROMIUM_FLAGS,
+    then `flags`, with a profile in `scratch`); yields the WebDriver and stops both by PID,
+    whatever happens."""
+    port = peers.free_port()
+    log = open(os.path.join(scratch, "chromedriver.log"), "wb")
+    process = subprocess.Popen([chromedriver, f"--port={port}"], stdout=log, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, start_new_session=True)
+    driver = WebDriver(port)
+    try:
+        driver.wait_ready(10)
+        driver.start_session(chromium, CHROMIUM_FLAGS + list(flags) + [f"--user-data-dir={os.path.join(scratch, 'profile')}"])
+        yield driver
+    finally:
+        try:
+            driver.end_session()
+        except WebDriverError:
+            pass
+        stop_process_group(process)
+        log.close()
+
+
 def has_session_updated(status: dict) -> bool:
     return any(event.get("type") == "session.updated" for event in status.get("events") or [])
 
@@ -173,28 +197,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="parley-chromium-") as scratch:
         wav = os.path.join(scratch, "tone.wav")
         write_tone_wav(wav, args.freq)
-        flags = CHROMIUM_FLAGS + [f"--use-file-for-fake-audio-capture={wav}",
-                                  f"--user-data-dir={os.path.join(scratch, 'profile')}"]
-        port = peers.free_port()
-        log = open(os.path.join(scratch, "chromedriver.log"), "wb")
-        process = subprocess.Popen([args.chromedriver, f"--port={port}"], stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
-        driver = WebDriver(port)
         try:
-            driver.wait_ready(10)
-            driver.start_session(args.chromium, flags)
-            result = drive(driver, args.url, args.timeout, args.require_events)
+            with chromium_session(args.chromedriver, args.chromium, scratch, [f"--use-file-for-fake-audio-capture={wav}"]) as driver:
+                result = drive(driver, args.url, args.timeout, args.require_events)
             report.update(result)
             reason = verdict(result, args.timeout, args.require_events)
         except (WebDriverError, KeyError, TypeError) as error:
             reason = f"webdriver: {error}"
-        finally:
-            try:
-                driver.end_session()
-            except WebDriverError:
-                pass
-            stop_process_group(process)
-            log.close()
     report["pass"] = not reason
     report["reason"] = reason or None
     peers.print_json(report)

@@ -8,13 +8,11 @@ back to the page on `oai-events`.
 Prints one JSON line; exit 0 when the page got back every key it pressed, in order."""
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
 
 import peers
-from chromium_demo import CHROMIUM_FLAGS, WebDriver, WebDriverError, stop_process_group
+from chromium_demo import WebDriverError, chromium_session
 
 KEYS = "1#9"
 
@@ -63,17 +61,11 @@ def main() -> int:
     report = {"test": "chromium_dtmf", "api": args.api, "pressed": KEYS}
     reason = ""
     with tempfile.TemporaryDirectory(prefix="parley-dtmf-") as scratch:
-        port = peers.free_port()
-        log = open(os.path.join(scratch, "chromedriver.log"), "wb")
-        process = subprocess.Popen([args.chromedriver, f"--port={port}"], stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
-        driver = WebDriver(port)
         try:
-            driver.wait_ready(10)
-            driver.start_session(args.chromium, CHROMIUM_FLAGS + [f"--user-data-dir={os.path.join(scratch, 'profile')}"])
-            driver.in_session("POST", "/timeouts", {"script": 40_000})
-            driver.open(args.api.rstrip("/") + "/healthz")
-            result = driver.in_session("POST", "/execute/async", {"script": SCRIPT, "args": [args.api.rstrip("/"), KEYS]}, timeout=50)
+            with chromium_session(args.chromedriver, args.chromium, scratch) as driver:
+                driver.in_session("POST", "/timeouts", {"script": 40_000})
+                driver.open(args.api.rstrip("/") + "/healthz")
+                result = driver.in_session("POST", "/execute/async", {"script": SCRIPT, "args": [args.api.rstrip("/"), KEYS]}, timeout=50)
             report["result"] = result
             if not result or result.get("error"):
                 reason = f"the page failed: {result}"
@@ -85,13 +77,6 @@ def main() -> int:
                 reason = f"pressed {KEYS!r}, the backend's answers named {result.get('heard')!r}"
         except (WebDriverError, KeyError, TypeError) as error:
             reason = f"webdriver: {error}"
-        finally:
-            try:
-                driver.end_session()
-            except WebDriverError:
-                pass
-            stop_process_group(process)
-            log.close()
     report["pass"] = not reason
     report["reason"] = reason or None
     peers.print_json(report)
