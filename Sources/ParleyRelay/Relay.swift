@@ -15,6 +15,9 @@ public final class Relay: Sendable {
     public let publicAddress: PeerAddress
     /// The backbone address as bound, if the relay accepts peer relays.
     public let backboneAddress: PeerAddress?
+    /// What the kernel granted the public sockets (all alike): logged at start, since a
+    /// small net.core.rmem_max silently turns bursts into drops.
+    let socketBufferBytes: (receive: Int32, send: Int32)
     /// Each worker's internal socket: where transceivers see the relay's datagrams come from.
     public var internalAddresses: [PeerAddress] { workers.map(\.internalSocket.localAddress) }
 
@@ -40,12 +43,14 @@ public final class Relay: Sendable {
         self.logger = logger
         store = flowStore.map { FlowStoreBridge(store: $0, ttl: configuration.flowStoreTTL, logger: logger) }
         var workers: [RelayWorker] = []
+        var buffers = (receive: Int32(0), send: Int32(0))
         do throws(RelaySocketError) {
             var publicAddress = try Self.claimPort(configuration.publicAddress)
             var backboneAddress = try configuration.acceptsBackbone ? Self.claimPort(configuration.internalAddress) : nil
             for index in 0..<max(configuration.workers, 1) {
                 let publicSocket = try UDPSocket(binding: publicAddress, reusePort: true)
                 publicAddress = publicSocket.localAddress
+                buffers = publicSocket.grantedBufferBytes
                 let internalSocket: UDPSocket
                 do {
                     internalSocket = try UDPSocket(
@@ -71,6 +76,7 @@ public final class Relay: Sendable {
             }
             self.publicAddress = publicAddress
             self.backboneAddress = backboneAddress
+            socketBufferBytes = buffers
         } catch {
             for worker in workers { worker.closeSockets() }
             throw error
@@ -111,6 +117,7 @@ public final class Relay: Sendable {
             "public": "\(publicAddress)", "workers": "\(workers.count)", "cluster": "\(configuration.cluster)",
             "backbone": "\(backboneAddress.map(\.description) ?? "off")",
             "flowStore": "\(store.map { "\(type(of: $0.store))" } ?? "none")",
+            "socketReceiveBuffer": "\(socketBufferBytes.receive)", "socketSendBuffer": "\(socketBufferBytes.send)",
         ])
     }
 
@@ -173,10 +180,5 @@ public final class Relay: Sendable {
         var cpus = [Int32](repeating: 0, count: 1_024)
         let count = parley_allowed_cpus(&cpus, Int32(cpus.count))
         return count > 0 ? Array(cpus[0..<Int(count)]) : []
-    }
-
-    /// How many CPUs this process may run on: the default worker count.
-    public static var availableCPUCount: Int {
-        max(allowedCPUs().count, 1)
     }
 }

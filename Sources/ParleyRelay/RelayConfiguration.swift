@@ -37,6 +37,10 @@ public struct RelayConfiguration: Sendable {
     public var drainDeadline: Duration
     /// The admin HTTP listener (`/healthz`, `/readyz`, `/metrics`), if any.
     public var adminAddress: PeerAddress?
+    /// Where transceivers live. A flow restored from the flow store whose next hop is outside
+    /// them (and is not a peer relay) is refused and counted: whoever can write to the store
+    /// must not be able to steer a client's media elsewhere. Empty: not checked.
+    public var transceiverNetworks: [IPNetwork]
 
     public init(publicAddress: PeerAddress, internalAddress: PeerAddress, acceptsBackbone: Bool = true,
                 workers: Int, pinsWorkers: Bool = true, cluster: UInt16 = 0,
@@ -44,7 +48,9 @@ public struct RelayConfiguration: Sendable {
                 maxFlowsPerWorker: Int = 100_000, newFlowsPerSecondPerSource: Double = 50,
                 newFlowBurstPerSource: Double = 100, lookupsPerSecondPerWorker: Double = 1_000,
                 lookupCooldown: Duration = .seconds(1), batchSize: Int = 32, maxDatagramSize: Int = 2_048,
-                drainDeadline: Duration = .seconds(5), adminAddress: PeerAddress? = nil) {
+                drainDeadline: Duration = .seconds(5), adminAddress: PeerAddress? = nil,
+                transceiverNetworks: [IPNetwork] = []) {
+        self.transceiverNetworks = transceiverNetworks
         self.publicAddress = publicAddress
         self.internalAddress = internalAddress
         self.acceptsBackbone = acceptsBackbone

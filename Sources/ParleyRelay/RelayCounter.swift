@@ -109,8 +109,10 @@ enum RelayCounter {
     static let createdBase = receivedBase + RelaySocketRole.allCases.count
     static let expired = createdBase + RelayFlowSource.allCases.count
     static let lookupsRequested = expired + 1
+    /// Flows the flow store offered with a next hop outside the transceiver networks.
+    static let restoresRefused = lookupsRequested + 1
     /// A gauge, not a counter: the worker's current flow count.
-    static let flows = lookupsRequested + 1
+    static let flows = restoresRefused + 1
     static let count = flows + 1
 
     @inline(__always) static func drop(_ reason: RelayDropReason) -> Int { dropBase + reason.rawValue }

@@ -62,6 +62,7 @@ public struct RelayForwardingCore: ~Copyable {
     private let cluster: UInt16
     private let peerClusters: [UInt16: PeerAddress]
     private let peerRelays: Set<PeerAddress>
+    private let transceiverNetworks: [IPNetwork]
     private let sendsFromIPv4: Bool
     private let usesFlowStore: Bool
     private let lookupCooldown: Duration
@@ -87,6 +88,7 @@ public struct RelayForwardingCore: ~Copyable {
         cluster = configuration.cluster
         peerClusters = configuration.peerClusters
         peerRelays = Set(configuration.peerClusters.values)
+        transceiverNetworks = configuration.transceiverNetworks
         sendsFromIPv4 = configuration.internalAddress.ip.isIPv4
         lookupCooldown = configuration.lookupCooldown
         recordInterval = configuration.flowIdleTimeout
@@ -270,10 +272,17 @@ public struct RelayForwardingCore: ~Copyable {
 
     /// A flow the flow store had for `client` (the answer to a lookup): added unless the
     /// client has a flow already, the table is full or `nextHop` is of the other address family.
+    /// A next hop that is neither a peer relay nor inside the transceiver networks is refused
+    /// and counted (the store is not trusted to steer media).
     public mutating func handleRestored(client: PeerAddress, nextHop: PeerAddress, now: Instant) {
         pendingLookups.removeValue(forKey: client)
+        let isPeerRelay = peerRelays.contains(nextHop)
+        guard isPeerRelay || transceiverNetworks.isEmpty || transceiverNetworks.contains(where: { $0.contains(nextHop.ip) }) else {
+            counts[RelayCounter.restoresRefused] &+= 1
+            return
+        }
         guard flows.index(of: client) == nil, !flows.isFull, nextHop.ip.isIPv4 == sendsFromIPv4 else { return }
-        let flow = RelayFlow(client: client, nextHop: nextHop, nextHopIsPeerRelay: peerRelays.contains(nextHop),
+        let flow = RelayFlow(client: client, nextHop: nextHop, nextHopIsPeerRelay: isPeerRelay,
                              lastActivity: now, recordedAt: now)
         if flows.insert(flow) != nil {
             counts[RelayCounter.created(.store)] &+= 1

@@ -7,7 +7,7 @@ import Synchronization
 /// Names: `parley_relay_packets_received_total{socket}`, `parley_relay_packets_forwarded_total{direction}`,
 /// `parley_relay_bytes_forwarded_total{direction}`, `parley_relay_packets_dropped_total{reason}`,
 /// `parley_relay_flows`, `parley_relay_flows_created_total{source}`, `parley_relay_flows_expired_total`,
-/// `parley_relay_flow_lookups_requested_total`, `parley_relay_flow_store_requests_total{operation,result}`,
+/// `parley_relay_flow_lookups_requested_total`, `parley_relay_flow_restores_refused_total`, `parley_relay_flow_store_requests_total{operation,result}`,
 /// `parley_relay_flow_store_outages_total`, `parley_relay_flow_store_up`, `parley_relay_ready`.
 final class RelayMetrics: Sendable {
     private struct Reported {
@@ -44,6 +44,7 @@ final class RelayMetrics: Sendable {
         }
         counters[RelayCounter.expired] = registry.makeCounter(descriptor: named("parley_relay_flows_expired_total", "Flows removed after their idle timeout"))
         counters[RelayCounter.lookupsRequested] = registry.makeCounter(descriptor: named("parley_relay_flow_lookups_requested_total", "Flow-store lookups started for datagrams of unknown clients"))
+        counters[RelayCounter.restoresRefused] = registry.makeCounter(descriptor: named("parley_relay_flow_restores_refused_total", "Flows from the flow store refused because their next hop is outside the transceiver networks"))
         workerCounters = counters
         flows = registry.makeGauge(descriptor: named("parley_relay_flows", "Flows in the workers' tables"))
         storeCounters = FlowStoreBridge.Outcome.allCases.map { outcome in

@@ -22,6 +22,8 @@ public struct RelayStatistics: Sendable, Equatable {
     public var flowsExpired: UInt64 { values[RelayCounter.expired] }
     /// Flow-store lookups the workers asked for.
     public var lookupsRequested: UInt64 { values[RelayCounter.lookupsRequested] }
+    /// Restored flows refused: their next hop was outside the transceiver networks.
+    public var restoresRefused: UInt64 { values[RelayCounter.restoresRefused] }
     /// Flows in the workers' tables now.
     public var flows: UInt64 { values[RelayCounter.flows] }
 }

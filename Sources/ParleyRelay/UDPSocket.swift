@@ -19,6 +19,9 @@ struct UDPSocket: Sendable {
     let descriptor: Int32
     /// The bound address (with the kernel's port when bound to port 0).
     let localAddress: PeerAddress
+    /// The receive and send buffer sizes the kernel granted (SO_RCVBUF/SO_SNDBUF as read
+    /// back: Linux reports twice what it allows for data, capped by net.core.{r,w}mem_max).
+    let grantedBufferBytes: (receive: Int32, send: Int32)
 
     /// A socket bound to `address`; with `reusePort`, others may bind the same port and the
     /// kernel spreads datagrams among them by flow hash (SO_REUSEPORT).
@@ -52,8 +55,14 @@ struct UDPSocket: Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &actualLength) }
         }
         guard named == 0, let local = PeerAddress(sockaddr: &actual) else { throw fail("getsockname") }
+        var granted = (receive: Int32(0), send: Int32(0))
+        var grantedLength = size
+        _ = getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted.receive, &grantedLength)
+        grantedLength = size
+        _ = getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &granted.send, &grantedLength)
         descriptor = fd
         localAddress = local
+        grantedBufferBytes = granted
     }
 
     func close() {

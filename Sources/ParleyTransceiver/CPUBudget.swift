@@ -3,7 +3,8 @@ import Glibc
 #endif
 import CParleyLinux
 
-/// How many CPUs this process may keep busy: the default shard count. The affinity set
+/// How many CPUs this process may keep busy: the default shard count of a transceiver and
+/// worker count of a relay. The affinity set
 /// (sched_getaffinity) bounds it, and so does a CPU quota of the process's cgroup or any of
 /// its ancestors (cgroup v2 `cpu.max`, v1 `cpu.cfs_quota_us`/`cpu.cfs_period_us`), rounded up:
 /// a container allowed 1.5 CPUs gets 2 shards. At least 1.

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ParleyRelay
 import ParleyRouting
+import ParleyTransceiver
 import ParleyWire
 
 struct RelayCommand: AsyncParsableCommand {
@@ -17,7 +18,7 @@ struct RelayCommand: AsyncParsableCommand {
             help: "Internal IP the workers send to transceivers from (ephemeral ports), and the backbone port peer relays send to, IP:PORT.")
     var internalAddress: PeerAddressArgument = .init(PeerAddress("127.0.0.1:3479")!)
 
-    @Option(help: "Worker threads, one pinned to each core (default: the CPUs this process may use).")
+    @Option(help: "Worker threads, one pinned to each core (default: the CPUs this process may use, by affinity and cgroup CPU quota).")
     var workers: Int?
 
     @Option(help: "This relay's cluster id (0-65535).")
@@ -45,6 +46,10 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Admin HTTP listener for /healthz, /readyz and /metrics, IP:PORT.")
     var admin: PeerAddressArgument?
 
+    @Option(name: .customLong("transceiver-network"),
+            help: "Where transceivers live, CIDR (repeatable): a flow restored from the flow store whose next hop lies outside is refused and counted.")
+    var transceiverNetworks: [IPNetworkArgument] = []
+
     @OptionGroup var routingKeys: RoutingKeyOptions
 
     @Option(name: .customLong("drain-seconds"), help: "Seconds the relay keeps forwarding after SIGTERM with /readyz at 503.")
@@ -69,10 +74,11 @@ struct RelayCommand: AsyncParsableCommand {
         }
         return RelayConfiguration(
             publicAddress: publicAddress.address, internalAddress: internalAddress.address,
-            workers: workers ?? Relay.availableCPUCount, pinsWorkers: pin, cluster: cluster, peerClusters: peers,
+            workers: workers ?? CPUBudget.available(), pinsWorkers: pin, cluster: cluster, peerClusters: peers,
             flowIdleTimeout: .milliseconds(Int64(flowIdleTimeout * 1_000)), maxFlowsPerWorker: maxFlowsPerWorker,
             newFlowsPerSecondPerSource: newFlowsPerSecond, newFlowBurstPerSource: newFlowBurst,
-            drainDeadline: .milliseconds(Int64(drainSeconds * 1_000)), adminAddress: admin?.address)
+            drainDeadline: .milliseconds(Int64(drainSeconds * 1_000)), adminAddress: admin?.address,
+            transceiverNetworks: transceiverNetworks.map(\.network))
     }
 
     func run() async throws {

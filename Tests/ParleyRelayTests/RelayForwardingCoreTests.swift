@@ -167,6 +167,21 @@ struct RelayForwardingCoreTests {
         #expect(storeless.pollFlowStoreRequest() == nil)
     }
 
+    @Test func aRestoredNextHopOutsideTheTransceiverNetworksIsRefused() {
+        let peerRelay = PeerAddress("192.0.2.50:3480")!
+        var core = Self.core(peerClusters: [7: peerRelay], usesFlowStore: true, transceiverNetworks: [IPNetwork("10.0.1.0/24")!])
+        let now = Self.start
+        // Whoever wrote this entry into the store wants the client's media sent elsewhere.
+        core.handleRestored(client: Self.client, nextHop: PeerAddress("10.9.9.9:4000")!, now: now)
+        #expect(core.flowCount == 0 && core.statistics.restoresRefused == 1)
+        #expect(core.receive(mediaPacket(1), from: Self.client, on: .publicPort, now: now) == .dropped(.unknownFlow))
+        // A transceiver inside the networks, and a peer relay, are taken.
+        core.handleRestored(client: Self.client, nextHop: Self.transceiver, now: now)
+        core.handleRestored(client: PeerAddress("198.51.100.8:50000")!, nextHop: peerRelay, now: now)
+        #expect(core.flowCount == 2 && core.statistics.restoresRefused == 1 && core.statistics.flowsCreated(.store) == 2)
+        #expect(core.receive(mediaPacket(2), from: Self.client, on: .publicPort, now: now).destination == Self.transceiver)
+    }
+
     @Test func aLiveFlowIsRecordedAgainOncePerIdleTimeout() {
         var core = Self.core(usesFlowStore: true)
         var now = Self.start
@@ -270,12 +285,12 @@ struct RelayForwardingCoreTests {
 
     static func core(cluster: UInt16 = 0, peerClusters: [UInt16: PeerAddress] = [:], idleTimeout: Duration = .seconds(30),
                      newFlowsPerSecond: Double = 50, newFlowBurst: Double = 100, maxFlows: Int = 1_000,
-                     usesFlowStore: Bool = false) -> RelayForwardingCore {
+                     usesFlowStore: Bool = false, transceiverNetworks: [IPNetwork] = []) -> RelayForwardingCore {
         let configuration = RelayConfiguration(
             publicAddress: PeerAddress("203.0.113.1:3478")!, internalAddress: PeerAddress("10.0.0.1:3479")!,
             workers: 1, cluster: cluster, peerClusters: peerClusters, flowIdleTimeout: idleTimeout,
             maxFlowsPerWorker: maxFlows, newFlowsPerSecondPerSource: newFlowsPerSecond,
-            newFlowBurstPerSource: newFlowBurst)
+            newFlowBurstPerSource: newFlowBurst, transceiverNetworks: transceiverNetworks)
         return RelayForwardingCore(configuration: configuration, keyring: keyring, usesFlowStore: usesFlowStore, now: start)
     }
 
