@@ -1,19 +1,39 @@
-/// Where a Redis server listens: `redis://host[:port][/db]` (IPv6 hosts in brackets).
-public struct RedisEndpoint: Sendable, Equatable {
+import Foundation
+
+/// Where a Redis server listens and how to log in: `redis://[[user]:password@]host[:port][/db]`
+/// (IPv6 hosts in brackets; user and password percent-encoded), as Redis clients write it.
+public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
     public var host: String
     public var port: Int
     public var database: Int
+    /// Sent with `AUTH` (Redis 6 ACL users; the default user when nil).
+    public var username: String?
+    /// When set, every connection starts with `AUTH` (`requirepass` or an ACL user).
+    public var password: String?
 
-    public init(host: String, port: Int = 6379, database: Int = 0) {
+    public init(host: String, port: Int = 6379, database: Int = 0, username: String? = nil, password: String? = nil) {
         self.host = host
         self.port = port
         self.database = database
+        self.username = username
+        self.password = password
     }
 
-    /// Parses `redis://host[:port][/db]`; nil for any other scheme or a malformed part.
+    /// Parses the URL; nil for any other scheme or a malformed part.
     public init?(url: String) {
         guard url.hasPrefix("redis://") else { return nil }
         var rest = Substring(url.dropFirst("redis://".count))
+        var username: String?
+        var password: String?
+        if let at = rest.lastIndex(of: "@") {
+            let userinfo = rest[..<at]
+            rest = rest[rest.index(after: at)...]
+            guard let colon = userinfo.firstIndex(of: ":"),
+                  let user = String(userinfo[..<colon]).removingPercentEncoding,
+                  let secret = String(userinfo[userinfo.index(after: colon)...]).removingPercentEncoding, !secret.isEmpty else { return nil }
+            username = user.isEmpty ? nil : user
+            password = secret
+        }
         var database = 0
         if let slash = rest.firstIndex(of: "/") {
             let path = rest[rest.index(after: slash)...]
@@ -39,6 +59,21 @@ public struct RedisEndpoint: Sendable, Equatable {
             port = number
         }
         guard !host.isEmpty, !host.contains("@"), (1...65_535).contains(port) else { return nil }
-        self.init(host: String(host), port: port, database: database)
+        self.init(host: String(host), port: port, database: database, username: username, password: password)
+    }
+
+    /// The URL with the password left out, for logs and errors.
+    public var description: String {
+        let login = password == nil ? "" : "\(username ?? ""):***@"
+        let address = host.contains(":") ? "[\(host)]" : host
+        return "redis://\(login)\(address):\(port)/\(database)"
+    }
+
+    /// A URL as it may be shown: any password replaced by `***`.
+    static func redacted(_ url: String) -> String {
+        guard url.hasPrefix("redis://"), let at = url.lastIndex(of: "@") else { return url }
+        let userinfo = url[url.index(url.startIndex, offsetBy: "redis://".count)..<at]
+        let user = userinfo.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        return "redis://\(user):***" + url[at...]
     }
 }

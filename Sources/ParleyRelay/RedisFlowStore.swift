@@ -35,11 +35,12 @@ public final class RedisFlowStore: FlowStore {
     private static let firstBackoff = TimeAmount.milliseconds(50)
     private static let longestBackoff = TimeAmount.seconds(2)
 
-    /// Throws `RedisFlowStoreError.invalidURL` unless `url` is `redis://host[:port][/db]`.
+    /// Throws `RedisFlowStoreError.invalidURL` (the URL with any password hidden) unless `url`
+    /// is `redis://[[user]:password@]host[:port][/db]`.
     /// Connects lazily, on the first command, on one event loop of `eventLoopGroup`.
     public init(url: String, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger,
                 timeout: Duration = .milliseconds(200), keyPrefix: String = "parley:flow:") throws {
-        guard let endpoint = RedisEndpoint(url: url) else { throw RedisFlowStoreError.invalidURL(url) }
+        guard let endpoint = RedisEndpoint(url: url) else { throw RedisFlowStoreError.invalidURL(RedisEndpoint.redacted(url)) }
         self.endpoint = endpoint
         self.keyPrefix = keyPrefix
         self.eventLoop = eventLoopGroup.next()
@@ -125,6 +126,7 @@ public final class RedisFlowStore: FlowStore {
             .flatMapError { error -> EventLoopFuture<any Channel> in
                 self.eventLoop.makeFailedFuture(RedisFlowStoreError.connectFailed("\(error)"))
             }
+            .flatMap { channel in self.authenticate(on: channel) }
             .flatMap { channel in self.selectDatabase(on: channel) }
         connected.whenComplete { result in
             switch result {
@@ -135,6 +137,21 @@ public final class RedisFlowStore: FlowStore {
             }
         }
         return connected
+    }
+
+    /// `AUTH [username] password` first on every connection, when the URL has a password.
+    private func authenticate(on channel: any Channel) -> EventLoopFuture<any Channel> {
+        guard let password = endpoint.password else { return eventLoop.makeSucceededFuture(channel) }
+        let promise = eventLoop.makePromise(of: RedisRESPValue.self)
+        let arguments = ["AUTH"] + (endpoint.username.map { [$0] } ?? []) + [password]
+        channel.writeAndFlush(RedisRequest(arguments: arguments, promise: promise), promise: nil)
+        return promise.futureResult.flatMapThrowing { reply in
+            guard reply == .simpleString("OK") else {
+                channel.close(promise: nil)
+                throw Self.failure(for: reply)
+            }
+            return channel
+        }
     }
 
     private func selectDatabase(on channel: any Channel) -> EventLoopFuture<any Channel> {

@@ -28,7 +28,7 @@ struct RelayCommand: AsyncParsableCommand {
             help: "Another cluster's relay backbone address, ID=IP:PORT (repeatable).")
     var peerClusters: [PeerClusterArgument] = []
 
-    @Option(help: "Flow store, redis://host[:port][/db] (default: in memory).")
+    @Option(help: "Flow store, redis://[[user]:password@]host[:port][/db] (default: in memory).")
     var redis: String?
 
     @Option(name: .customLong("flow-idle-timeout"), help: "Seconds without a datagram before a flow is removed.")

@@ -16,10 +16,13 @@ final class RedisServerProcess {
     static var isInstalled: Bool { access(binary, X_OK) == 0 }
 
     let port: Int
+    /// `requirepass`, when the server asks clients to log in.
+    let password: String?
     private(set) var pid: pid_t?
 
-    init() throws {
+    init(password: String? = nil) throws {
         port = try Self.freePort()
+        self.password = password
         try start()
     }
 
@@ -27,6 +30,7 @@ final class RedisServerProcess {
 
     func start() throws {
         let arguments = [Self.binary, "--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+            + (password.map { ["--requirepass", $0] } ?? [])
         let argv = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var attributes = posix_spawnattr_t()
@@ -211,6 +215,31 @@ struct RedisFlowStoreTests {
         #expect(attempt.seconds >= 0.15 && attempt.seconds < 1)
         #expect(try await store.lookup(client: client) == transceiver)
         await store.close()
+    }
+
+    @Test func aPasswordFromTheURLLogsIn() async throws {
+        let server = try RedisServerProcess(password: "s3cr/et")
+        let store = try RedisFlowStore(url: "redis://:s3cr%2Fet@127.0.0.1:\(server.port)", logger: logger, timeout: .seconds(2))
+        try await store.record(client: client, transceiver: transceiver, ttl: .seconds(60))
+        #expect(try await store.lookup(client: client) == transceiver)
+        await store.close()
+        // Without the password, or with a wrong one, nothing is read.
+        for url in [server.url, "redis://:wrong@127.0.0.1:\(server.port)", "redis://default:wrong@127.0.0.1:\(server.port)"] {
+            let refused = try RedisFlowStore(url: url, logger: logger, timeout: .seconds(2))
+            await #expect(throws: RedisFlowStoreError.self) { try await refused.lookup(client: client) }
+            await refused.close()
+        }
+    }
+
+    @Test func urlsWithPasswordsParseAndNeverShowThem() throws {
+        let endpoint = try #require(RedisEndpoint(url: "redis://app:p%40ss@[::1]:6380/3"))
+        #expect(endpoint == RedisEndpoint(host: "::1", port: 6380, database: 3, username: "app", password: "p@ss"))
+        #expect(endpoint.description == "redis://app:***@[::1]:6380/3")
+        #expect(RedisEndpoint(url: "redis://:pw@host")?.username == nil)
+        #expect(RedisEndpoint(url: "redis://user@host") == nil)
+        #expect(throws: RedisFlowStoreError.invalidURL("redis://app:***@host:notaport")) {
+            try RedisFlowStore(url: "redis://app:hunter2@host:notaport", logger: logger)
+        }
     }
 
     @Test func malformedURLIsRejected() {
