@@ -65,6 +65,11 @@ struct RelayCommand: AsyncParsableCommand {
         guard flowIdleTimeout > 0, drainSeconds >= 0 else {
             throw ValidationError("--flow-idle-timeout must be positive and --drain-seconds not negative")
         }
+        if let admin = admin?.address, !admin.ip.isLoopback,
+           admin.ip.isUnspecified || admin.ip == publicAddress.address.ip {
+            // /metrics and /readyz tell strangers how loaded the relay is and when it drains.
+            throw ValidationError("--admin \(admin) would be reachable on the public address: give an internal IP (the pod's) or a loopback one")
+        }
         var peers: [UInt16: PeerAddress] = [:]
         for peer in peerClusters {
             guard peer.cluster != cluster else { throw ValidationError("--peer-cluster \(peer.cluster) is this relay's own cluster") }

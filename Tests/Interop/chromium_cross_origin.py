@@ -125,10 +125,7 @@ def main() -> int:
             reason = f"webdriver: {error}"
         finally:
             server.shutdown()
-    report["pass"] = not reason
-    report["reason"] = reason or None
-    peers.print_json(report)
-    return 0 if not reason else 1
+    return peers.report_verdict(report, reason)
 
 
 if __name__ == "__main__":

@@ -204,10 +204,7 @@ def main() -> int:
             reason = verdict(result, args.timeout, args.require_events)
         except (WebDriverError, KeyError, TypeError) as error:
             reason = f"webdriver: {error}"
-    report["pass"] = not reason
-    report["reason"] = reason or None
-    peers.print_json(report)
-    return 0 if not reason else 1
+    return peers.report_verdict(report, reason)
 
 
 if __name__ == "__main__":

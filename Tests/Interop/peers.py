@@ -327,6 +327,14 @@ def print_json(payload: dict) -> None:
     print(json.dumps(payload, sort_keys=False), flush=True)
 
 
+def report_verdict(report: dict, reason: str) -> int:
+    """Prints `report` with `pass` and `reason` (None when it passed); the exit status."""
+    report["pass"] = not reason
+    report["reason"] = reason or None
+    print_json(report)
+    return 0 if not reason else 1
+
+
 # ---------------------------------------------------------------- voice-agent calls
 
 VOICE_DBFS = -20.0  # the scripted microphone's voiced level (RMS)
