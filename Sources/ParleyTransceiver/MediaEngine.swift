@@ -96,6 +96,12 @@ public final class MediaEngine: Sendable {
         get async { placement.loads }
     }
 
+    /// The Prometheus exposition, with `parley_session_utilisation` brought up to date.
+    public func metricsExposition() -> String {
+        metrics.sessionUtilisation.set(Double(placement.total) / Double(max(1, configuration.maxSessions)))
+        return metrics.exposition()
+    }
+
     public var isAcceptingCalls: Bool {
         get async { !draining.load(ordering: .relaxed) }
     }

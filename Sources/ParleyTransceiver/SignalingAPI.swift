@@ -90,7 +90,7 @@ public struct SignalingAPI: Sendable {
         }
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                     body: .init(byteBuffer: ByteBuffer(string: engine.metrics.exposition())))
+                     body: .init(byteBuffer: ByteBuffer(string: engine.metricsExposition())))
         }
         let realtime = router.group("/v1/realtime").add(middleware: AuthorizationMiddleware(authorization: authorization, metrics: engine.metrics))
         // The first form of the Realtime WebRTC API: the offer posted to /v1/realtime?model=...

@@ -25,6 +25,9 @@ public final class TransceiverMetrics: Sendable {
     public let turnLatency: DurationHistogram
     /// Sideband WebSockets joined to live calls.
     public let sidebands: Gauge
+    /// Live calls over `--max-sessions` (0–1), set when metrics are read: what an autoscaler
+    /// scales on (CPU lags behind calls that are still setting up).
+    public let sessionUtilisation: Gauge
     public let clientSecretsIssued: Counter
     private let drops: Mutex<[String: Counter]> = Mutex([:])
     private let endings: Mutex<[String: Counter]> = Mutex([:])
@@ -48,6 +51,7 @@ public final class TransceiverMetrics: Sendable {
         dtlsConnectedAfter = setupStage("dtls")
         firstAudioAfter = setupStage("first_audio")
         sidebands = registry.makeGauge(descriptor: Self.describe("parley_sidebands", "Sideband WebSockets joined to live calls"))
+        sessionUtilisation = registry.makeGauge(descriptor: Self.describe("parley_session_utilisation", "Live calls over the configured maximum (0-1)"))
         clientSecretsIssued = registry.makeCounter(descriptor: Self.describe("parley_client_secrets_issued_total", "Ephemeral client secrets minted"))
         turnLatency = registry.makeDurationHistogram(
             descriptor: Self.describe("parley_turn_latency_seconds", "End of the caller's speech (as detected) to the first answer packet sent"), buckets: buckets)

@@ -71,6 +71,23 @@ import Testing
         #expect(engine.metrics.exposition().contains("parley_sessions 0"))
     }
 
+    @Test func metricsReportSessionUtilisationForTheAutoscaler() async throws {
+        let engine = try Self.makeEngine(maxSessions: 4)
+        let offer = try Self.clientOffer()
+        try await withAPI(engine) { client in
+            let location = try await client.execute(
+                uri: "/v1/realtime/calls", method: .post, headers: [.contentType: "application/sdp"], body: ByteBuffer(string: offer)
+            ) { try #require($0.headers[.location]) }
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(String(buffer: response.body).contains("parley_session_utilisation 0.25"))
+            }
+            try await client.execute(uri: location, method: .delete) { #expect($0.status == .noContent) }
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(String(buffer: response.body).contains("parley_session_utilisation 0.0"))
+            }
+        }
+    }
+
     @Test func whipIsTheSameResource() async throws {
         let engine = try Self.makeEngine()
         let offer = try Self.clientOffer()
