@@ -61,14 +61,21 @@ if [[ "$loaded" != /usr/local/* ]]; then
     exit 1
 fi
 
-if [[ "${1:-}" == "--test" ]]; then
-    requirements=Tests/Interop/requirements.txt
-    stamp=.venv/.requirements.sha256
+# venv DIR REQUIREMENTS WHAT: a Python venv with REQUIREMENTS, rebuilt only when they change.
+venv() {
+    local dir=$1 requirements=$2 what=$3
+    local stamp=$dir/.requirements.sha256
+    local wanted
     wanted=$(sha256sum "$requirements" | cut -d' ' -f1)
-    if [[ ! -x .venv/bin/python || "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]]; then
-        echo "preparing the Python test peers in .venv"
-        /usr/bin/python3 -m venv .venv
-        .venv/bin/pip install -q --disable-pip-version-check -r "$requirements"
+    if [[ ! -x $dir/bin/python || "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]]; then
+        echo "preparing $what in $dir"
+        /usr/bin/python3 -m venv "$dir"
+        "$dir/bin/pip" install -q --disable-pip-version-check -r "$requirements"
         echo "$wanted" > "$stamp"
     fi
+}
+
+if [[ "${1:-}" == "--test" ]]; then
+    venv .venv Tests/Interop/requirements.txt "the Python test peers"
+    venv .venv-manifests deploy/kubernetes/validate-requirements.txt "the manifest checkers"
 fi
