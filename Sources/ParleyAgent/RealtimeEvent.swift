@@ -52,9 +52,12 @@ public struct RealtimeEvent: Sendable, Hashable {
         return (try? Array(encoder.encode(JSONValue.object(object)))) ?? Array(#"{"type":"error"}"#.utf8)
     }
 
-    /// An `error` event (Realtime API shape: `error.type`, `error.code`, `error.message`).
-    public static func error(code: String, message: String, eventID: String? = nil) -> RealtimeEvent {
+    /// An `error` event (Realtime API shape: `error.type`, `error.code`, `error.message`),
+    /// naming the offending field of the client event in `error.param` and the client's
+    /// `event_id` when given.
+    public static func error(code: String, message: String, param: String? = nil, eventID: String? = nil) -> RealtimeEvent {
         var error: [String: JSONValue] = ["type": "invalid_request_error", "code": .string(code), "message": .string(message)]
+        if let param { error["param"] = .string(param) }
         if let eventID { error["event_id"] = .string(eventID) }
         return RealtimeEvent(type: "error", fields: ["error": .object(error)])
     }

@@ -14,12 +14,7 @@ public struct RealtimeSession: Sendable, Equatable {
 
         /// The Realtime API's `error` event for it, naming the client event that caused it.
         public func event(eventID: String?) -> RealtimeEvent {
-            var event = RealtimeEvent.error(code: "invalid_value", message: message, eventID: eventID)
-            if case .object(var error)? = event["error"] {
-                error["param"] = .string(param)
-                event["error"] = .object(error)
-            }
-            return event
+            .error(code: "invalid_value", message: message, param: param, eventID: eventID)
         }
     }
 

@@ -238,10 +238,9 @@ final class Call: DeadlineHeapElement {
         switch event {
         case .iceConnected(let address):
             events.append(.iceConnected(after: now - createdAt))
-            let relay = paths.last { $0.client == address }?.relay
             backend.receiveEdgeEvent(RealtimeEvent(type: "parley.call.connected", fields: [
                 "address_family": .string(address.ip.isIPv4 ? "ipv4" : "ipv6"),
-                "via_relay": .bool(relay != nil),
+                "via_relay": .bool(relay(toward: address) != nil),
             ]))
         case .dtlsConnected:
             events.append(.dtlsConnected(after: now - createdAt))

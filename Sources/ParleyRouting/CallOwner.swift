@@ -17,8 +17,8 @@ public enum CallOwner {
     public static func suffix(random: [UInt8], owner: PeerAddress, keyring: RoutingKeyring) -> String {
         let address = owner.ip.bytes
         var bytes: [UInt8] = [keyring.signingKeyID, address.count == 4 ? 4 : 6] + address
-        bytes += [UInt8(owner.port >> 8), UInt8(truncatingIfNeeded: owner.port)]
-        bytes += tag(random: random, body: bytes, authenticator: keyring.signer)
+        bytes.appendBigEndian(owner.port)
+        bytes += keyring.signer.tag(label: label, message: random + bytes, length: tagLength)
         return hex(bytes)
     }
 
@@ -26,23 +26,12 @@ public enum CallOwner {
     public static func owner(random: [UInt8], suffix: some StringProtocol, keyring: RoutingKeyring) -> PeerAddress? {
         guard let bytes = bytes(fromHex: suffix), bytes.count == 16 || bytes.count == 28 else { return nil }
         let body = Array(bytes[..<(bytes.count - tagLength)])
-        guard let authenticator = keyring.authenticator(for: body[0]) else { return nil }
-        let expected = tag(random: random, body: body, authenticator: authenticator)
-        var difference: UInt8 = 0
-        for (index, byte) in bytes[(bytes.count - tagLength)...].enumerated() { difference |= byte ^ expected[index] }
-        guard difference == 0 else { return nil }
-        let port = UInt16(body[body.count - 2]) << 8 | UInt16(body[body.count - 1])
+        guard let authenticator = keyring.authenticator(for: body[0]),
+              authenticator.verify(tag: bytes[(bytes.count - tagLength)...], label: label, message: random + body) else { return nil }
+        var portField = BigEndianReader(body, from: body.count - 2)
         guard (body[1] == 4 && body.count == 8) || (body[1] == 6 && body.count == 20),
-              let address = IPAddress(bytes: body[2..<(body.count - 2)]) else { return nil }
+              let address = IPAddress(bytes: body[2..<(body.count - 2)]), let port = portField.read(UInt16.self) else { return nil }
         return PeerAddress(ip: address, port: port)
-    }
-
-    private static func tag(random: [UInt8], body: [UInt8], authenticator: RoutingKeyAuthenticator) -> [UInt8] {
-        var tag = [UInt8](repeating: 0, count: tagLength)
-        (label + random + body).withUnsafeBytes { message in
-            tag.withUnsafeMutableBytes { authenticator.writeTag(of: message, into: $0) }
-        }
-        return tag
     }
 
     /// Lowercase hex of `bytes`.

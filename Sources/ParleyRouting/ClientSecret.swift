@@ -1,3 +1,5 @@
+import ParleyWire
+
 /// An ephemeral client secret (`ek_...`), as the OpenAI Realtime API's
 /// `POST /v1/realtime/client_secrets` hands out: an application server mints one with its
 /// API key and gives it to a browser, which creates calls with it until it expires, so no
@@ -45,12 +47,11 @@ public struct ClientSecret: Sendable, Equatable {
     /// The `ek_...` text, signed with the keyring's signing key.
     public func encoded(keyring: RoutingKeyring) -> String {
         var bytes: [UInt8] = [Self.version, keyring.signingKeyID]
-        Self.append(UInt64(bitPattern: issuedAt), width: 8, to: &bytes)
-        Self.append(UInt64(bitPattern: expiresAt), width: 8, to: &bytes)
-        Self.append(UInt64(maxCallSeconds ?? 0), width: 4, to: &bytes)
+        bytes.appendBigEndian(UInt64(bitPattern: issuedAt))
+        bytes.appendBigEndian(UInt64(bitPattern: expiresAt))
+        bytes.appendBigEndian(maxCallSeconds ?? 0)
         bytes += session
-        let tag = Self.tag(of: bytes, authenticator: keyring.signer)
-        bytes += tag
+        bytes += keyring.signer.tag(label: Self.label, message: bytes, length: Self.tagLength)
         return Self.prefix + bytes.withUnsafeBytes { ICEBase64.encode($0) }
     }
 
@@ -69,35 +70,17 @@ public struct ClientSecret: Sendable, Equatable {
         guard case .success = decoded, bytes[0] == Self.version else { throw .malformed }
         guard let authenticator = keyring.authenticator(for: bytes[1]) else { throw .unknownKey(bytes[1]) }
         let body = Array(bytes[..<(length - Self.tagLength)])
-        let expected = Self.tag(of: body, authenticator: authenticator)
-        var difference: UInt8 = 0
-        for (index, byte) in bytes[(length - Self.tagLength)...].enumerated() { difference |= byte ^ expected[index] }
-        guard difference == 0 else { throw .forged }
-        issuedAt = Int64(bitPattern: Self.read(body, at: 2, width: 8))
-        expiresAt = Int64(bitPattern: Self.read(body, at: 10, width: 8))
-        let limit = UInt32(Self.read(body, at: 18, width: 4))
+        guard authenticator.verify(tag: bytes[(length - Self.tagLength)...], label: Self.label, message: body) else { throw .forged }
+        var header = BigEndianReader(body, from: 2)
+        guard let issued = header.read(UInt64.self), let expires = header.read(UInt64.self),
+              let limit = header.read(UInt32.self) else { throw .malformed }
+        issuedAt = Int64(bitPattern: issued)
+        expiresAt = Int64(bitPattern: expires)
         maxCallSeconds = limit == 0 ? nil : limit
         session = Array(body[Self.headerLength...])
         guard now <= expiresAt else { throw .expired(at: expiresAt) }
     }
 
-    private static func tag(of body: [UInt8], authenticator: RoutingKeyAuthenticator) -> [UInt8] {
-        var tag = [UInt8](repeating: 0, count: tagLength)
-        (label + body).withUnsafeBytes { message in
-            tag.withUnsafeMutableBytes { authenticator.writeTag(of: message, into: $0) }
-        }
-        return tag
-    }
-
-    private static func append(_ value: UInt64, width: Int, to bytes: inout [UInt8]) {
-        for shift in stride(from: (width - 1) * 8, through: 0, by: -8) {
-            bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
-        }
-    }
-
-    private static func read(_ bytes: [UInt8], at offset: Int, width: Int) -> UInt64 {
-        bytes[offset..<offset + width].reduce(0) { $0 << 8 | UInt64($1) }
-    }
 }
 
 /// Why a client secret was refused; each says so in the 401 a caller gets.

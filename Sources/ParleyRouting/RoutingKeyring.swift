@@ -109,6 +109,25 @@ struct RoutingKeyAuthenticator: @unchecked Sendable {
         }
     }
 
+    /// The first `length` bytes of HMAC-SHA256 over `label` then `message`: a MAC for one
+    /// use of the key (client secrets, call owners) that shares no message with another use,
+    /// routing tokens included.
+    func tag(label: [UInt8], message: [UInt8], length: Int) -> [UInt8] {
+        var tag = [UInt8](repeating: 0, count: length)
+        (label + message).withUnsafeBytes { input in
+            tag.withUnsafeMutableBytes { writeTag(of: input, into: $0) }
+        }
+        return tag
+    }
+
+    /// Checks in constant time a tag made by `tag(label:message:length:)`.
+    func verify(tag: some Collection<UInt8>, label: [UInt8], message: [UInt8]) -> Bool {
+        let tag = Array(tag)
+        return (label + message).withUnsafeBytes { input in
+            tag.withUnsafeBytes { verify(tag: $0, of: input) }
+        }
+    }
+
     /// Compares in constant time: the truncated HMAC of `message` against `tag`.
     func verify(tag: UnsafeRawBufferPointer, of message: UnsafeRawBufferPointer) -> Bool {
         var hmac = keyed

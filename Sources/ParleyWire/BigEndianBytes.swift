@@ -2,13 +2,13 @@
 ///
 /// Every read returns nil past `end` instead of trapping, so a parser turns short input into
 /// a typed error rather than a crash.
-struct BigEndianReader {
+package struct BigEndianReader {
     let bytes: [UInt8]
     private(set) var offset: Int
     let end: Int
 
     /// Reads `bytes[start..<end]`; `end` defaults to the array's end and is clamped to it.
-    init(_ bytes: [UInt8], from start: Int = 0, to end: Int? = nil) {
+    package init(_ bytes: [UInt8], from start: Int = 0, to end: Int? = nil) {
         self.bytes = bytes
         self.end = Swift.max(0, Swift.min(end ?? bytes.count, bytes.count))
         self.offset = Swift.max(0, Swift.min(start, self.end))
@@ -16,7 +16,7 @@ struct BigEndianReader {
 
     var remaining: Int { end - offset }
 
-    mutating func read<T: FixedWidthInteger & UnsignedInteger>(_: T.Type = T.self) -> T? {
+    package mutating func read<T: FixedWidthInteger & UnsignedInteger>(_: T.Type = T.self) -> T? {
         let size = MemoryLayout<T>.size
         guard remaining >= size else { return nil }
         var value: T = 0
