@@ -25,7 +25,7 @@ public final class Relay: Sendable {
     let store: FlowStoreBridge?
     let metrics = RelayMetrics()
     let logger: Logger
-    private let keyring: RoutingKeyring
+    private let keyring: Mutex<RoutingKeyring>
     private let phase = Mutex<Phase>(.created)
 
     private enum Phase {
@@ -39,7 +39,7 @@ public final class Relay: Sendable {
     public init(configuration: RelayConfiguration, keyring: RoutingKeyring, flowStore: (any FlowStore)?,
                 logger: Logger) throws(RelaySocketError) {
         self.configuration = configuration
-        self.keyring = keyring
+        self.keyring = Mutex(keyring)
         self.logger = logger
         store = flowStore.map { FlowStoreBridge(store: $0, ttl: configuration.flowStoreTTL, logger: logger) }
         var workers: [RelayWorker] = []
@@ -94,6 +94,26 @@ public final class Relay: Sendable {
         return probe.localAddress
     }
 
+    /// Replaces the routing keys (`text` as in a keys file, docs/routing-token.md) without a
+    /// restart: every worker verifies new flows with them from its next loop turn; admitted
+    /// flows keep forwarding. Text that does not load is refused, the old keys stay, and the
+    /// attempt is counted either way (`parley_relay_key_reloads_total{result}`).
+    public func reloadRoutingKeys(text: String) throws -> RoutingKeyring {
+        let replacement: RoutingKeyring
+        do {
+            replacement = try RoutingKeyring.load(text: text)
+        } catch {
+            metrics.keyReloadsRejected.increment()
+            throw error
+        }
+        keyring.withLock { keyring in
+            keyring = replacement
+            for worker in workers { worker.deliver(replacement) }
+        }
+        metrics.keyReloadsApplied.increment()
+        return replacement
+    }
+
     /// Starts the worker threads and the flow-store task.
     public func start() {
         phase.withLock { phase in
@@ -101,7 +121,7 @@ public final class Relay: Sendable {
             let cpus = configuration.pinsWorkers ? Self.allowedCPUs() : []
             for worker in workers {
                 let cpu = cpus.isEmpty ? nil : cpus[worker.index % cpus.count]
-                worker.start(cpu: cpu, configuration: configuration, keyring: keyring, store: store)
+                worker.start(cpu: cpu, configuration: configuration, keyring: keyring.withLock { $0 }, store: store)
             }
             let storeTask = store.map { store in
                 Task { [workers] in

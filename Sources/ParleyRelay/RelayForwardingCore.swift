@@ -58,7 +58,7 @@ public enum RelayFlowStoreRequest: Sendable, Equatable {
 /// begins with a routing token that verifies (RFC 8445 §7.2.2 `serverUfrag:clientUfrag`,
 /// docs/routing-token.md); later datagrams of a known client pass without a look inside.
 public struct RelayForwardingCore: ~Copyable {
-    private let keyring: RoutingKeyring
+    private var keyring: RoutingKeyring
     private let cluster: UInt16
     private let peerClusters: [UInt16: PeerAddress]
     private let peerRelays: Set<PeerAddress>
@@ -79,6 +79,12 @@ public struct RelayForwardingCore: ~Copyable {
     private var sweepCredit = 0.0
     private var lastMaintenance: Instant
     private var lastPrune: Instant
+
+    /// Verifies tokens with `keyring` from now on (a rotation, docs/routing-token.md): flows
+    /// already admitted keep forwarding, only new flows' first packets are checked.
+    public mutating func replaceKeyring(_ keyring: RoutingKeyring) {
+        self.keyring = keyring
+    }
 
     /// A worker's core for `configuration` (cluster, peer clusters, the internal address's
     /// family, flow limits and timeouts). `usesFlowStore`: whether to queue flow-store requests.

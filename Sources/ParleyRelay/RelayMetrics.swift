@@ -8,7 +8,8 @@ import Synchronization
 /// `parley_relay_bytes_forwarded_total{direction}`, `parley_relay_packets_dropped_total{reason}`,
 /// `parley_relay_flows`, `parley_relay_flows_created_total{source}`, `parley_relay_flows_expired_total`,
 /// `parley_relay_flow_lookups_requested_total`, `parley_relay_flow_restores_refused_total`, `parley_relay_flow_store_requests_total{operation,result}`,
-/// `parley_relay_flow_store_outages_total`, `parley_relay_flow_store_up`, `parley_relay_ready`.
+/// `parley_relay_flow_store_outages_total`, `parley_relay_flow_store_up`, `parley_relay_ready`,
+/// `parley_relay_key_reloads_total{result}`.
 final class RelayMetrics: Sendable {
     private struct Reported {
         var workerTotals: [UInt64]
@@ -23,6 +24,9 @@ final class RelayMetrics: Sendable {
     private let outages: Counter
     private let storeUp: Gauge
     private let ready: Gauge
+    /// Routing-key reloads, applied and rejected.
+    let keyReloadsApplied: Counter
+    let keyReloadsRejected: Counter
     private let reported: Mutex<Reported>
 
     init() {
@@ -55,6 +59,12 @@ final class RelayMetrics: Sendable {
         outages = registry.makeCounter(descriptor: named("parley_relay_flow_store_outages_total", "Times the flow store became unavailable"))
         storeUp = registry.makeGauge(descriptor: named("parley_relay_flow_store_up", "1 while the flow store answers, 0 after a failure"))
         ready = registry.makeGauge(descriptor: named("parley_relay_ready", "1 while the relay takes traffic, 0 while draining"))
+        let keyReloads = { (result: String) in
+            registry.makeCounter(descriptor: named("parley_relay_key_reloads_total", "Routing-key files re-read after a change, by result"),
+                                 labels: [("result", result)])
+        }
+        keyReloadsApplied = keyReloads("applied")
+        keyReloadsRejected = keyReloads("rejected")
         reported = Mutex(Reported(workerTotals: Array(repeating: 0, count: RelayCounter.count),
                                   storeTotals: Array(repeating: 0, count: FlowStoreBridge.Outcome.allCases.count)))
     }

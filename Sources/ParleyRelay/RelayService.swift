@@ -5,8 +5,9 @@ import ServiceLifecycle
 extension Relay {
     /// Runs the relay and its admin HTTP listener until SIGTERM or SIGINT; then reports
     /// not-ready on `/readyz` for `drainDeadline` while still forwarding, and stops.
-    public func run() async throws {
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+    /// `alongside`: more services with the same lifetime (the secret-file watcher).
+    public func run(alongside: [any Service] = []) async throws {
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = alongside.map { .init(service: $0) }
         if let admin = configuration.adminAddress {
             let http = Application(
                 router: RelayAdminAPI(relay: self).makeRouter(),

@@ -14,6 +14,8 @@ final class RelayWorker: Sendable {
     let counters = AtomicCounterArray(count: RelayCounter.count)
     private let restored = Mutex<[RelayFlow]>([])
     private let hasRestored = Atomic<Bool>(false)
+    private let replacementKeyring = Mutex<RoutingKeyring?>(nil)
+    private let hasReplacementKeyring = Atomic<Bool>(false)
     private let stopping = Atomic<Bool>(false)
     private let started = Atomic<Bool>(false)
     private let exit = ExitLatch()
@@ -70,6 +72,23 @@ final class RelayWorker: Sendable {
             hasRestored.store(false, ordering: .relaxed)
             defer { flows.removeAll(keepingCapacity: true) }
             return flows
+        }
+    }
+
+    /// Hands the worker a rotated keyring; it verifies new flows with it from its next loop turn.
+    func deliver(_ keyring: RoutingKeyring) {
+        replacementKeyring.withLock { $0 = keyring }
+        hasReplacementKeyring.store(true, ordering: .releasing)
+    }
+
+    /// The keyring delivered since the last call, if any (one atomic load when there is none).
+    @inline(__always)
+    func takeReplacementKeyring() -> RoutingKeyring? {
+        guard hasReplacementKeyring.load(ordering: .acquiring) else { return nil }
+        return replacementKeyring.withLock { keyring in
+            hasReplacementKeyring.store(false, ordering: .relaxed)
+            defer { keyring = nil }
+            return keyring
         }
     }
 

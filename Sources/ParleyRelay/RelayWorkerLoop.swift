@@ -41,6 +41,9 @@ struct RelayWorkerLoop: ~Copyable {
             let untilDeadline = max(0, core.nextDeadline().nanoseconds - now.nanoseconds)
             let ready = poll(&pollSet, nfds_t(pollSet.count), Int32(clamping: (untilDeadline + 999_999) / 1_000_000))
             now = monotonicNow()
+            if let keyring = worker.takeReplacementKeyring() {
+                core.replaceKeyring(keyring)
+            }
             for restored in worker.takeRestored() {
                 core.handleRestored(client: restored.client, nextHop: restored.nextHop, now: now)
             }

@@ -33,12 +33,13 @@ struct CallerAuthorization: Sendable {
         var message: String
     }
 
-    let keys: Set<String>
-    let keyring: RoutingKeyring
+    /// The keys in force: read per request, so a rotation applies to the next one.
+    let credentials: TransceiverCredentials
     let allowsBrowserServerKeys: Bool
 
     /// Checks the request's credential against `requirement` at `now` (Unix seconds).
     func check(_ headers: HTTPFields, requirement: Requirement, now: Int64) -> Result<Credential, Refusal> {
+        let current = credentials.current
         let bearer = headers[.authorization].flatMap { header -> Substring? in
             guard header.count > 7, header.prefix(7).lowercased() == "bearer " else { return nil }
             return header.dropFirst(7).drop { $0 == " " }
@@ -46,7 +47,7 @@ struct CallerAuthorization: Sendable {
         if let bearer, bearer.hasPrefix(ClientSecret.prefix) {
             let secret: ClientSecret
             do {
-                secret = try ClientSecret(verifying: bearer, keyring: keyring, now: now)
+                secret = try ClientSecret(verifying: bearer, keyring: current.routingKeyring, now: now)
             } catch {
                 return .failure(Refusal(code: "invalid_client_secret", message: error.description))
             }
@@ -56,8 +57,8 @@ struct CallerAuthorization: Sendable {
             }
             return .success(.clientSecret(secret))
         }
-        guard !keys.isEmpty else { return .success(.open) }
-        guard let bearer, keys.contains(String(bearer)) else {
+        guard !current.apiKeys.isEmpty else { return .success(.open) }
+        guard let bearer, current.apiKeys.contains(String(bearer)) else {
             return .failure(Refusal(code: "unauthorized", message: "send Authorization: Bearer with a valid API key or client secret"))
         }
         if headers[.origin] != nil, !allowsBrowserServerKeys {

@@ -8,6 +8,7 @@ import NIOCore
 import ParleyAgent
 import ParleyEndpoint
 import ParleyNIO
+import ParleyRouting
 import ParleyWebRTC
 import ParleyWire
 import Synchronization
@@ -21,6 +22,8 @@ import Synchronization
 public final class MediaEngine: Sendable {
     public let configuration: TransceiverConfiguration
     public let metrics: TransceiverMetrics
+    /// The routing keys and API keys in force (`configuration`'s at start, then reloads).
+    public let credentials: TransceiverCredentials
     let certificate: DTLSCertificate
     private let logger: Logger
     private let drivers: [UDPDriver<MediaShard>]
@@ -42,6 +45,7 @@ public final class MediaEngine: Sendable {
         self.configuration = configuration
         self.metrics = metrics
         self.logger = logger
+        credentials = TransceiverCredentials(routingKeyring: configuration.routingKeyring, apiKeys: configuration.bearerKeys)
         let certificate = try DTLSCertificate.generateSelfSigned()
         self.certificate = certificate
         SRTPSession.prepareLibrary()
@@ -80,6 +84,42 @@ public final class MediaEngine: Sendable {
             bound.append(local)
         }
         return bound
+    }
+
+    /// Replaces the routing keys (`text` as in a keys file, docs/routing-token.md) without a
+    /// restart: new calls' tokens, call ids and client secrets are signed with the new signing
+    /// key, and everything signed with a key still listed keeps verifying. Text that does not
+    /// load is refused and the old keys stay; counted either way.
+    public func reloadRoutingKeys(text: String) throws -> RoutingKeyring {
+        let keyring: RoutingKeyring
+        do {
+            keyring = try RoutingKeyring.load(text: text)
+        } catch {
+            metrics.secretReloaded("routing_keys", applied: false)
+            throw error
+        }
+        credentials.replaceRoutingKeyring(keyring)
+        for driver in drivers {
+            driver.execute { shard, _ in shard.endpoint.configuration.routingKeyring = keyring }
+        }
+        metrics.secretReloaded("routing_keys", applied: true)
+        return keyring
+    }
+
+    /// Replaces the server API keys with those in `text` (`APIKeyList`) plus `fixed` (keys
+    /// given on the command line) without a restart; text with no key is refused (it would
+    /// open the API) and the old keys stay; counted either way.
+    public func reloadAPIKeys(text: String, keeping fixed: Set<String> = []) throws -> Set<String> {
+        let keys: Set<String>
+        do {
+            keys = try APIKeyList.load(text: text)
+        } catch {
+            metrics.secretReloaded("api_keys", applied: false)
+            throw error
+        }
+        credentials.replaceAPIKeys(keys.union(fixed))
+        metrics.secretReloaded("api_keys", applied: true)
+        return keys.union(fixed)
     }
 
     public func stop() async {

@@ -23,14 +23,14 @@ struct OwnerForwarding: Sendable {
     static let timeout: TimeInterval = 5
 
     let ownAddress: PeerAddress?
-    let keyring: RoutingKeyring
+    let credentials: TransceiverCredentials
     let metrics: TransceiverMetrics
     let logger: Logger
 
     /// The owner to forward a request about `id` to: one the id names and verifies, not
     /// this transceiver, and the request not itself forwarded.
     func owner(of id: SessionID, headers: HTTPFields) -> PeerAddress? {
-        guard headers[Self.markerField] == nil, let owner = id.owner(keyring: keyring), owner != ownAddress else { return nil }
+        guard headers[Self.markerField] == nil, let owner = id.owner(keyring: credentials.current.routingKeyring), owner != ownAddress else { return nil }
         return owner
     }
 

@@ -34,10 +34,10 @@ public struct SignalingAPI: Sendable {
         self.logger = logger
         demoPage = ByteBuffer(bytes: Self.loadDemoPage())
         authorization = CallerAuthorization(
-            keys: engine.configuration.bearerKeys, keyring: engine.configuration.routingKeyring,
+            credentials: engine.credentials,
             allowsBrowserServerKeys: engine.configuration.allowsBrowserServerKeys)
         forwarding = OwnerForwarding(
-            ownAddress: engine.configuration.controlAddress, keyring: engine.configuration.routingKeyring,
+            ownAddress: engine.configuration.controlAddress, credentials: engine.credentials,
             metrics: engine.metrics, logger: logger)
         sideband = SidebandSocket(engine: engine, authorization: authorization, forwarding: forwarding, logger: logger)
     }
@@ -214,7 +214,7 @@ public struct SignalingAPI: Sendable {
         var session = RealtimeSession(id: "sess_" + SessionID.random(using: &generator).rawValue.dropFirst("rtc_".count))
         session.adopt(.object(asked.session))
         let reply: JSONValue = [
-            "value": .string(secret.encoded(keyring: engine.configuration.routingKeyring)),
+            "value": .string(secret.encoded(keyring: engine.credentials.current.routingKeyring)),
             "expires_at": .number(Double(secret.expiresAt)),
             "session": session.value,
         ]

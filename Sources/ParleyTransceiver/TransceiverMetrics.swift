@@ -33,6 +33,7 @@ public final class TransceiverMetrics: Sendable {
     private let endings: Mutex<[String: Counter]> = Mutex([:])
     private let rejections: Mutex<[String: Counter]> = Mutex([:])
     private let repairs: Mutex<[String: Counter]> = Mutex([:])
+    private let secretReloads: Mutex<[String: Counter]> = Mutex([:])
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -55,6 +56,21 @@ public final class TransceiverMetrics: Sendable {
         clientSecretsIssued = registry.makeCounter(descriptor: Self.describe("parley_client_secrets_issued_total", "Ephemeral client secrets minted"))
         turnLatency = registry.makeDurationHistogram(
             descriptor: Self.describe("parley_turn_latency_seconds", "End of the caller's speech (as detected) to the first answer packet sent"), buckets: buckets)
+    }
+
+    /// A secret file re-read after a change (`routing_keys`, `api_keys`), applied or refused:
+    /// `parley_secret_reloads_total{secret,result}`.
+    public func secretReloaded(_ secret: String, applied: Bool) {
+        let result = applied ? "applied" : "rejected"
+        let counter = secretReloads.withLock { counters in
+            if let counter = counters[secret + result] { return counter }
+            let counter = registry.makeCounter(
+                descriptor: Self.describe("parley_secret_reloads_total", "Secret files re-read after a change, by secret and result"),
+                labels: [("secret", secret), ("result", result)])
+            counters[secret + result] = counter
+            return counter
+        }
+        counter.increment()
     }
 
     /// The per-shard metrics of shard `index`.

@@ -28,8 +28,9 @@ public struct Transceiver: Sendable {
             eventLoops: Array(shardLoops.makeIterator()), logger: logger)
     }
 
-    /// Runs until SIGTERM or SIGINT, then drains.
-    public func run() async throws {
+    /// Runs until SIGTERM or SIGINT, then drains. `alongside`: more services with the same
+    /// lifetime (the secret-file watcher).
+    public func run(alongside: [any Service] = []) async throws {
         let media = MediaService(engine: engine, logger: logger)
         let api = SignalingAPI(engine: engine, logger: logger)
         let http = Application(
@@ -40,7 +41,7 @@ public struct Transceiver: Sendable {
             logger: logger)
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: http), .init(service: media)],
+                services: alongside.map { .init(service: $0) } + [.init(service: http), .init(service: media)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         do {

@@ -33,6 +33,12 @@ struct TransceiverOptions: ParsableArguments {
     @Option(help: "An API key callers must send as 'Authorization: Bearer KEY' (repeatable; also PARLEY_API_KEYS, comma separated). Required off loopback.")
     var apiKey: [String] = []
 
+    @Option(name: .customLong("api-keys"), help: "A file of API keys (one per line or comma separated), re-read when it changes: rotation without a restart.")
+    var apiKeysFile: String?
+
+    @Option(name: .customLong("secret-reload-seconds"), help: "How often the --keys and --api-keys files are checked for changes.")
+    var secretReloadSeconds: Double = 5
+
     @Flag(help: "Accept an API key from a browser page (a request with Origin); by default pages must use ephemeral client secrets.")
     var allowBrowserApiKeys = false
 
@@ -85,12 +91,18 @@ struct TransceiverOptions: ParsableArguments {
     }
 
     func makeConfiguration() throws -> TransceiverConfiguration {
-        let environmentKeys = ProcessInfo.processInfo.environment["PARLEY_API_KEYS"]?
-            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } ?? []
+        let environmentKeys = APIKeyList.parse(ProcessInfo.processInfo.environment["PARLEY_API_KEYS"] ?? "")
+        let fileKeys: Set<String> = try apiKeysFile.map { path in
+            do {
+                return try APIKeyList.load(text: String(contentsOfFile: path, encoding: .utf8))
+            } catch {
+                throw ValidationError("--api-keys \(path): \(error)")
+            }
+        } ?? Set()
         return TransceiverConfiguration(
             httpAddress: http.address, udpAddress: udpAddresses[0], udpAddresses: udpAddresses, shards: try shardCount(),
             advertisedAddresses: advertise.map(\.address), maxSessions: maxSessions,
-            bearerKeys: Set(apiKey + environmentKeys), allowsBrowserServerKeys: allowBrowserApiKeys,
+            bearerKeys: Set(apiKey).union(environmentKeys).union(fileKeys), allowsBrowserServerKeys: allowBrowserApiKeys,
             drainDeadline: .seconds(drainSeconds),
             backend: backend.kind,
             relayNetworks: relay.map(\.network),
@@ -109,7 +121,24 @@ struct TransceiverOptions: ParsableArguments {
         }
         let transceiver = try Transceiver(configuration: configuration, logger: logger)
         logger.info("signaling listening", metadata: ["http": "http://\(http.address)"])
-        try await transceiver.run()
+        let engine = transceiver.engine
+        var watched: [SecretFileWatcher.File] = []
+        if let path = routingKeys.keys {
+            watched.append(.init(name: "routing keys", path: path) { text in
+                let keyring = try engine.reloadRoutingKeys(text: text)
+                return "keys \(keyring.keyIDs), signing \(keyring.signingKeyID)"
+            })
+        }
+        if let path = apiKeysFile {
+            // Keys given by flag or environment stay; the file's set is what rotates.
+            let fixed = Set(apiKey).union(APIKeyList.parse(ProcessInfo.processInfo.environment["PARLEY_API_KEYS"] ?? ""))
+            watched.append(.init(name: "API keys", path: path) { text in
+                "\(try engine.reloadAPIKeys(text: text, keeping: fixed).count) keys"
+            })
+        }
+        try await transceiver.run(alongside: watched.isEmpty ? [] : [
+            SecretFileWatcher(files: watched, interval: .milliseconds(Int64(secretReloadSeconds * 1_000)), logger: logger),
+        ])
     }
 }
 

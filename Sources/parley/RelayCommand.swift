@@ -55,6 +55,9 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(name: .customLong("drain-seconds"), help: "Seconds the relay keeps forwarding after SIGTERM with /readyz at 503.")
     var drainSeconds: Double = 5
 
+    @Option(name: .customLong("secret-reload-seconds"), help: "How often the --keys file is checked for changes.")
+    var secretReloadSeconds: Double = 5
+
     @Flag(inversion: .prefixedNo, help: "Pin each worker thread to its own CPU.")
     var pin = true
 
@@ -97,7 +100,13 @@ struct RelayCommand: AsyncParsableCommand {
             MemoryFlowStore()
         }
         let relay = try Relay(configuration: configuration, keyring: keyring, flowStore: store, logger: logger)
-        try await relay.run()
+        let watcher = routingKeys.keys.map { path in
+            SecretFileWatcher(files: [.init(name: "routing keys", path: path) { text in
+                let keyring = try relay.reloadRoutingKeys(text: text)
+                return "keys \(keyring.keyIDs), signing \(keyring.signingKeyID)"
+            }], interval: .milliseconds(Int64(secretReloadSeconds * 1_000)), logger: logger)
+        }
+        try await relay.run(alongside: watcher.map { [$0] } ?? [])
         if let redisStore = store as? RedisFlowStore {
             await redisStore.close()
         }

@@ -14,12 +14,16 @@ Scenarios (all by default, or --scenario NAME, repeatable):
   hostile           forged and truncated tokens, floods, non-STUN first packets at the
                     relay: nothing answered, relay drop counters move, a new call works
   two-clusters      a call whose token names cluster B enters cluster A's relay and works
+  key-rotation      routing keys and API keys rotated by rewriting their files, as a Secret
+                    update does: calls through the relay work at each step with no restart,
+                    old API keys stop working, a file that would open the API is refused
 
 Every process is started on free ports and stopped by PID. Prints one JSON line per
 scenario; exit 0 when all pass."""
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import shutil
@@ -28,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 
 import peers
 import tone_echo
@@ -353,6 +358,85 @@ def two_clusters(parley: str) -> dict:
                 "reason": None if result["exit"] == 0 else result.get("reason")}
 
 
+def labelled(url: str, name: str, label: str) -> float:
+    """The value of metric `name` on the series carrying `label` (e.g. 'result="applied"')."""
+    total = 0.0
+    for line in peers.read_metrics(url).splitlines():
+        if line.startswith(name + "{") and label in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def write_secret(path: str, text: str) -> None:
+    """Replaces the file in one rename, as the kubelet swaps a Secret volume's contents."""
+    with open(path + ".new", "w") as file:
+        file.write(text)
+    os.replace(path + ".new", path)
+
+
+def key_rotation(parley: str) -> dict:
+    old, new = "0:" + base64.b64encode(os.urandom(32)).decode(), "1:" + base64.b64encode(os.urandom(32)).decode()
+    with Stack(parley) as stack:
+        keys, api_keys = os.path.join(stack.workdir, "routing-keys"), os.path.join(stack.workdir, "api-keys")
+        write_secret(keys, old + "\n")
+        write_secret(api_keys, "sk-one\n")
+        reload = ["--keys", keys, "--secret-reload-seconds", "0.2"]
+        public, backbone = udp_ports(2)
+        admin = f"http://127.0.0.1:{peers.free_port()}"
+        stack.relay("relay", public, backbone, int(admin.rsplit(":", 1)[1]), reload)
+        url = stack.transceiver("transceiver", public, reload)
+        keyed = stack.transceiver("keyed", public, reload + ["--api-keys", api_keys])
+        reasons = []
+
+        def call(step: str) -> None:
+            result = run_script("tone_echo.py", "--url", url, "--freq", "700", "--seconds", "1")
+            if result["exit"]:
+                reasons.append(f"call {step}: {result.get('reason')}")
+
+        def reloaded(count: int, what: str) -> None:
+            wait_for(lambda: labelled(admin, "parley_relay_key_reloads_total", 'result="applied"') >= count
+                     and labelled(url, "parley_secret_reloads_total", 'secret="routing_keys",result="applied"') >= count,
+                     5, f"routing keys not reloaded ({what})")
+
+        def status(key: str) -> int:
+            pc_offer = asyncio.run(offer_sdp())
+            code, headers, _ = peers.http_request(keyed + peers.CALLS_PATH, "POST", pc_offer.encode(), "application/sdp",
+                                                  headers={"Authorization": f"Bearer {key}"})
+            if code == 201:
+                peers.delete_call(urllib.parse.urljoin(keyed + peers.CALLS_PATH, headers["Location"]))
+            return code
+
+        call("before rotation")
+        write_secret(keys, f"{old}\n{new}\nsigning=1\n")   # step one: the new key added, and signing
+        reloaded(1, "new key added")
+        call("with both keys, the new one signing")
+        write_secret(keys, new + "\n")                      # step two: the old key retired
+        reloaded(2, "old key retired")
+        call("with the new key alone")
+
+        api = {"sk-one before": status("sk-one")}
+        write_secret(api_keys, "sk-two\n")
+        wait_for(lambda: labelled(keyed, "parley_secret_reloads_total", 'secret="api_keys",result="applied"') >= 1,
+                 5, "API keys not reloaded")
+        api.update({"sk-one after": status("sk-one"), "sk-two after": status("sk-two")})
+        write_secret(api_keys, "# emptied by mistake\n")
+        wait_for(lambda: labelled(keyed, "parley_secret_reloads_total", 'secret="api_keys",result="rejected"') >= 1,
+                 5, "an emptied API key file was not refused")
+        api["sk-two after emptied file"] = status("sk-two")
+        if api != {"sk-one before": 201, "sk-one after": 401, "sk-two after": 201, "sk-two after emptied file": 201}:
+            reasons.append(f"API key statuses {api}")
+        return {"api_key_statuses": api, "reason": "; ".join(reasons) or None}
+
+
+async def offer_sdp() -> str:
+    pc = peers.RTCPeerConnection(peers.RTCConfiguration(iceServers=[]))
+    pc.addTransceiver("audio")
+    await pc.setLocalDescription(await pc.createOffer())
+    sdp = pc.localDescription.sdp
+    await pc.close()
+    return sdp
+
+
 SCENARIOS = {
     "through-relay": through_relay,
     "two-transceivers": two_transceivers,
@@ -360,6 +444,7 @@ SCENARIOS = {
     "redis-down": redis_down,
     "hostile": hostile,
     "two-clusters": two_clusters,
+    "key-rotation": key_rotation,
 }
 
 

@@ -182,6 +182,37 @@ struct RelayForwardingCoreTests {
         #expect(core.receive(mediaPacket(2), from: Self.client, on: .publicPort, now: now).destination == Self.transceiver)
     }
 
+    @Test func aRotatedKeyringAdmitsNewTokensRetiresOldOnesAndKeepsAdmittedFlows() throws {
+        var core = Self.core()
+        var now = Self.start
+        let oldKey = RoutingKey(id: 0, secret: Array("parley-development-routing-key-0".utf8))
+        let newKey = RoutingKey(id: 1, secret: Array(repeating: 0x42, count: 32))
+        var generator = SeededGenerator(seed: 21)
+        let newToken = RoutingToken.issue(transceiver: Self.transceiver, cluster: 0,
+                                          keyring: try RoutingKeyring(keys: [newKey], signingKeyID: 1), using: &generator)
+        let otherClient = PeerAddress("198.51.100.8:50000")!
+        #expect(core.receive(bindingRequest(serverUfrag: Self.token(naming: Self.transceiver)), from: Self.client,
+                             on: .publicPort, now: now).destination == Self.transceiver)
+        #expect(core.receive(bindingRequest(serverUfrag: newToken), from: otherClient, on: .publicPort, now: now)
+            == .dropped(.badToken))
+
+        // Step one of a rotation: both keys verify, the new one signs.
+        core.replaceKeyring(try RoutingKeyring(keys: [oldKey, newKey], signingKeyID: 1))
+        now = now + .milliseconds(10)
+        #expect(core.receive(bindingRequest(serverUfrag: newToken), from: otherClient, on: .publicPort, now: now).destination
+            == Self.transceiver)
+        #expect(core.receive(bindingRequest(serverUfrag: Self.token(naming: Self.transceiver, seed: 2)),
+                             from: PeerAddress("198.51.100.9:50000")!, on: .publicPort, now: now).destination == Self.transceiver)
+
+        // The old key retired: its tokens no longer open flows, but admitted flows keep forwarding.
+        core.replaceKeyring(try RoutingKeyring(keys: [newKey], signingKeyID: 1))
+        now = now + .milliseconds(10)
+        #expect(core.receive(bindingRequest(serverUfrag: Self.token(naming: Self.transceiver, seed: 3)),
+                             from: PeerAddress("198.51.100.10:50000")!, on: .publicPort, now: now) == .dropped(.badToken))
+        #expect(core.receive(mediaPacket(3), from: Self.client, on: .publicPort, now: now).destination == Self.transceiver)
+        #expect(core.flowCount == 3 && core.statistics.dropped(.badToken) == 2)
+    }
+
     @Test func aLiveFlowIsRecordedAgainOncePerIdleTimeout() {
         var core = Self.core(usesFlowStore: true)
         var now = Self.start
