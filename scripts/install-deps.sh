@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Installs what Parley needs on a Debian machine, idempotently.
 #   scripts/install-deps.sh          build and demo: C libraries
-#   scripts/install-deps.sh --test   also the test peers: Chromium, chromedriver, a Python venv with aiortc
+#   scripts/install-deps.sh --image  also the release build's libcurl and the image tools: podman, runc, mmdebstrap
+#   scripts/install-deps.sh --test   also the above and the test peers: Chromium, chromedriver, a Python venv with aiortc
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sudo_cmd=(); [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
 
 # libsrtp2 itself is built below from Debian's source package; dpkg-dev unpacks it.
 packages=(libssl-dev libopus-dev pkg-config gcc make dpkg-dev)
-if [[ "${1:-}" == "--test" ]]; then
-    packages+=(chromium chromium-driver python3-venv redis-server)
-fi
+# A release build links Foundation statically, and with it FoundationNetworking's libcurl.
+image_packages=(libcurl4-openssl-dev podman runc mmdebstrap)
+case "${1:-}" in
+    --image) packages+=("${image_packages[@]}") ;;
+    --test) packages+=("${image_packages[@]}" chromium chromium-driver python3-venv redis-server) ;;
+esac
 
 missing=()
 for package in "${packages[@]}"; do
