@@ -9,7 +9,7 @@ sudo_cmd=(); [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
 # libsrtp2 itself is built below from Debian's source package; dpkg-dev unpacks it.
 packages=(libssl-dev libopus-dev pkg-config gcc make dpkg-dev)
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(chromium chromium-driver python3-venv redis-server)
+    packages+=(chromium chromium-driver python3-venv redis-server nftables)
 fi
 
 missing=()
