@@ -43,9 +43,9 @@ struct RelayHarness: Sendable {
         return condition(relay.statistics())
     }
 
-    /// Waits (up to two seconds) until the TCP workers' published counters satisfy `condition`.
+    /// Waits (up to ten seconds) until the TCP workers' published counters satisfy `condition`.
     func eventuallyTCP(_ condition: (RelayTCPStatistics) -> Bool) async -> Bool {
-        for _ in 0..<200 {
+        for _ in 0..<1_000 {
             if let statistics = relay.tcpStatistics(), condition(statistics) { return true }
             try? await Task.sleep(for: .milliseconds(10))
         }

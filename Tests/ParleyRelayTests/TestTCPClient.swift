@@ -40,16 +40,17 @@ final class TestTCPClient: @unchecked Sendable {
         _ = bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
 
-    /// Reads until `count` bytes arrived, the peer closed, or `timeout` passed.
-    func receive(_ count: Int, timeout: Duration = .seconds(2)) async -> [UInt8] {
+    /// Reads until `count` bytes arrived, the peer closed, or `timeout` passed. Blocks: call
+    /// it on a thread of its own (`onOwnThread`), as the steps of a test that must keep to
+    /// real time while other suites keep the shared executor busy.
+    func receive(_ count: Int, timeout: Duration = .seconds(2)) -> [UInt8] {
         var received: [UInt8] = []
         let deadline = ContinuousClock.now + timeout
-        while received.count < count, ContinuousClock.now < deadline {
+        while received.count < count {
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else { break }
             var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            guard poll(&poller, 1, 0) > 0 else {
-                try? await Task.sleep(for: .milliseconds(2))
-                continue
-            }
+            guard poll(&poller, 1, Int32(max(1, left.nanosecondsRounded / 1_000_000))) > 0 else { break }
             var buffer = [UInt8](repeating: 0, count: count - received.count)
             let read = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
             guard read > 0 else { break }
@@ -58,31 +59,29 @@ final class TestTCPClient: @unchecked Sendable {
         return received
     }
 
-    /// The next RFC 4571 frame's payload, or nil when none arrives in time.
-    func receiveFrame(timeout: Duration = .seconds(2)) async -> [UInt8]? {
-        let header = await receive(2, timeout: timeout)
+    /// The next RFC 4571 frame's payload, or nil when none arrives in time. Blocks.
+    func receiveFrame(timeout: Duration = .seconds(2)) -> [UInt8]? {
+        let header = receive(2, timeout: timeout)
         guard header.count == 2 else { return nil }
         let length = Int(header[0]) << 8 | Int(header[1])
-        let payload = await receive(length, timeout: timeout)
+        let payload = receive(length, timeout: timeout)
         return payload.count == length ? payload : nil
     }
 
-    /// True once the peer has closed the connection (a read returns 0 or fails) within
-    /// `timeout`; every byte read before that is returned in `bytesBeforeClose`.
-    func waitForClose(timeout: Duration = .seconds(2)) async -> (closed: Bool, bytesBeforeClose: Int) {
+    /// Whether the peer closed the connection (a read returns 0 or fails) within `timeout`,
+    /// and how many bytes were read before that. Blocks.
+    func waitForClose(timeout: Duration = .seconds(2)) -> (closed: Bool, bytesBeforeClose: Int) {
         let deadline = ContinuousClock.now + timeout
         var bytes = 0
-        while ContinuousClock.now < deadline {
+        while true {
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else { return (false, bytes) }
             var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            guard poll(&poller, 1, 0) > 0 else {
-                try? await Task.sleep(for: .milliseconds(2))
-                continue
-            }
+            guard poll(&poller, 1, Int32(max(1, left.nanosecondsRounded / 1_000_000))) > 0 else { return (false, bytes) }
             var buffer = [UInt8](repeating: 0, count: 512)
             let read = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
             guard read > 0 else { return (true, bytes) }
             bytes += read
         }
-        return (false, bytes)
     }
 }
