@@ -119,7 +119,7 @@ print(json.dumps({"calls_connected": report["callsConnected"], "calls_failed": r
 sys.exit(0 if report["callsFailed"] == 0 and loss < 0.01 else 1)
 PY
 }
-run "relays: through a relay, 2 transceivers, restart with and without Redis, Redis down, hostile input, two clusters" \
+run "relays: through a relay, 2 transceivers, restart with and without Redis, Redis down, hostile input, two clusters, ICE-TCP (hostile input and a flood during a UDP call, two clusters)" \
     "$python" Tests/Interop/relay_scenarios.py --parley "$parley"
 run "load generator: 10 calls for 10 s, no failures, loss under 1%" check_load
 
