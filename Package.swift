@@ -72,11 +72,12 @@ let package = Package(
             resources: [.copy("Resources/index.html")]
         ),
 
-        // Relay runtime: one public UDP port, pinned SO_REUSEPORT workers, flow table, flow store.
+        // Relay runtime: one public UDP port, pinned SO_REUSEPORT workers, flow table, flow store;
+        // ICE-TCP workers (NIO event loops) on an optional public TCP port.
         .target(
             name: "ParleyRelay",
             dependencies: [
-                "ParleyRouting", "ParleyWire", "CParleyLinux",
+                "ParleyRouting", "ParleyWire", "ParleyNIO", "CParleyLinux",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -13,7 +13,7 @@ packages=(libssl-dev libopus-dev pkg-config gcc make dpkg-dev)
 image_packages=(libcurl4-openssl-dev podman runc mmdebstrap)
 case "${1:-}" in
     --image) packages+=("${image_packages[@]}") ;;
-    --test) packages+=("${image_packages[@]}" chromium chromium-driver python3-venv redis-server) ;;
+    --test) packages+=("${image_packages[@]}" chromium chromium-driver python3-venv redis-server nftables) ;;
 esac
 
 missing=()

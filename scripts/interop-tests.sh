@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Real peers against real transceivers on loopback: aiortc calls (one tone, then 20 at
-# once), headless Chromium on the demo page, hostile datagrams against an echo transceiver;
+# once), headless Chromium on the demo page, the demo in a namespace where UDP to the relay is
+# dropped (Chromium over ICE-TCP, then over UDP once allowed), hostile datagrams against an echo transceiver;
 # against one that requires an API key: headless Chromium on a page of another origin holding
 # only an ephemeral client secret, and the official openai SDK (calls, client secrets); the
 # SDK's sideband joining a built-in-agent call (instructions, a tool-call round trip); a
@@ -84,6 +85,8 @@ run() {
 run "aiortc tone echo" "$python" Tests/Interop/tone_echo.py --url "$url" --freq 1000 --seconds 3
 run "20 concurrent aiortc calls" "$python" Tests/Interop/concurrent_echo.py --url "$url" --calls 20
 run "headless Chromium demo page (audio and oai-events)" "$python" Tests/Interop/chromium_demo.py --url "$url/" --require-events
+run "headless Chromium with UDP to the relay dropped (nftables, own namespace): ICE-TCP through the relay's TCP port, echoed tone, oai-events; with UDP allowed it picks UDP" \
+    "$python" Tests/Interop/chromium_tcp.py --parley "$parley"
 run "headless Chromium on another origin with a client secret: preflight, Location, JSON errors, DELETE, its own server key refused" \
     "$python" Tests/Interop/chromium_cross_origin.py --api "$keyed_url" --server-key "$api_key"
 run "official openai SDK: calls.create with session, hangup, SIP-only and missing-call errors, client secrets (call with one, expired one refused)" \
@@ -116,7 +119,7 @@ print(json.dumps({"calls_connected": report["callsConnected"], "calls_failed": r
 sys.exit(0 if report["callsFailed"] == 0 and loss < 0.01 else 1)
 PY
 }
-run "relays: through a relay, 2 transceivers, restart with and without Redis, Redis down, hostile input, two clusters" \
+run "relays: through a relay, 2 transceivers, restart with and without Redis, Redis down, hostile input, two clusters, ICE-TCP (hostile input and a flood during a UDP call, two clusters)" \
     "$python" Tests/Interop/relay_scenarios.py --parley "$parley"
 run "load generator: 10 calls for 10 s, no failures, loss under 1%" check_load
 

@@ -122,9 +122,10 @@ final class Call: DeadlineHeapElement {
         events.popFirst()
     }
 
-    /// The relay `destination`'s latest path came through; nil when it was direct.
-    func relay(toward destination: PeerAddress) -> PeerAddress? {
-        paths.last { $0.client == destination }?.relay
+    /// The latest path to `destination` that passed an ICE check: through which relay (nil
+    /// when direct) and over which transport the client reached it.
+    func path(toward destination: PeerAddress) -> MediaPath? {
+        paths.last { $0.client == destination }
     }
 
     func nextDeadline() -> Instant? {
@@ -240,7 +241,8 @@ final class Call: DeadlineHeapElement {
             events.append(.iceConnected(after: now - createdAt))
             backend.receiveEdgeEvent(RealtimeEvent(type: "parley.call.connected", fields: [
                 "address_family": .string(address.ip.isIPv4 ? "ipv4" : "ipv6"),
-                "via_relay": .bool(relay(toward: address) != nil),
+                "via_relay": .bool(path(toward: address)?.relay != nil),
+                "transport": .string(path(toward: address)?.transport.description ?? "udp"),
             ]))
         case .dtlsConnected:
             events.append(.dtlsConnected(after: now - createdAt))
@@ -581,9 +583,12 @@ final class Call: DeadlineHeapElement {
 }
 
 /// How a client's datagrams reach the transceiver: through a relay (which wraps them with
-/// the client's address) or directly. Calls are keyed by both, so two relays may carry
-/// clients whose addresses collide.
+/// the client's address) or directly, and whether the client reached the relay over UDP or
+/// ICE-TCP (RFC 6544; the encapsulation's mark). Calls are keyed by all three, so two relays
+/// may carry clients whose addresses collide, and a TCP client is never taken for a UDP one
+/// with the same address and port.
 struct MediaPath: Hashable {
     var relay: PeerAddress?
     var client: PeerAddress
+    var transport: ClientTransport = .udp
 }

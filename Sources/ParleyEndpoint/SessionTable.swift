@@ -11,9 +11,9 @@ struct SessionTable {
     private(set) var byID: [SessionID: Call] = [:]
     private var byUfrag: [String: Call] = [:]
     private var byPath: [MediaPath: Call] = [:]
-    /// Clients by address, whatever relay they came through: a restarted relay, or another
-    /// relay replica, may carry a known client on a new path before its next ICE check.
-    private var byClient: [PeerAddress: Call] = [:]
+    /// Clients by address and transport, whatever relay they came through: a restarted relay,
+    /// or another relay replica, may carry a known client on a new path before its next ICE check.
+    private var byClient: [ClientKey: Call] = [:]
     /// Calls that ended lately, a ring whose oldest entry `recentlyEndedNext` overwrites, so
     /// a client that hangs up the WebRTC way (RTCP BYE, DTLS close) and then sends DELETE
     /// still gets 204, not 404.
@@ -49,7 +49,7 @@ struct SessionTable {
     /// addresses: only allowed networks may encapsulate) and the new path is learned.
     mutating func call(on path: MediaPath) -> Call? {
         if let call = byPath[path] { return call }
-        guard path.relay != nil, let known = byClient[path.client] else { return nil }
+        guard path.relay != nil, let known = byClient[ClientKey(path)] else { return nil }
         learn(path, for: known)
         return known
     }
@@ -68,7 +68,7 @@ struct SessionTable {
         }
         call.paths.append(path)
         byPath[path] = call
-        byClient[path.client] = call
+        byClient[ClientKey(path)] = call
     }
 
     /// Forgets every entry of `call` and remembers its id as recently ended.
@@ -78,7 +78,7 @@ struct SessionTable {
         byUfrag[call.serverUfrag] = nil
         for path in call.paths {
             if byPath[path] === call { byPath[path] = nil }
-            if byClient[path.client] === call { byClient[path.client] = nil }
+            if byClient[ClientKey(path)] === call { byClient[ClientKey(path)] = nil }
         }
         guard recentlyEndedLimit > 0 else { return }
         if recentlyEnded.count < recentlyEndedLimit {
@@ -89,5 +89,17 @@ struct SessionTable {
             recentlyEndedNext = (recentlyEndedNext + 1) % recentlyEndedLimit
         }
         recentlyEndedSet.insert(call.id)
+    }
+}
+
+/// A client as the session table finds it whatever relay carried it: its address and the
+/// transport it reached the relay over.
+private struct ClientKey: Hashable {
+    let client: PeerAddress
+    let transport: ClientTransport
+
+    init(_ path: MediaPath) {
+        client = path.client
+        transport = path.transport
     }
 }

@@ -26,6 +26,9 @@ public final class TransceiverEndpoint {
         public var routingKeyring: RoutingKeyring
         /// Host candidates written into answers (RFC 8839 §5.1).
         public var candidates: [PeerAddress]
+        /// Relay TCP addresses written into answers as `tcptype passive` host candidates
+        /// (RFC 6544 §4.5), after and below the UDP ones.
+        public var tcpCandidates: [PeerAddress]
         /// Sources whose datagrams may carry the relay encapsulation.
         public var relayNetworks: [IPNetwork]
         public var mediaMode: MediaMode
@@ -39,7 +42,8 @@ public final class TransceiverEndpoint {
 
         public init(
             certificate: DTLSCertificate, tokenAddress: PeerAddress, cluster: UInt16 = 0,
-            routingKeyring: RoutingKeyring, candidates: [PeerAddress], relayNetworks: [IPNetwork] = [],
+            routingKeyring: RoutingKeyring, candidates: [PeerAddress], tcpCandidates: [PeerAddress] = [],
+            relayNetworks: [IPNetwork] = [],
             mediaMode: MediaMode = .decoded, opusComplexity: Int32 = 5, recentlyEndedLimit: Int = 4_096,
             controlAddress: PeerAddress? = nil
         ) {
@@ -49,6 +53,7 @@ public final class TransceiverEndpoint {
             self.cluster = cluster
             self.routingKeyring = routingKeyring
             self.candidates = candidates
+            self.tcpCandidates = tcpCandidates
             self.relayNetworks = relayNetworks
             self.mediaMode = mediaMode
             self.opusComplexity = opusComplexity
@@ -230,6 +235,7 @@ public final class TransceiverEndpoint {
             fingerprint: DTLSFingerprintLine(algorithm: certificate.fingerprint.algorithm, digest: certificate.fingerprint.bytes),
             setup: answerSetup,
             candidates: configuration.candidates,
+            tcpCandidates: configuration.tcpCandidates,
             sessionID: UInt64.random(in: 1...UInt64(Int64.max), using: &random),
             audioSSRC: connection.configuration.localSSRC,
             cname: connection.configuration.cname,
@@ -306,14 +312,16 @@ public final class TransceiverEndpoint {
     /// One datagram from `source`. Datagrams a relay encapsulated (RFC 7983 leaves their
     /// first byte unused) are unwrapped first, if the relay is allowed; then STUN requests
     /// are routed by the server ufrag in USERNAME (RFC 8445 §7.2.2), everything else by the
-    /// path ICE validated.
+    /// path ICE validated. A relayed ICE-TCP client's frames (marked TCP) are datagrams like
+    /// any other here; only their path remembers the transport, for the replies.
     public func handle(_ datagram: UnsafeRawBufferPointer, from source: PeerAddress, now: Instant) {
         guard datagram.first == RelayEncapsulation.marker else {
             return receive(Array(datagram), on: MediaPath(relay: nil, client: source), now: now)
         }
         guard configuration.acceptsRelay(source.ip) else { return drop(.relayNotAllowed) }
-        guard let (client, offset) = RelayEncapsulation.parse(datagram) else { return drop(.encapsulationMalformed) }
-        receive(Array(UnsafeRawBufferPointer(rebasing: datagram[offset...])), on: MediaPath(relay: source, client: client), now: now)
+        guard let (client, transport, offset) = RelayEncapsulation.parse(datagram) else { return drop(.encapsulationMalformed) }
+        receive(Array(UnsafeRawBufferPointer(rebasing: datagram[offset...])),
+                on: MediaPath(relay: source, client: client, transport: transport), now: now)
     }
 
     /// `handle(_:from:now:)` for a datagram held in an array.
@@ -369,8 +377,8 @@ public final class TransceiverEndpoint {
 
     // MARK: Output
 
-    /// Writes the next datagram to send into `buffer`, the relay header first when its path
-    /// came through a relay; nil when nothing is queued. The destination is the client, or
+    /// Writes the next datagram to send into `buffer`, the relay header first (marked TCP for
+    /// an ICE-TCP client) when its path came through a relay; nil when nothing is queued. The destination is the client, or
     /// the relay its path came through. A buffer of `maxTransmitLength` bytes takes any datagram.
     public func pollTransmit(into buffer: UnsafeMutableRawBufferPointer) -> OutgoingDatagram? {
         while true {
@@ -384,14 +392,17 @@ public final class TransceiverEndpoint {
                 outputCall = nil
                 continue
             }
-            let relay = call.relay(toward: transmit.destination)
+            let path = call.path(toward: transmit.destination)
+            let relay = path?.relay
             let headerLength = relay == nil ? 0 : RelayEncapsulation.headerLength(for: transmit.destination)
             let length = headerLength + transmit.payload.count
             guard length <= buffer.count else {
                 drop(.transmitTooLarge)
                 continue
             }
-            if relay != nil { _ = RelayEncapsulation.writeHeader(client: transmit.destination, into: buffer) }
+            if let path, relay != nil {
+                _ = RelayEncapsulation.writeHeader(client: transmit.destination, transport: path.transport, into: buffer)
+            }
             transmit.payload.withUnsafeBytes { payload in
                 UnsafeMutableRawBufferPointer(rebasing: buffer[headerLength..<length]).copyMemory(from: payload)
             }

@@ -1,5 +1,6 @@
 import CParleyLinux
 import Logging
+import NIOPosix
 import ParleyRouting
 import ParleyWire
 import Synchronization
@@ -8,20 +9,28 @@ import Synchronization
 /// SO_REUSEPORT socket on the public port, its own internal socket (an ephemeral port on the
 /// internal IP), its own backbone socket (SO_REUSEPORT on the internal IP's backbone port) and
 /// its own flow table, so both directions of a flow stay on one thread with no locks.
-/// See docs/relay.md.
+/// With a public TCP address, TCP workers (event loops of their own) take ICE-TCP clients
+/// (RFC 6544) on it. See docs/relay.md.
 public final class Relay: Sendable {
     public let configuration: RelayConfiguration
     /// The public address as bound (with the kernel's port when configured with port 0).
     public let publicAddress: PeerAddress
     /// The backbone address as bound, if the relay accepts peer relays.
     public let backboneAddress: PeerAddress?
+    /// The public TCP address as bound, if the relay takes ICE-TCP clients.
+    public let publicTCPAddress: PeerAddress?
     /// What the kernel granted the public sockets (all alike): logged at start, since a
     /// small net.core.rmem_max silently turns bursts into drops.
     let socketBufferBytes: (receive: Int32, send: Int32)
     /// Each worker's internal socket: where transceivers see the relay's datagrams come from.
     public var internalAddresses: [PeerAddress] { workers.map(\.internalSocket.localAddress) }
+    /// Each TCP worker's internal socket: where transceivers see a TCP client's datagrams come from.
+    public var tcpInternalAddresses: [PeerAddress] { tcpWorkers.map(\.internalSocket.localAddress) }
 
     let workers: [RelayWorker]
+    let tcpWorkers: [RelayTCPWorker]
+    /// The TCP workers' event loops, one thread each; nil without a public TCP address.
+    private let tcpEventLoops: MultiThreadedEventLoopGroup?
     let store: FlowStoreBridge?
     let metrics = RelayMetrics()
     let logger: Logger
@@ -43,6 +52,7 @@ public final class Relay: Sendable {
         self.logger = logger
         store = flowStore.map { FlowStoreBridge(store: $0, ttl: configuration.flowStoreTTL, logger: logger) }
         var workers: [RelayWorker] = []
+        var tcpSockets: [(listen: TCPListenSocket, internal: UDPSocket)] = []
         var buffers = (receive: Int32(0), send: Int32(0))
         do throws(RelaySocketError) {
             var publicAddress = try Self.claimPort(configuration.publicAddress)
@@ -74,14 +84,45 @@ public final class Relay: Sendable {
                 workers.append(RelayWorker(index: index, publicSocket: publicSocket,
                                            internalSocket: internalSocket, backboneSocket: backboneSocket))
             }
+            if let tcpAddress = configuration.publicTCPAddress {
+                let claimed = try TCPListenSocket.claimPort(tcpAddress)
+                for _ in 0..<max(configuration.tcpWorkers, 1) {
+                    let listen = try TCPListenSocket(binding: claimed)
+                    do {
+                        let internalSocket = try UDPSocket(
+                            binding: PeerAddress(ip: configuration.internalAddress.ip, port: 0), reusePort: false)
+                        tcpSockets.append((listen, internalSocket))
+                    } catch {
+                        listen.close()
+                        throw error
+                    }
+                }
+            }
             self.publicAddress = publicAddress
             self.backboneAddress = backboneAddress
+            publicTCPAddress = tcpSockets.first?.listen.localAddress
             socketBufferBytes = buffers
         } catch {
             for worker in workers { worker.closeSockets() }
+            for sockets in tcpSockets {
+                sockets.listen.close()
+                sockets.internal.close()
+            }
             throw error
         }
         self.workers = workers
+        if tcpSockets.isEmpty {
+            tcpEventLoops = nil
+            tcpWorkers = []
+        } else {
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: tcpSockets.count)
+            let loops = Array(group.makeIterator())
+            tcpEventLoops = group
+            tcpWorkers = tcpSockets.enumerated().map { index, sockets in
+                RelayTCPWorker(index: index, eventLoop: loops[index % loops.count],
+                               listenSocket: sockets.listen, internalSocket: sockets.internal)
+            }
+        }
     }
 
     /// `address` itself, or for port 0 a port no socket uses right now. The kernel's own choice
@@ -123,6 +164,9 @@ public final class Relay: Sendable {
                 let cpu = cpus.isEmpty ? nil : cpus[worker.index % cpus.count]
                 worker.start(cpu: cpu, configuration: configuration, keyring: keyring.withLock { $0 }, store: store)
             }
+            for worker in tcpWorkers {
+                worker.start(configuration: configuration, keyring: keyring)
+            }
             let storeTask = store.map { store in
                 Task { [workers] in
                     await store.run { lookup, nextHop in
@@ -136,6 +180,7 @@ public final class Relay: Sendable {
         logger.info("relay forwarding", metadata: [
             "public": "\(publicAddress)", "workers": "\(workers.count)", "cluster": "\(configuration.cluster)",
             "backbone": "\(backboneAddress.map(\.description) ?? "off")",
+            "publicTCP": "\(publicTCPAddress.map(\.description) ?? "off")", "tcpWorkers": "\(tcpWorkers.count)",
             "flowStore": "\(store.map { "\(type(of: $0.store))" } ?? "none")",
             "socketReceiveBuffer": "\(socketBufferBytes.receive)", "socketSendBuffer": "\(socketBufferBytes.send)",
         ])
@@ -173,6 +218,10 @@ public final class Relay: Sendable {
         for worker in workers {
             worker.closeSockets()
         }
+        for worker in tcpWorkers {
+            await worker.stop()
+        }
+        try? await tcpEventLoops?.shutdownGracefully()
         store?.finish()
         storeTask?.cancel()
         await storeTask?.value
@@ -190,9 +239,22 @@ public final class Relay: Sendable {
         return RelayStatistics(values: values)
     }
 
+    /// The TCP workers' counters summed, as last published (each worker publishes at least
+    /// every 100 ms); nil without a public TCP address.
+    public func tcpStatistics() -> RelayTCPStatistics? {
+        guard !tcpWorkers.isEmpty else { return nil }
+        var values = Array(repeating: UInt64(0), count: RelayTCPCounter.count)
+        for worker in tcpWorkers {
+            for index in values.indices {
+                values[index] &+= worker.counters[index]
+            }
+        }
+        return RelayTCPStatistics(values: values)
+    }
+
     /// The Prometheus text exposition served at `/metrics`.
     public func metricsExposition() -> String {
-        metrics.exposition(statistics: statistics(), store: store, isReady: isReady)
+        metrics.exposition(statistics: statistics(), tcpStatistics: tcpStatistics(), store: store, isReady: isReady)
     }
 
     /// The CPUs this process may run on, in order.

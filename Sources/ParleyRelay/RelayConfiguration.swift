@@ -4,6 +4,22 @@ import ParleyWire
 public struct RelayConfiguration: Sendable {
     /// The public UDP address every client sends to (shared by all workers with SO_REUSEPORT).
     public var publicAddress: PeerAddress
+    /// The public TCP address for ICE-TCP clients (RFC 6544 passive side), if any: 443 in a
+    /// deployment, for networks that drop outbound UDP.
+    public var publicTCPAddress: PeerAddress?
+    /// TCP worker threads (event loops), each with its own listening socket on
+    /// `publicTCPAddress` (SO_REUSEPORT), its own internal UDP socket and its own connections.
+    public var tcpWorkers: Int
+    /// The cap on each TCP worker's open connections; more are closed as they are accepted.
+    public var maxTCPConnectionsPerWorker: Int
+    /// Open connections one source IP may hold on one TCP worker.
+    public var maxTCPConnectionsPerSource: Int
+    /// A TCP connection must deliver a complete first frame (the Binding request with the
+    /// routing token) within this time, or it is closed.
+    public var tcpFirstFrameTimeout: Duration
+    /// Bytes of replies a TCP connection may have waiting in the relay (written, not yet taken
+    /// by the kernel); replies beyond are dropped and counted.
+    public var tcpSendQueueBytes: Int
     /// The internal IP the workers send from (each worker on its own ephemeral port), and the
     /// backbone port peer relays send to (shared by all workers; port 0 picks one).
     public var internalAddress: PeerAddress
@@ -43,6 +59,9 @@ public struct RelayConfiguration: Sendable {
     public var transceiverNetworks: [IPNetwork]
 
     public init(publicAddress: PeerAddress, internalAddress: PeerAddress, acceptsBackbone: Bool = true,
+                publicTCPAddress: PeerAddress? = nil, tcpWorkers: Int = 1, maxTCPConnectionsPerWorker: Int = 10_000,
+                maxTCPConnectionsPerSource: Int = 100, tcpFirstFrameTimeout: Duration = .seconds(10),
+                tcpSendQueueBytes: Int = 16_384,
                 workers: Int, pinsWorkers: Bool = true, cluster: UInt16 = 0,
                 peerClusters: [UInt16: PeerAddress] = [:], flowIdleTimeout: Duration = .seconds(30),
                 maxFlowsPerWorker: Int = 100_000, newFlowsPerSecondPerSource: Double = 50,
@@ -52,6 +71,12 @@ public struct RelayConfiguration: Sendable {
                 transceiverNetworks: [IPNetwork] = []) {
         self.transceiverNetworks = transceiverNetworks
         self.publicAddress = publicAddress
+        self.publicTCPAddress = publicTCPAddress
+        self.tcpWorkers = tcpWorkers
+        self.maxTCPConnectionsPerWorker = maxTCPConnectionsPerWorker
+        self.maxTCPConnectionsPerSource = maxTCPConnectionsPerSource
+        self.tcpFirstFrameTimeout = tcpFirstFrameTimeout
+        self.tcpSendQueueBytes = tcpSendQueueBytes
         self.internalAddress = internalAddress
         self.acceptsBackbone = acceptsBackbone
         self.workers = workers
@@ -74,6 +99,7 @@ public struct RelayConfiguration: Sendable {
     /// only case where the publicly known development keyring is acceptable.
     public var isLoopbackOnly: Bool {
         let addresses = [publicAddress, internalAddress] + Array(peerClusters.values) + (adminAddress.map { [$0] } ?? [])
+            + (publicTCPAddress.map { [$0] } ?? [])
         return addresses.allSatisfy(\.ip.isLoopback)
     }
 

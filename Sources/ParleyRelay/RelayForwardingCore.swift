@@ -57,6 +57,11 @@ public enum RelayFlowStoreRequest: Sendable, Equatable {
 /// A client's first datagram must be a STUN Binding request (RFC 8489 §6) whose USERNAME
 /// begins with a routing token that verifies (RFC 8445 §7.2.2 `serverUfrag:clientUfrag`,
 /// docs/routing-token.md); later datagrams of a known client pass without a look inside.
+///
+/// ICE-TCP clients (RFC 6544) are a `RelayTCPCore`'s; here they appear only as backbone
+/// flows from a peer relay, whose datagrams the encapsulation marks TCP. Those live in a
+/// table of their own, so a TCP client and a UDP client with the same address and port
+/// never share a flow.
 public struct RelayForwardingCore: ~Copyable {
     private var keyring: RoutingKeyring
     private let cluster: UInt16
@@ -70,6 +75,8 @@ public struct RelayForwardingCore: ~Copyable {
     private let maintenanceInterval: Duration
     private let sweepSlotsPerNanosecond: Double
     private var flows: FlowTable
+    /// Backbone flows of TCP clients (their client address is a TCP one).
+    private var tcpBackboneFlows: FlowTable
     private var newFlowLimiter: SourceRateLimiter
     private var lookupBucket: TokenBucket
     private var pendingLookups: [PeerAddress: Instant]
@@ -77,6 +84,7 @@ public struct RelayForwardingCore: ~Copyable {
     private var flowStoreRequests = FIFO<RelayFlowStoreRequest>()
     private let counts: UnsafeMutablePointer<UInt64>
     private var sweepCredit = 0.0
+    private var tcpSweepCredit = 0.0
     private var lastMaintenance: Instant
     private var lastPrune: Instant
 
@@ -101,6 +109,7 @@ public struct RelayForwardingCore: ~Copyable {
         let idleMilliseconds = configuration.flowIdleTimeout.nanosecondsRounded / 1_000_000
         maintenanceInterval = .milliseconds(min(100, max(5, idleMilliseconds / 10)))
         flows = FlowTable(capacity: configuration.maxFlowsPerWorker, idleTimeout: configuration.flowIdleTimeout)
+        tcpBackboneFlows = FlowTable(capacity: configuration.maxTCPConnectionsPerWorker, idleTimeout: configuration.flowIdleTimeout)
         // A full pass over the table every quarter of the idle timeout.
         let sweepPeriod = max(Double(configuration.flowIdleTimeout.nanosecondsRounded) / 4, 1)
         sweepSlotsPerNanosecond = Double(flows.capacity) / sweepPeriod
@@ -197,13 +206,15 @@ public struct RelayForwardingCore: ~Copyable {
                                      direction: viaPeerRelay ? .clientToPeerRelay : .clientToTransceiver))
     }
 
-    /// Adds a flow a verified token asked for, unless its next hop is of the other address
-    /// family, the table is full, or its client's IP is over the new-flow rate; returns why not.
-    private mutating func insertNewFlow(_ flow: RelayFlow, now: Instant) -> RelayDropReason? {
+    /// Adds a flow a verified token asked for to the table of its client's `transport`,
+    /// unless its next hop is of the other address family, the table is full, or its client's
+    /// IP is over the new-flow rate; returns why not.
+    private mutating func insertNewFlow(_ flow: RelayFlow, transport: ClientTransport = .udp, now: Instant) -> RelayDropReason? {
         guard flow.nextHop.ip.isIPv4 == sendsFromIPv4 else { return .addressFamily }
-        guard !flows.isFull else { return .flowTableFull }
+        guard !(transport == .udp ? flows.isFull : tcpBackboneFlows.isFull) else { return .flowTableFull }
         guard newFlowLimiter.allow(flow.client.ip, now: now) else { return .rateLimited }
-        guard flows.insert(flow) != nil else { return .flowTableFull }
+        let inserted = transport == .udp ? flows.insert(flow) : tcpBackboneFlows.insert(flow)
+        guard inserted != nil else { return .flowTableFull }
         return nil
     }
 
@@ -214,7 +225,8 @@ public struct RelayForwardingCore: ~Copyable {
     @inline(__always)
     private mutating func handleReply(_ datagram: UnsafeRawBufferPointer, from source: PeerAddress,
                                       now: Instant) -> RelayAction {
-        guard let (client, payloadOffset) = RelayEncapsulation.parse(datagram) else { return .drop(.badEncapsulation) }
+        guard let (client, transport, payloadOffset) = RelayEncapsulation.parse(datagram) else { return .drop(.badEncapsulation) }
+        guard transport == .udp else { return handleTCPBackboneReply(for: client, from: source, now: now) }
         guard let index = flows.index(of: client), let flow = flows[index], flow.nextHop == source else {
             return .drop(.noReturnFlow)
         }
@@ -227,14 +239,32 @@ public struct RelayForwardingCore: ~Copyable {
                                      direction: flow.nextHopIsPeerRelay ? .peerRelayToClient : .transceiverToClient))
     }
 
+    /// A transceiver's reply for a TCP client that came over the backbone: back to the peer
+    /// relay whose TCP worker holds the client's connection, header kept (with its TCP mark).
+    private mutating func handleTCPBackboneReply(for client: PeerAddress, from source: PeerAddress,
+                                                 now: Instant) -> RelayAction {
+        guard let index = tcpBackboneFlows.index(of: client), let flow = tcpBackboneFlows[index],
+              flow.nextHop == source, let returnHop = flow.returnHop else { return .drop(.noReturnFlow) }
+        tcpBackboneFlows.touch(index, now: now)
+        return .forward(RelayForward(socket: .backbonePort, destination: returnHop, framing: .unchanged,
+                                     direction: .transceiverToPeerRelay))
+    }
+
     /// Encapsulated client datagrams from a peer cluster's relay: a flow hit goes on to the
     /// transceiver as it is; a new client needs a Binding request whose token names this cluster.
+    /// UDP and TCP clients (the header's mark) are looked up and added in their own tables.
     private mutating func handleBackbone(_ datagram: UnsafeRawBufferPointer, from source: PeerAddress,
                                          now: Instant) -> RelayAction {
-        guard let (client, payloadOffset) = RelayEncapsulation.parse(datagram) else { return .drop(.badEncapsulation) }
-        if let index = flows.index(of: client), let flow = flows[index] {
+        guard let (client, transport, payloadOffset) = RelayEncapsulation.parse(datagram) else { return .drop(.badEncapsulation) }
+        if transport == .udp, let index = flows.index(of: client), let flow = flows[index] {
             guard flow.returnHop == source else { return .drop(.unknownFlow) }
             flows.touch(index, now: now)
+            return .forward(RelayForward(socket: .internalPort, destination: flow.nextHop, framing: .unchanged,
+                                         direction: .peerRelayToTransceiver))
+        }
+        if transport == .tcp, let index = tcpBackboneFlows.index(of: client), let flow = tcpBackboneFlows[index] {
+            guard flow.returnHop == source else { return .drop(.unknownFlow) }
+            tcpBackboneFlows.touch(index, now: now)
             return .forward(RelayForward(socket: .internalPort, destination: flow.nextHop, framing: .unchanged,
                                          direction: .peerRelayToTransceiver))
         }
@@ -245,7 +275,7 @@ public struct RelayForwardingCore: ~Copyable {
         guard let token = verifiedToken(in: payload, username: username) else { return .drop(.badToken) }
         guard token.cluster == cluster else { return .drop(.wrongCluster) }
         let flow = RelayFlow(client: client, nextHop: token.transceiver, returnHop: source, lastActivity: now)
-        if let refusal = insertNewFlow(flow, now: now) { return .drop(refusal) }
+        if let refusal = insertNewFlow(flow, transport: transport, now: now) { return .drop(refusal) }
         counts[RelayCounter.created(.backbone)] &+= 1
         return .forward(RelayForward(socket: .internalPort, destination: token.transceiver, framing: .unchanged,
                                      direction: .peerRelayToTransceiver))
@@ -253,9 +283,7 @@ public struct RelayForwardingCore: ~Copyable {
 
     /// The token in the first part of USERNAME (`serverUfrag:clientUfrag`, RFC 8445 §7.2.2).
     private func verifiedToken(in datagram: UnsafeRawBufferPointer, username: Range<Int>) -> RoutingToken? {
-        let value = UnsafeRawBufferPointer(rebasing: datagram[username])
-        let ufragEnd = value.firstIndex(of: UInt8(ascii: ":")) ?? value.endIndex
-        return RoutingToken.verify(UnsafeRawBufferPointer(rebasing: value[..<ufragEnd]), keyring: keyring)
+        RoutingToken.verify(usernameOf: datagram, at: username, keyring: keyring)
     }
 
     // MARK: Flow store
@@ -310,6 +338,15 @@ public struct RelayForwardingCore: ~Copyable {
             sweepCredit -= Double(budget)
             counts[RelayCounter.expired] &+= UInt64(flows.sweep(now: now, budget: budget))
         }
+        // The TCP table at the same pace: a whole pass per quarter of the idle timeout.
+        let tcpShare = Double(tcpBackboneFlows.capacity) / Double(flows.capacity)
+        tcpSweepCredit = min(tcpSweepCredit + Double(elapsed) * sweepSlotsPerNanosecond * tcpShare,
+                             Double(tcpBackboneFlows.capacity))
+        if tcpSweepCredit >= 1 {
+            let budget = Int(tcpSweepCredit)
+            tcpSweepCredit -= Double(budget)
+            counts[RelayCounter.expired] &+= UInt64(tcpBackboneFlows.sweep(now: now, budget: budget))
+        }
         if now.nanoseconds - lastPrune.nanoseconds >= 250_000_000 {
             lastPrune = now
             if !pendingLookups.isEmpty {
@@ -320,7 +357,7 @@ public struct RelayForwardingCore: ~Copyable {
                 newFlowLimiter.prune(now: now)
             }
         }
-        counts[RelayCounter.flows] = UInt64(flows.count)
+        counts[RelayCounter.flows] = UInt64(flows.count + tcpBackboneFlows.count)
     }
 
     /// When `handleTimeout(now:)` is next due: a tenth of the idle timeout after the last
@@ -332,7 +369,7 @@ public struct RelayForwardingCore: ~Copyable {
     // MARK: Counters
 
     /// Flows in the table now.
-    public var flowCount: Int { flows.count }
+    public var flowCount: Int { flows.count + tcpBackboneFlows.count }
 
     /// This core's counters (the flow gauge as of the last `handleTimeout(now:)`).
     public var statistics: RelayStatistics {

@@ -8,17 +8,27 @@ import Synchronization
 /// `parley_relay_bytes_forwarded_total{direction}`, `parley_relay_packets_dropped_total{reason}`,
 /// `parley_relay_flows`, `parley_relay_flows_created_total{source}`, `parley_relay_flows_expired_total`,
 /// `parley_relay_flow_lookups_requested_total`, `parley_relay_flow_restores_refused_total`, `parley_relay_flow_store_requests_total{operation,result}`,
-/// `parley_relay_flow_store_outages_total`, `parley_relay_flow_store_up`, `parley_relay_ready`,
-/// `parley_relay_key_reloads_total{result}`.
+/// `parley_relay_flow_store_outages_total`, `parley_relay_flow_store_up`, `parley_relay_ready`;
+/// for ICE-TCP: `parley_relay_tcp_connections`, `parley_relay_tcp_connections_accepted_total`,
+/// `parley_relay_tcp_connections_refused_total{reason}`, `parley_relay_tcp_connections_admitted_total`,
+/// `parley_relay_tcp_connections_closed_total{reason}`, `parley_relay_tcp_frames_received_total`,
+/// `parley_relay_tcp_frames_forwarded_total{direction}`, `parley_relay_tcp_bytes_forwarded_total{direction}`,
+/// `parley_relay_tcp_frames_dropped_total{reason}`; `parley_relay_key_reloads_total{result}`.
 final class RelayMetrics: Sendable {
     private struct Reported {
         var workerTotals: [UInt64]
+        var tcpTotals: [UInt64]
         var storeTotals: [UInt64]
         var outages: UInt64 = 0
     }
 
+    /// The directions a TCP worker forwards in.
+    private static let tcpDirections: [RelayDirection] = [.clientToTransceiver, .clientToPeerRelay, .transceiverToClient, .peerRelayToClient]
+
     let registry: PrometheusCollectorRegistry
     private let workerCounters: [Int: Counter]
+    private let tcpCounters: [Int: Counter]
+    private let tcpConnections: Gauge
     private let flows: Gauge
     private let storeCounters: [Counter]
     private let outages: Counter
@@ -50,6 +60,25 @@ final class RelayMetrics: Sendable {
         counters[RelayCounter.lookupsRequested] = registry.makeCounter(descriptor: named("parley_relay_flow_lookups_requested_total", "Flow-store lookups started for datagrams of unknown clients"))
         counters[RelayCounter.restoresRefused] = registry.makeCounter(descriptor: named("parley_relay_flow_restores_refused_total", "Flows from the flow store refused because their next hop is outside the transceiver networks"))
         workerCounters = counters
+        var tcp: [Int: Counter] = [:]
+        tcp[RelayTCPCounter.accepted] = registry.makeCounter(descriptor: named("parley_relay_tcp_connections_accepted_total", "ICE-TCP connections accepted on the public TCP port (refused ones included)"))
+        for reason in RelayTCPRefusal.allCases {
+            tcp[RelayTCPCounter.refused(reason)] = registry.makeCounter(descriptor: named("parley_relay_tcp_connections_refused_total", "ICE-TCP connections closed as they were accepted, by limit reached"), labels: [("reason", reason.label)])
+        }
+        tcp[RelayTCPCounter.admitted] = registry.makeCounter(descriptor: named("parley_relay_tcp_connections_admitted_total", "ICE-TCP connections whose first frame carried a verified routing token"))
+        for reason in RelayTCPCloseReason.allCases {
+            tcp[RelayTCPCounter.closed(reason)] = registry.makeCounter(descriptor: named("parley_relay_tcp_connections_closed_total", "ICE-TCP connections closed, by reason"), labels: [("reason", reason.label)])
+        }
+        tcp[RelayTCPCounter.framesReceived] = registry.makeCounter(descriptor: named("parley_relay_tcp_frames_received_total", "Complete RFC 4571 frames received from ICE-TCP clients"))
+        for direction in Self.tcpDirections {
+            tcp[RelayTCPCounter.forwarded(direction)] = registry.makeCounter(descriptor: named("parley_relay_tcp_frames_forwarded_total", "ICE-TCP frames passed on, by direction"), labels: [("direction", direction.label)])
+            tcp[RelayTCPCounter.forwardedBytes(direction)] = registry.makeCounter(descriptor: named("parley_relay_tcp_bytes_forwarded_total", "ICE-TCP bytes passed on, by direction"), labels: [("direction", direction.label)])
+        }
+        for reason in RelayTCPFrameDropReason.allCases {
+            tcp[RelayTCPCounter.dropped(reason)] = registry.makeCounter(descriptor: named("parley_relay_tcp_frames_dropped_total", "ICE-TCP frames dropped, by reason"), labels: [("reason", reason.label)])
+        }
+        tcpCounters = tcp
+        tcpConnections = registry.makeGauge(descriptor: named("parley_relay_tcp_connections", "Open ICE-TCP connections"))
         flows = registry.makeGauge(descriptor: named("parley_relay_flows", "Flows in the workers' tables"))
         storeCounters = FlowStoreBridge.Outcome.allCases.map { outcome in
             registry.makeCounter(
@@ -66,6 +95,7 @@ final class RelayMetrics: Sendable {
         keyReloadsApplied = keyReloads("applied")
         keyReloadsRejected = keyReloads("rejected")
         reported = Mutex(Reported(workerTotals: Array(repeating: 0, count: RelayCounter.count),
+                                  tcpTotals: Array(repeating: 0, count: RelayTCPCounter.count),
                                   storeTotals: Array(repeating: 0, count: FlowStoreBridge.Outcome.allCases.count)))
     }
 
@@ -77,10 +107,17 @@ final class RelayMetrics: Sendable {
     }
 
     /// Brings the Prometheus metrics up to date and renders them in the text format.
-    func exposition(statistics: RelayStatistics, store: FlowStoreBridge?, isReady: Bool) -> String {
+    func exposition(statistics: RelayStatistics, tcpStatistics: RelayTCPStatistics?, store: FlowStoreBridge?,
+                    isReady: Bool) -> String {
         reported.withLock { reported in
             for (index, counter) in workerCounters {
                 Self.advance(counter, to: statistics.values[index], from: &reported.workerTotals[index])
+            }
+            if let tcpStatistics {
+                for (index, counter) in tcpCounters {
+                    Self.advance(counter, to: tcpStatistics.values[index], from: &reported.tcpTotals[index])
+                }
+                tcpConnections.set(to: Double(tcpStatistics.connections))
             }
             flows.set(to: Double(statistics.flows))
             if let store {

@@ -58,6 +58,7 @@ public final class MediaEngine: Sendable {
                 tokenAddress: configuration.tokenAddress(forShard: index, boundAt: addresses[index]),
                 cluster: configuration.cluster, routingKeyring: configuration.routingKeyring,
                 candidates: configuration.candidates(forShardBoundAt: addresses[index]),
+                tcpCandidates: configuration.advertisedTCPAddresses,
                 relayNetworks: configuration.relayNetworks,
                 mediaMode: configuration.backend == .packetEcho ? .packetEcho : .decoded,
                 opusComplexity: Self.opusComplexity, controlAddress: configuration.controlAddress))

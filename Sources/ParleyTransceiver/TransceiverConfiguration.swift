@@ -56,6 +56,9 @@ public struct TransceiverConfiguration: Sendable {
     public var shards: Int
     /// Host candidates written into answers (RFC 8839 §5.1); each shard's own socket when empty.
     public var advertisedAddresses: [PeerAddress]
+    /// Relay TCP addresses written into answers as `tcptype passive` host candidates
+    /// (RFC 6544 §4.5), below the UDP ones: for clients whose network drops UDP. None by default.
+    public var advertisedTCPAddresses: [PeerAddress]
     /// New calls beyond this many get 503 with Retry-After.
     public var maxSessions: Int
     /// Accepted `Authorization: Bearer` keys; empty means open (allowed on loopback only).
@@ -86,6 +89,7 @@ public struct TransceiverConfiguration: Sendable {
         udpAddresses: [PeerAddress] = [],
         shards: Int = 1,
         advertisedAddresses: [PeerAddress] = [],
+        advertisedTCPAddresses: [PeerAddress] = [],
         maxSessions: Int = 1_000,
         bearerKeys: Set<String> = [],
         allowsBrowserServerKeys: Bool = false,
@@ -108,6 +112,7 @@ public struct TransceiverConfiguration: Sendable {
         self.udpAddresses = udpAddresses
         self.shards = shards
         self.advertisedAddresses = advertisedAddresses
+        self.advertisedTCPAddresses = advertisedTCPAddresses
         self.maxSessions = maxSessions
         self.bearerKeys = bearerKeys
         self.allowsBrowserServerKeys = allowsBrowserServerKeys

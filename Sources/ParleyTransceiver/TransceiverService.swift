@@ -69,7 +69,8 @@ struct MediaService: Service {
         for (shard, address) in addresses.enumerated() {
             logger.info("media socket bound", metadata: [
                 "shard": "\(shard)", "udp": "\(address)",
-                "candidates": "\(engine.configuration.candidates(forShardBoundAt: address))"])
+                "candidates": "\(engine.configuration.candidates(forShardBoundAt: address))",
+                "tcpCandidates": "\(engine.configuration.advertisedTCPAddresses)"])
         }
         try? await gracefulShutdown()
         let live = await engine.sessionCount

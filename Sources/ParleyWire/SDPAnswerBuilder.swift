@@ -9,6 +9,9 @@ public struct SDPAnswerParameters: Sendable {
     public var setup: DTLSSetup
     /// One host candidate is advertised per address, in order of preference.
     public var candidates: [PeerAddress]
+    /// One `tcptype passive` host candidate per address (RFC 6544 §4.5), in order of
+    /// preference, each below every UDP candidate.
+    public var tcpCandidates: [PeerAddress]
     public var sessionID: UInt64
     public var audioSSRC: UInt32
     public var cname: String
@@ -16,13 +19,14 @@ public struct SDPAnswerParameters: Sendable {
     public var acceptApplication: Bool
 
     public init(iceUfrag: String, icePassword: String, fingerprint: DTLSFingerprintLine, setup: DTLSSetup = .active,
-                candidates: [PeerAddress], sessionID: UInt64, audioSSRC: UInt32, cname: String,
-                acceptApplication: Bool = false) {
+                candidates: [PeerAddress], tcpCandidates: [PeerAddress] = [], sessionID: UInt64, audioSSRC: UInt32,
+                cname: String, acceptApplication: Bool = false) {
         self.iceUfrag = iceUfrag
         self.icePassword = icePassword
         self.fingerprint = fingerprint
         self.setup = setup
         self.candidates = candidates
+        self.tcpCandidates = tcpCandidates
         self.sessionID = sessionID
         self.audioSSRC = audioSSRC
         self.cname = cname
@@ -40,6 +44,8 @@ public struct SDPAnswerParameters: Sendable {
 public enum SDPAnswerBuilder {
     /// Candidate type preference for host candidates (RFC 8445 §5.1.2.2 recommends 126).
     public static let hostTypePreference: UInt8 = 126
+    /// RFC 6544 §4.2's direction preference for a passive host candidate.
+    public static let passiveDirectionPreference: UInt16 = 4
     /// `a=sctp-port` and `a=max-message-size` written for an accepted data channel (RFC 8841).
     public static let sctpPort: UInt16 = 5000
     public static let maxMessageSize = 262_144
@@ -132,18 +138,35 @@ public enum SDPAnswerBuilder {
                                    connection: SDPConnection(), attributes: attributes)
     }
 
-    /// One host candidate per address, then `a=end-of-candidates` (RFC 8840 §4.1): an ICE-lite
-    /// server knows all its candidates up front. Every accepted section carries them, so the
-    /// peer finds them whichever section it treats as BUNDLE-tagged.
+    /// One host candidate per address, then one `tcptype passive` host candidate per TCP
+    /// address, then `a=end-of-candidates` (RFC 8840 §4.1): an ICE-lite server knows all its
+    /// candidates up front. Every accepted section carries them, so the peer finds them
+    /// whichever section it treats as BUNDLE-tagged.
+    ///
+    /// A TCP candidate's local preference is RFC 6544 §4.2's `2^13 × direction-pref +
+    /// other-pref` with direction-pref 4 (passive host), at most 40,959, below every UDP
+    /// candidate's (65,535 down): a client that can reach the UDP port prefers it, and TCP
+    /// carries the call only where UDP fails. Its port is the relay's listening port, as a
+    /// passive candidate's must be (RFC 6544 §4.5); the foundation differs from the UDP ones
+    /// because the transport does (RFC 8445 §5.1.1.3).
     public static func candidateAttributes(_ parameters: SDPAnswerParameters) -> [SDPAttribute] {
-        let candidates = parameters.candidates.enumerated().map { index, address in
+        let udp = parameters.candidates.enumerated().map { index, address in
             let priority = SDPCandidate.priority(typePreference: hostTypePreference,
                                                  localPreference: UInt16(clamping: 65535 - index))
             let candidate = SDPCandidate(foundation: String(index + 1), priority: priority,
                                          address: address.ip.description, port: address.port, type: .host)
             return SDPAttribute("candidate", candidate.attributeValue)
         }
-        return candidates + [SDPAttribute("end-of-candidates")]
+        let tcp = parameters.tcpCandidates.enumerated().map { index, address in
+            let otherPreference = 8191 - min(index, 8191)
+            let priority = SDPCandidate.priority(typePreference: hostTypePreference,
+                                                 localPreference: passiveDirectionPreference << 13 | UInt16(otherPreference))
+            let candidate = SDPCandidate(foundation: String(parameters.candidates.count + index + 1), transport: "tcp",
+                                         priority: priority, address: address.ip.description, port: address.port,
+                                         type: .host, extensions: [.init(name: "tcptype", value: "passive")])
+            return SDPAttribute("candidate", candidate.attributeValue)
+        }
+        return udp + tcp + [SDPAttribute("end-of-candidates")]
     }
 
     /// A rejected section (RFC 8829 §5.3.1): port 0, the offered proto and formats, `a=mid` only.

@@ -27,6 +27,10 @@ struct TransceiverOptions: ParsableArguments {
     @Option(help: "An address written into answers as a host candidate, IP:PORT (repeatable; default: each shard's own UDP address).")
     var advertise: [PeerAddressArgument] = []
 
+    @Option(name: .customLong("advertise-tcp"),
+            help: "A relay's public TCP address (its --public-tcp), written into answers as a 'tcptype passive' host candidate below the UDP ones, IP:PORT (repeatable).")
+    var advertiseTCP: [PeerAddressArgument] = []
+
     @Option(help: "New calls beyond this many get 503.")
     var maxSessions: Int = 1_000
 
@@ -101,7 +105,8 @@ struct TransceiverOptions: ParsableArguments {
         } ?? Set()
         return TransceiverConfiguration(
             httpAddress: http.address, udpAddress: udpAddresses[0], udpAddresses: udpAddresses, shards: try shardCount(),
-            advertisedAddresses: advertise.map(\.address), maxSessions: maxSessions,
+            advertisedAddresses: advertise.map(\.address), advertisedTCPAddresses: advertiseTCP.map(\.address),
+            maxSessions: maxSessions,
             bearerKeys: Set(apiKey).union(environmentKeys).union(fileKeys), allowsBrowserServerKeys: allowBrowserApiKeys,
             drainDeadline: .seconds(drainSeconds),
             backend: backend.kind,

@@ -9,10 +9,29 @@ import ParleyWire
 struct RelayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "relay",
-        abstract: "Steer clients' UDP to transceivers by the routing token in the first STUN check (docs/relay.md).")
+        abstract: "Steer clients' UDP (and ICE-TCP) to transceivers by the routing token in the first STUN check (docs/relay.md).")
 
     @Option(name: .customLong("public"), help: "The public UDP address clients send to, IP:PORT.")
     var publicAddress: PeerAddressArgument = .init(PeerAddress("0.0.0.0:3478")!)
+
+    @Option(name: .customLong("public-tcp"),
+            help: "A public TCP address for ICE-TCP clients (RFC 6544), IP:PORT, e.g. 0.0.0.0:443 for networks that drop UDP (default: none).")
+    var publicTCPAddress: PeerAddressArgument?
+
+    @Option(name: .customLong("tcp-workers"), help: "TCP worker threads (event loops), each with its own listening socket on --public-tcp.")
+    var tcpWorkers: Int = 1
+
+    @Option(name: .customLong("max-tcp-connections-per-worker"), help: "The cap on each TCP worker's open connections.")
+    var maxTCPConnectionsPerWorker: Int = 10_000
+
+    @Option(name: .customLong("max-tcp-connections-per-source"), help: "Open TCP connections one source IP may hold on one TCP worker.")
+    var maxTCPConnectionsPerSource: Int = 100
+
+    @Option(name: .customLong("tcp-first-frame-timeout"), help: "Seconds a TCP connection has to deliver its first frame (the routing token's Binding request).")
+    var tcpFirstFrameTimeout: Double = 10
+
+    @Option(name: .customLong("tcp-send-queue-bytes"), help: "Bytes of replies one TCP connection may have waiting in the relay; later ones are dropped and counted.")
+    var tcpSendQueueBytes: Int = 16_384
 
     @Option(name: .customLong("internal"),
             help: "Internal IP the workers send to transceivers from (ephemeral ports), and the backbone port peer relays send to, IP:PORT.")
@@ -68,8 +87,12 @@ struct RelayCommand: AsyncParsableCommand {
         guard flowIdleTimeout > 0, drainSeconds >= 0 else {
             throw ValidationError("--flow-idle-timeout must be positive and --drain-seconds not negative")
         }
+        guard tcpWorkers >= 1, maxTCPConnectionsPerWorker >= 1, maxTCPConnectionsPerSource >= 1,
+              tcpFirstFrameTimeout > 0, tcpSendQueueBytes >= 2 + 1_500 else {
+            throw ValidationError("--tcp-workers and the TCP connection limits must be at least 1, --tcp-first-frame-timeout positive, --tcp-send-queue-bytes at least one frame (1,502)")
+        }
         if let admin = admin?.address, !admin.ip.isLoopback,
-           admin.ip.isUnspecified || admin.ip == publicAddress.address.ip {
+           admin.ip.isUnspecified || admin.ip == publicAddress.address.ip || admin.ip == publicTCPAddress?.address.ip {
             // /metrics and /readyz tell strangers how loaded the relay is and when it drains.
             throw ValidationError("--admin \(admin) would be reachable on the public address: give an internal IP (the pod's) or a loopback one")
         }
@@ -82,6 +105,9 @@ struct RelayCommand: AsyncParsableCommand {
         }
         return RelayConfiguration(
             publicAddress: publicAddress.address, internalAddress: internalAddress.address,
+            publicTCPAddress: publicTCPAddress?.address, tcpWorkers: tcpWorkers,
+            maxTCPConnectionsPerWorker: maxTCPConnectionsPerWorker, maxTCPConnectionsPerSource: maxTCPConnectionsPerSource,
+            tcpFirstFrameTimeout: .milliseconds(Int64(tcpFirstFrameTimeout * 1_000)), tcpSendQueueBytes: tcpSendQueueBytes,
             workers: workers ?? CPUBudget.available(), pinsWorkers: pin, cluster: cluster, peerClusters: peers,
             flowIdleTimeout: .milliseconds(Int64(flowIdleTimeout * 1_000)), maxFlowsPerWorker: maxFlowsPerWorker,
             newFlowsPerSecondPerSource: newFlowsPerSecond, newFlowBurstPerSource: newFlowBurst,

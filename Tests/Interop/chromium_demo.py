@@ -146,7 +146,10 @@ def has_session_updated(status: dict) -> bool:
     return any(event.get("type") == "session.updated" for event in status.get("events") or [])
 
 
-def drive(driver: WebDriver, page: str, timeout: float, require_events: bool) -> dict:
+def drive(driver: WebDriver, page: str, timeout: float, require_events: bool, min_audio_energy: float = 0.0) -> dict:
+    """Clicks Connect and waits for DTLS, received audio energy above `min_audio_energy`
+    (getStats totalAudioEnergy: the mean square of the samples times seconds) and, with
+    `require_events`, session.updated; then hangs up."""
     driver.open(page)
     driver.click("#connect")
     deadline = time.monotonic() + timeout
@@ -155,7 +158,7 @@ def drive(driver: WebDriver, page: str, timeout: float, require_events: bool) ->
         status = driver.script("return window.parleyStatus") or {}
         if status.get("error") or status.get("state") == "failed":
             break
-        if status.get("dtlsState") == "connected" and (status.get("inboundAudioEnergy") or 0) > 0 \
+        if status.get("dtlsState") == "connected" and (status.get("inboundAudioEnergy") or 0) > min_audio_energy \
                 and (has_session_updated(status) or not require_events):
             break
         time.sleep(0.2)
@@ -166,14 +169,14 @@ def drive(driver: WebDriver, page: str, timeout: float, require_events: bool) ->
     return result
 
 
-def verdict(result: dict, timeout: float, require_events: bool) -> str:
+def verdict(result: dict, timeout: float, require_events: bool, min_audio_energy: float = 0.0) -> str:
     status = result.get("status") or {}
     if status.get("error"):
         return f"page reported an error: {status['error']}"
     if status.get("dtlsState") != "connected":
         return f"DTLS not connected within {timeout:.0f} s (state {status.get('state')}, ICE {status.get('iceState')}, DTLS {status.get('dtlsState')})"
-    if not (status.get("inboundAudioEnergy") or 0) > 0:
-        return f"no non-silent audio received within {timeout:.0f} s (timings {status.get('timings')})"
+    if not (status.get("inboundAudioEnergy") or 0) > min_audio_energy:
+        return f"received audio energy {status.get('inboundAudioEnergy')} not above {min_audio_energy} within {timeout:.0f} s (timings {status.get('timings')})"
     if require_events and not has_session_updated(status):
         return f"no session.updated on the oai-events channel within {timeout:.0f} s (events {status.get('events')})"
     if result.get("after_hangup") != "closed":

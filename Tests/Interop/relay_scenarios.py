@@ -17,6 +17,14 @@ Scenarios (all by default, or --scenario NAME, repeatable):
   key-rotation      routing keys and API keys rotated by rewriting their files, as a Secret
                     update does: calls through the relay work at each step with no restart,
                     old API keys stop working, a file that would open the API is refused
+  tcp-hostile       the relay's TCP port (ICE-TCP): the answer's tcptype passive candidate
+                    takes a real check; a bad first frame, a forged token, an oversize frame
+                    and a slow sender are closed with nothing sent back; a flood of
+                    connections from nine sources is bounded by the per-source limit while an
+                    aiortc call over UDP through the same relay still hears its tone; each
+                    case's relay counter moves
+  tcp-two-clusters  an ICE-TCP check whose token names cluster B enters cluster A's TCP port,
+                    crosses the backbone and is answered on the same connection
 
 Every process is started on free ports and stopped by PID. Prints one JSON line per
 scenario; exit 0 when all pass."""
@@ -31,9 +39,13 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 
+from aioice import stun
+
+import ice_tcp
 import peers
 import tone_echo
 
@@ -154,6 +166,13 @@ def wait_for(condition, seconds: float, message: str) -> None:
 
 def metric(url: str, name: str) -> float:
     return peers.metric_sum(peers.read_metrics(url), name)
+
+
+def labelled(url: str, name: str, label: str, value: str) -> float:
+    """One labelled sample of a relay metric (0 when absent)."""
+    wanted = f'{label}="{value}"'
+    return sum(float(line.rsplit(None, 1)[-1]) for line in peers.read_metrics(url).splitlines()
+               if line.startswith(name + "{") and wanted in line)
 
 
 def udp_ports(count: int) -> list:
@@ -435,6 +454,128 @@ async def offer_sdp() -> str:
     sdp = pc.localDescription.sdp
     await pc.close()
     return sdp
+def tcp_hostile(parley: str) -> dict:
+    with Stack(parley) as stack:
+        public, backbone = udp_ports(2)
+        tcp_port, admin = peers.free_port(), peers.free_port()
+        per_source = 20
+        stack.relay("relay", public, backbone, admin,
+                    ["--public-tcp", f"127.0.0.1:{tcp_port}", "--max-tcp-connections-per-source", str(per_source),
+                     "--tcp-first-frame-timeout", "2"])
+        url = stack.transceiver("transceiver", public, ["--advertise-tcp", f"127.0.0.1:{tcp_port}"])
+        metrics = f"http://127.0.0.1:{admin}"
+        reasons = []
+        call = asyncio.run(ice_tcp.signal(url))
+        candidates = ice_tcp.tcp_candidates(call.answer)
+        if candidates != [("127.0.0.1", tcp_port)]:
+            reasons.append(f"answer's TCP candidates {candidates}, expected the relay's 127.0.0.1:{tcp_port}")
+        address = ("127.0.0.1", tcp_port)
+        good = ice_tcp.check(call, address)
+        peers.delete_call(call.location)
+
+        # A forged token: the answer's ufrag with its last character changed (MAC or spelling wrong).
+        ufrag = ice_tcp.answer_field(call.answer, "ice-ufrag")
+        forged = stun.Message(message_method=stun.Method.BINDING, message_class=stun.Class.REQUEST)
+        forged.attributes["USERNAME"] = ufrag[:-1] + ("A" if ufrag[-1] != "A" else "B") + ":x"
+        forged.add_fingerprint()
+        request, _, _ = ice_tcp.binding_request(call)
+        cases = {
+            "not_binding_request": ice_tcp.silently_closed(address, ice_tcp.frame(os.urandom(120))),
+            "bad_token": ice_tcp.silently_closed(address, ice_tcp.frame(bytes(forged))),
+            "oversize_frame": ice_tcp.silently_closed(address, b"\xff\xff" + bytes(200)),
+            # 40 of the request's bytes, one every 100 ms: never a whole frame.
+            "first_frame_timeout": ice_tcp.silently_closed(address, ice_tcp.frame(request)[:40], trickle=0.1, timeout=8),
+        }
+        for reason, outcome in cases.items():
+            if not outcome["closed"] or outcome["bytes_back"]:
+                reasons.append(f"{reason}: {outcome}")
+
+        # The flood, while a UDP call runs through the same relay.
+        stop = threading.Event()
+        flood = {"cycles": 0, "held": 0}
+
+        def churn(source: str) -> None:
+            while not stop.is_set():
+                try:
+                    ice_tcp.silently_closed(address, ice_tcp.frame(os.urandom(64)), timeout=2, source=source)
+                    flood["cycles"] += 1
+                except OSError:
+                    pass
+
+        held = []
+
+        def hold() -> None:
+            for _ in range(per_source * 2):
+                sock = peers.socket.socket(peers.socket.AF_INET, peers.socket.SOCK_STREAM)
+                sock.bind(("127.0.0.10", 0))
+                sock.connect(address)
+                held.append(sock)
+            flood["held"] = len(held)
+
+        threads = [threading.Thread(target=churn, args=(f"127.0.0.{index}",)) for index in range(2, 10)]
+        threads.append(threading.Thread(target=hold))
+        for thread in threads:
+            thread.start()
+        udp_call = run_script("tone_echo.py", "--url", url, "--freq", "700", "--seconds", "4")
+        stop.set()
+        for thread in threads:
+            thread.join(10)
+        time.sleep(0.5)  # held connections past the limit are closed by now; counters published
+        held_open = 0
+        for sock in held:
+            sock.setblocking(False)
+            try:
+                held_open += 0 if sock.recv(1) == b"" else 1
+            except BlockingIOError:
+                held_open += 1
+            except OSError:
+                pass
+            sock.close()
+        if udp_call["exit"]:
+            reasons.append(f"UDP call during the TCP flood: {udp_call.get('reason')}")
+        counters = {reason: labelled(metrics, "parley_relay_tcp_connections_closed_total", "reason", reason)
+                    for reason in cases}
+        counters["source_limit"] = labelled(metrics, "parley_relay_tcp_connections_refused_total", "reason", "source_limit")
+        counters["admitted"] = metric(metrics, "parley_relay_tcp_connections_admitted_total")
+        for reason in cases:
+            if counters[reason] < 1:
+                reasons.append(f"parley_relay_tcp_connections_closed_total{{reason={reason}}} did not move")
+        if counters["not_binding_request"] < flood["cycles"]:
+            reasons.append(f"{flood['cycles']} garbage connections, only {counters['not_binding_request']} counted")
+        if counters["source_limit"] < per_source or held_open > per_source:
+            reasons.append(f"{flood['held']} connections from one source: {held_open} stayed open, "
+                           f"{counters['source_limit']} refused (limit {per_source})")
+        return {"ice_tcp_check": good, "hostile": cases, "flood_cycles": flood["cycles"],
+                "held_from_one_source": flood["held"], "held_still_open": held_open,
+                "udp_call_during_flood": {key: udp_call.get(key) for key in ("pass", "dominant_hz", "received_rms_dbfs")},
+                "relay_counters": counters, "reason": "; ".join(reasons) or None}
+
+
+def tcp_two_clusters(parley: str) -> dict:
+    with Stack(parley) as stack:
+        public_a, backbone_a, public_b, backbone_b = udp_ports(4)
+        tcp_a, admin_a = peers.free_port(), peers.free_port()
+        stack.relay("relay-a", public_a, backbone_a, admin_a,
+                    ["--cluster", "1", "--peer-cluster", f"2=127.0.0.1:{backbone_b}", "--public-tcp", f"127.0.0.1:{tcp_a}"])
+        stack.relay("relay-b", public_b, backbone_b, peers.free_port(),
+                    ["--cluster", "2", "--peer-cluster", f"1=127.0.0.1:{backbone_a}"])
+        # The transceiver is in cluster B but tells clients to use relay A's TCP port.
+        url = stack.transceiver("transceiver-b", public_a, ["--cluster", "2", "--advertise-tcp", f"127.0.0.1:{tcp_a}"])
+        call = asyncio.run(ice_tcp.signal(url))
+        reasons = []
+        try:
+            result = ice_tcp.check(call, ("127.0.0.1", tcp_a))
+        except (peers.PeerError, OSError) as error:
+            result = None
+            reasons.append(f"ICE-TCP check through relay A to cluster B: {error}")
+        peers.delete_call(call.location)
+        time.sleep(0.3)  # the TCP worker publishes its counters every 100 ms
+        metrics = f"http://127.0.0.1:{admin_a}"
+        crossed = {direction: labelled(metrics, "parley_relay_tcp_frames_forwarded_total", "direction", direction)
+                   for direction in ("client_to_peer_relay", "peer_relay_to_client")}
+        if not all(crossed.values()):
+            reasons.append(f"relay A's TCP worker did not use the backbone both ways: {crossed}")
+        return {"ice_tcp_check": result, "relay_a_tcp_forwarded": crossed, "reason": "; ".join(reasons) or None}
 
 
 SCENARIOS = {
@@ -445,6 +586,8 @@ SCENARIOS = {
     "hostile": hostile,
     "two-clusters": two_clusters,
     "key-rotation": key_rotation,
+    "tcp-hostile": tcp_hostile,
+    "tcp-two-clusters": tcp_two_clusters,
 }
 
 

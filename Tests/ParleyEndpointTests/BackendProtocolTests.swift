@@ -15,7 +15,7 @@ import Testing
         #expect(harness.run(until: { !backend.edgeEvents.isEmpty }, limit: .seconds(2)))
         let connected = try #require(backend.edgeEvents.first)
         #expect(connected.type == "parley.call.connected")
-        #expect(connected["address_family"] == "ipv4" && connected["via_relay"] == false)
+        #expect(connected["address_family"] == "ipv4" && connected["via_relay"] == false && connected["transport"] == "udp")
         #expect(backend.edgeEvents.filter { $0.type == "parley.link.stats" }.isEmpty)
         // The caller's audio flows; every 5 s the backend gets the link as the edge sees it.
         #expect(harness.run(until: { backend.edgeEvents.filter { $0.type == "parley.link.stats" }.count >= 2 }, limit: .seconds(11)))

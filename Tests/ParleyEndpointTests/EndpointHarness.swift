@@ -178,7 +178,7 @@ final class RelayHost: SimulatedHost {
         if destination == publicAddress {
             queue.append(SimulatedTransmit(source: current, destination: endpoint,
                                            payload: RelayEncapsulation.encapsulate(payload, client: source)))
-        } else if let (client, inner) = RelayEncapsulation.parse(payload) {
+        } else if let (client, _, inner) = RelayEncapsulation.parse(payload) {
             queue.append(SimulatedTransmit(source: publicAddress, destination: client, payload: Array(inner)))
         }
     }

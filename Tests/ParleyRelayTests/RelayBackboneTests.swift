@@ -16,7 +16,7 @@ struct RelayBackboneTests {
         client.send(request, to: entry.relay.publicAddress)
 
         let relayed = try #require(await owner.transceiver.receive())
-        let (clientAddress, payload) = try #require(RelayEncapsulation.parse(relayed.bytes))
+        let (clientAddress, _, payload) = try #require(RelayEncapsulation.parse(relayed.bytes))
         #expect(clientAddress == client.address)
         #expect(Array(payload) == request)
         #expect(owner.relay.internalAddresses.contains(relayed.source))

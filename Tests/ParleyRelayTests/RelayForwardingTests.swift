@@ -14,7 +14,7 @@ struct RelayForwardingTests {
         client.send(request, to: harness.relay.publicAddress)
 
         let relayed = try #require(await harness.transceiver.receive())
-        let (clientAddress, payload) = try #require(RelayEncapsulation.parse(relayed.bytes))
+        let (clientAddress, _, payload) = try #require(RelayEncapsulation.parse(relayed.bytes))
         #expect(clientAddress == client.address)
         #expect(Array(payload) == request)
         #expect(harness.relay.internalAddresses.contains(relayed.source))

@@ -13,9 +13,11 @@ struct RelayHarness: Sendable {
 
     init(workers: Int = 2, cluster: UInt16 = 0, peerClusters: [UInt16: PeerAddress] = [:],
          idleTimeout: Duration = .seconds(30), newFlowsPerSecond: Double = 50, newFlowBurst: Double = 100,
-         maxFlowsPerWorker: Int = 1_000, store: (any FlowStore)? = MemoryFlowStore(), pins: Bool = false) throws {
+         maxFlowsPerWorker: Int = 1_000, store: (any FlowStore)? = MemoryFlowStore(), pins: Bool = false,
+         acceptsTCP: Bool = false, tcpSendQueueBytes: Int = 16_384) throws {
         let configuration = RelayConfiguration(
             publicAddress: PeerAddress("127.0.0.1:0")!, internalAddress: PeerAddress("127.0.0.1:0")!,
+            publicTCPAddress: acceptsTCP ? PeerAddress("127.0.0.1:0")! : nil, tcpSendQueueBytes: tcpSendQueueBytes,
             workers: workers, pinsWorkers: pins, cluster: cluster, peerClusters: peerClusters,
             flowIdleTimeout: idleTimeout, maxFlowsPerWorker: maxFlowsPerWorker,
             newFlowsPerSecondPerSource: newFlowsPerSecond, newFlowBurstPerSource: newFlowBurst,
@@ -39,6 +41,15 @@ struct RelayHarness: Sendable {
             try? await Task.sleep(for: .milliseconds(10))
         }
         return condition(relay.statistics())
+    }
+
+    /// Waits (up to ten seconds) until the TCP workers' published counters satisfy `condition`.
+    func eventuallyTCP(_ condition: (RelayTCPStatistics) -> Bool) async -> Bool {
+        for _ in 0..<1_000 {
+            if let statistics = relay.tcpStatistics(), condition(statistics) { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return relay.tcpStatistics().map(condition) ?? false
     }
 }
 

@@ -25,6 +25,19 @@ func encapsulationRoundTrips(client: PeerAddress, headerLength: Int) throws {
     #expect(RelayEncapsulation.parse(header)?.payload.isEmpty == true)
 }
 
+/// The TCP mark (docs/relay-encapsulation.md): bit 3 of the second byte, free in families 4
+/// and 6; without it a header reads as UDP, as every header did before.
+@Test(arguments: [(PeerAddress("192.0.2.7:4660")!, UInt8(0x1C)), (PeerAddress("[2001:db8::7]:443")!, UInt8(0x1E))])
+func tcpClientsAreMarkedInTheSecondByte(client: PeerAddress, secondByte: UInt8) throws {
+    let datagram = RelayEncapsulation.encapsulate(payload, client: client, transport: .tcp)
+    #expect(datagram[1] == secondByte)
+    let parsed = try #require(RelayEncapsulation.parse(datagram))
+    #expect(parsed.client == client && parsed.transport == .tcp && Array(parsed.payload) == payload)
+    #expect(RelayEncapsulation.parse(RelayEncapsulation.encapsulate(payload, client: client))?.transport == .udp)
+    // A reader that predates the mark took the low nibble as the family: 12 or 14, rejected.
+    #expect(![4, 6].contains(datagram[1] & 0x0F))
+}
+
 @Test func writeHeaderRefusesAShortBuffer() {
     var buffer = [UInt8](repeating: 0, count: 19)
     let written = buffer.withUnsafeMutableBytes {
@@ -64,7 +77,7 @@ func encapsulationRoundTrips(client: PeerAddress, headerLength: Int) throws {
         let parsed = RelayEncapsulation.parse(datagram)
         if let parsed {
             #expect(parsed.payload.count == datagram.count - RelayEncapsulation.headerLength(for: parsed.client))
-            #expect(RelayEncapsulation.encapsulate(Array(parsed.payload), client: parsed.client) == datagram)
+            #expect(RelayEncapsulation.encapsulate(Array(parsed.payload), client: parsed.client, transport: parsed.transport) == datagram)
         }
     }
 }

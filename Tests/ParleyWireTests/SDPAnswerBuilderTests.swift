@@ -102,6 +102,27 @@ func answerFollowsJSEPRules(name: String, acceptApplication: Bool) throws {
     #expect(lines.filter { $0 == "a=end-of-candidates" }.count == 1)
 }
 
+/// RFC 6544: a relay's TCP port appears as a `tcptype passive` host candidate, after the UDP
+/// ones and below all of them, with RFC 6544 §4.2's local preference (direction 4, passive).
+@Test func tcpCandidatesArePassiveAndBelowEveryUDPCandidate() throws {
+    let offer = try SDPOffer(parsing: SDPFixtures.chromium)
+    var parameters = SDPFixtures.serverParameters
+    parameters.tcpCandidates = [PeerAddress("198.51.100.10:443")!, PeerAddress("[2001:db8::10]:443")!]
+    let text = SDPAnswerBuilder.answer(to: offer, with: parameters)
+    let lines = text.split(separator: "\r\n").map(String.init)
+    #expect(lines.contains("a=candidate:3 1 tcp \(126 << 24 + (4 << 13 + 8191) << 8 + 255) 198.51.100.10 443 typ host tcptype passive"))
+    #expect(lines.contains("a=candidate:4 1 tcp \(126 << 24 + (4 << 13 + 8190) << 8 + 255) 2001:db8::10 443 typ host tcptype passive"))
+
+    let answer = try SDPAnswer(parsing: text)
+    let udp = answer.candidates.filter { $0.transport == "udp" }
+    let tcp = answer.candidates.filter { $0.transport == "tcp" }
+    #expect(udp.count == 2 && tcp.count == 2)
+    #expect(tcp.allSatisfy { $0.extensions == [SDPCandidate.Extension(name: "tcptype", value: "passive")] && $0.type == .host })
+    #expect(tcp.map(\.peerAddress) == parameters.tcpCandidates)
+    #expect(tcp.map(\.priority).max()! < udp.map(\.priority).min()!)
+    #expect(Set(answer.candidates.map(\.foundation)).count == 4)
+}
+
 @Test(arguments: [(MediaDirection.sendrecv, MediaDirection.sendrecv), (.sendonly, .recvonly), (.recvonly, .sendonly), (.inactive, .inactive)])
 func answerMirrorsTheOfferedDirection(offered: MediaDirection, answered: MediaDirection) throws {
     let text = SDPFixtures.replacingLine(SDPFixtures.safari, "a=sendrecv", with: "a=\(offered)")
