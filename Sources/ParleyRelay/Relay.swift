@@ -165,7 +165,7 @@ public final class Relay: Sendable {
                 worker.start(cpu: cpu, configuration: configuration, keyring: keyring.withLock { $0 }, store: store)
             }
             for worker in tcpWorkers {
-                worker.start(configuration: configuration, keyring: keyring)
+                worker.start(configuration: configuration, keyring: keyring.withLock { $0 })
             }
             let storeTask = store.map { store in
                 Task { [workers] in
