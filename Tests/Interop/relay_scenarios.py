@@ -377,7 +377,7 @@ def two_clusters(parley: str) -> dict:
                 "reason": None if result["exit"] == 0 else result.get("reason")}
 
 
-def labelled(url: str, name: str, label: str) -> float:
+def series_value(url: str, name: str, label: str) -> float:
     """The value of metric `name` on the series carrying `label` (e.g. 'result="applied"')."""
     total = 0.0
     for line in peers.read_metrics(url).splitlines():
@@ -413,8 +413,8 @@ def key_rotation(parley: str) -> dict:
                 reasons.append(f"call {step}: {result.get('reason')}")
 
         def reloaded(count: int, what: str) -> None:
-            wait_for(lambda: labelled(admin, "parley_relay_key_reloads_total", 'result="applied"') >= count
-                     and labelled(url, "parley_secret_reloads_total", 'secret="routing_keys",result="applied"') >= count,
+            wait_for(lambda: series_value(admin, "parley_relay_key_reloads_total", 'result="applied"') >= count
+                     and series_value(url, "parley_secret_reloads_total", 'secret="routing_keys",result="applied"') >= count,
                      5, f"routing keys not reloaded ({what})")
 
         def status(key: str) -> int:
@@ -435,11 +435,11 @@ def key_rotation(parley: str) -> dict:
 
         api = {"sk-one before": status("sk-one")}
         write_secret(api_keys, "sk-two\n")
-        wait_for(lambda: labelled(keyed, "parley_secret_reloads_total", 'secret="api_keys",result="applied"') >= 1,
+        wait_for(lambda: series_value(keyed, "parley_secret_reloads_total", 'secret="api_keys",result="applied"') >= 1,
                  5, "API keys not reloaded")
         api.update({"sk-one after": status("sk-one"), "sk-two after": status("sk-two")})
         write_secret(api_keys, "# emptied by mistake\n")
-        wait_for(lambda: labelled(keyed, "parley_secret_reloads_total", 'secret="api_keys",result="rejected"') >= 1,
+        wait_for(lambda: series_value(keyed, "parley_secret_reloads_total", 'secret="api_keys",result="rejected"') >= 1,
                  5, "an emptied API key file was not refused")
         api["sk-two after emptied file"] = status("sk-two")
         if api != {"sk-one before": 201, "sk-one after": 401, "sk-two after": 201, "sk-two after emptied file": 201}:
