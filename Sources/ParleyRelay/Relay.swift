@@ -136,9 +136,10 @@ public final class Relay: Sendable {
     }
 
     /// Replaces the routing keys (`text` as in a keys file, docs/routing-token.md) without a
-    /// restart: every worker verifies new flows with them from its next loop turn; admitted
-    /// flows keep forwarding. Text that does not load is refused, the old keys stay, and the
-    /// attempt is counted either way (`parley_relay_key_reloads_total{result}`).
+    /// restart: every UDP worker verifies new flows with them from its next loop turn, every
+    /// TCP worker new connections from its next event-loop task; admitted flows and
+    /// connections keep forwarding. Text that does not load is refused, the old keys stay,
+    /// and the attempt is counted either way (`parley_relay_key_reloads_total{result}`).
     public func reloadRoutingKeys(text: String) throws -> RoutingKeyring {
         let replacement: RoutingKeyring
         do {
@@ -150,6 +151,7 @@ public final class Relay: Sendable {
         keyring.withLock { keyring in
             keyring = replacement
             for worker in workers { worker.deliver(replacement) }
+            for worker in tcpWorkers { worker.deliver(replacement) }
         }
         metrics.keyReloadsApplied.increment()
         return replacement
@@ -164,8 +166,10 @@ public final class Relay: Sendable {
                 let cpu = cpus.isEmpty ? nil : cpus[worker.index % cpus.count]
                 worker.start(cpu: cpu, configuration: configuration, keyring: keyring.withLock { $0 }, store: store)
             }
-            for worker in tcpWorkers {
-                worker.start(configuration: configuration, keyring: keyring.withLock { $0 })
+            // Under the keyring lock: a rotation delivered from now on reaches each TCP loop
+            // after its start.
+            keyring.withLock { keyring in
+                for worker in tcpWorkers { worker.start(configuration: configuration, keyring: keyring) }
             }
             let storeTask = store.map { store in
                 Task { [workers] in

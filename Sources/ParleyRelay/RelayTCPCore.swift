@@ -66,7 +66,7 @@ public struct RelayTCPCore: ~Copyable {
         let length: Int
     }
 
-    private let keyring: RoutingKeyring
+    private var keyring: RoutingKeyring
     private let cluster: UInt16
     private let peerClusters: [UInt16: PeerAddress]
     private let sendsFromIPv4: Bool
@@ -85,6 +85,12 @@ public struct RelayTCPCore: ~Copyable {
     private var closing = FIFO<RelayTCPConnectionID>()
     private var lastSweep: Instant
     private let counts: UnsafeMutablePointer<UInt64>
+
+    /// Verifies first frames with `keyring` from now on (a rotation, docs/routing-token.md):
+    /// admitted connections keep forwarding, only new connections' first frames are checked.
+    public mutating func replaceKeyring(_ keyring: RoutingKeyring) {
+        self.keyring = keyring
+    }
 
     /// A TCP worker's core for `configuration` (its connection limits and timeouts, the
     /// cluster and peer clusters, the internal address's family).

@@ -76,6 +76,14 @@ final class RelayTCPWorker: Sendable {
         }
     }
 
+    /// Verifies new connections' first frames with `keyring` once the loop gets to it;
+    /// connections already admitted are not touched. Delivered after `start` (the relay
+    /// orders the two under its keyring lock), so the loop runs the start first.
+    func deliver(_ keyring: RoutingKeyring) {
+        let box = state
+        eventLoop.execute { box.value?.core.replaceKeyring(keyring) }
+    }
+
     /// Stops taking connections, closes every connection and the internal socket, and waits
     /// until they are closed.
     func stop() async {

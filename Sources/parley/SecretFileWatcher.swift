@@ -20,10 +20,20 @@ struct SecretFileWatcher: Service {
     let interval: Duration
     let logger: Logger
 
+    /// Watches until graceful shutdown, which ends the wait between reads at once (a process
+    /// told to stop must not sit out the rest of an interval).
     func run() async throws {
+        try? await cancelWhenGracefulShutdown { await watch() }
+    }
+
+    private func watch() async {
         var applied = files.map { try? String(contentsOfFile: $0.path, encoding: .utf8) }
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: interval)
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: interval)
+            } catch {
+                return
+            }
             for (index, file) in files.enumerated() {
                 let text: String
                 do {

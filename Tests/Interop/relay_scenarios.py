@@ -15,8 +15,10 @@ Scenarios (all by default, or --scenario NAME, repeatable):
                     relay: nothing answered, relay drop counters move, a new call works
   two-clusters      a call whose token names cluster B enters cluster A's relay and works
   key-rotation      routing keys and API keys rotated by rewriting their files, as a Secret
-                    update does: calls through the relay work at each step with no restart,
-                    old API keys stop working, a file that would open the API is refused
+                    update does: calls through the relay (UDP, and ICE-TCP checks through
+                    its TCP port) work at each step with no restart, old API keys stop
+                    working, a file that would open the API is refused; a process that
+                    watches its files still exits at once on SIGTERM
   tcp-hostile       the relay's TCP port (ICE-TCP): the answer's tcptype passive candidate
                     takes a real check; a bad first frame, a forged token, an oversize frame
                     and a slow sender are closed with nothing sent back; a flood of
@@ -401,16 +403,25 @@ def key_rotation(parley: str) -> dict:
         write_secret(api_keys, "sk-one\n")
         reload = ["--keys", keys, "--secret-reload-seconds", "0.2"]
         public, backbone = udp_ports(2)
+        tcp_port = peers.free_port()
         admin = f"http://127.0.0.1:{peers.free_port()}"
-        stack.relay("relay", public, backbone, int(admin.rsplit(":", 1)[1]), reload)
-        url = stack.transceiver("transceiver", public, reload)
+        stack.relay("relay", public, backbone, int(admin.rsplit(":", 1)[1]),
+                    reload + ["--public-tcp", f"127.0.0.1:{tcp_port}"])
+        url = stack.transceiver("transceiver", public, reload + ["--advertise-tcp", f"127.0.0.1:{tcp_port}"])
         keyed = stack.transceiver("keyed", public, reload + ["--api-keys", api_keys])
         reasons = []
 
         def call(step: str) -> None:
+            """A UDP call through the relay, and an ICE-TCP check through its TCP port."""
             result = run_script("tone_echo.py", "--url", url, "--freq", "700", "--seconds", "1")
             if result["exit"]:
                 reasons.append(f"call {step}: {result.get('reason')}")
+            signalled = asyncio.run(ice_tcp.signal(url))
+            try:
+                ice_tcp.check(signalled, ("127.0.0.1", tcp_port))
+            except (peers.PeerError, OSError) as error:
+                reasons.append(f"ICE-TCP check {step}: {error}")
+            peers.delete_call(signalled.location)
 
         def reloaded(count: int, what: str) -> None:
             wait_for(lambda: series_value(admin, "parley_relay_key_reloads_total", 'result="applied"') >= count
@@ -444,7 +455,26 @@ def key_rotation(parley: str) -> dict:
         api["sk-two after emptied file"] = status("sk-two")
         if api != {"sk-one before": 201, "sk-one after": 401, "sk-two after": 201, "sk-two after emptied file": 201}:
             reasons.append(f"API key statuses {api}")
-        return {"api_key_statuses": api, "reason": "; ".join(reasons) or None}
+
+        # Watching a file must not hold up a shutdown: with a minute between reads, SIGTERM
+        # still ends both processes within their drain (none here) and a second or two.
+        quiet = ["--keys", keys, "--secret-reload-seconds", "60"]
+        quiet_relay = stack.relay("quiet-relay", *udp_ports(2), peers.free_port(), quiet)
+        stack.transceiver("quiet-transceiver", public, quiet)
+        quiet_transceiver = stack.processes[-1]
+        time.sleep(0.5)  # both watchers are in their wait
+        exits = {}
+        for process in (quiet_relay, quiet_transceiver):
+            started = time.monotonic()
+            process.process.terminate()
+            try:
+                process.process.wait(10)
+                exits[process.name] = round(time.monotonic() - started, 2)
+            except subprocess.TimeoutExpired:
+                exits[process.name] = None
+            if exits[process.name] is None or exits[process.name] > 3:
+                reasons.append(f"{process.name} took {exits[process.name]} s to exit on SIGTERM (at most 3)")
+        return {"api_key_statuses": api, "exit_seconds_on_sigterm": exits, "reason": "; ".join(reasons) or None}
 
 
 async def offer_sdp() -> str:

@@ -206,6 +206,43 @@ struct RelayTCPCoreTests {
         #expect(owner.flowCount == 0 && owner.statistics.flowsExpired == 1)
     }
 
+    /// A rotation (docs/routing-token.md) seen by a TCP worker: the new key opens connections
+    /// once added, the retired key no longer does, and a connection admitted under the old
+    /// key keeps forwarding both ways.
+    @Test func aRotatedKeyringAdmitsNewTokensRetiresOldOnesAndKeepsAdmittedConnections() throws {
+        var core = Self.core()
+        let now = Self.start
+        let oldKey = RoutingKey(id: 0, secret: Array("parley-development-routing-key-0".utf8))
+        let newKey = RoutingKey(id: 1, secret: Array(repeating: 0x42, count: 32))
+        var generator = SeededGenerator(seed: 22)
+        let newToken = RoutingToken.issue(transceiver: Self.transceiver, cluster: 0,
+                                          keyring: try RoutingKeyring(keys: [newKey], signingKeyID: 1), using: &generator)
+        let admitted = try core.accept(Self.client, now: now)
+        #expect(core.receive(RFC4571Framing.frame(bindingRequest(serverUfrag: Self.token())), on: admitted, now: now)
+            .datagrams.count == 1)
+        let early = try core.accept(PeerAddress("198.51.100.8:50000")!, now: now)
+        #expect(core.receive(RFC4571Framing.frame(bindingRequest(serverUfrag: newToken)), on: early, now: now).closed == [early])
+
+        // Step one: both keys verify, the new one signs.
+        core.replaceKeyring(try RoutingKeyring(keys: [oldKey, newKey], signingKeyID: 1))
+        let withNewKey = try core.accept(PeerAddress("198.51.100.9:50000")!, now: now)
+        #expect(core.receive(RFC4571Framing.frame(bindingRequest(serverUfrag: newToken)), on: withNewKey, now: now)
+            .datagrams.count == 1)
+
+        // Step two: the old key retired. Its tokens no longer open connections...
+        core.replaceKeyring(try RoutingKeyring(keys: [newKey], signingKeyID: 1))
+        let withOldKey = try core.accept(PeerAddress("198.51.100.10:50000")!, now: now)
+        let refused = core.receive(RFC4571Framing.frame(bindingRequest(serverUfrag: RelayForwardingCoreTests.token(
+            naming: Self.transceiver, seed: 3))), on: withOldKey, now: now)
+        #expect(refused == TCPOutput(datagrams: [], closed: [withOldKey]))
+        // ...but the connection admitted under it forwards both ways.
+        #expect(core.receive(RFC4571Framing.frame(mediaPacket(1)), on: admitted, now: now).datagrams == [TCPDatagram(
+            destination: Self.transceiver, bytes: RelayEncapsulation.encapsulate(mediaPacket(1), client: Self.client, transport: .tcp))])
+        let reply = RelayEncapsulation.encapsulate(mediaPacket(2), client: Self.client, transport: .tcp)
+        #expect(core.reply(reply, from: Self.transceiver) == .write(admitted, payloadOffset: 8))
+        #expect(core.statistics.closed(.badToken) == 2 && core.statistics.admitted == 2 && core.connectionCount == 2)
+    }
+
     /// Random bytes in random pieces on many connections: nothing reaches a transceiver
     /// without a verified token, and every connection that was not admitted ends closed.
     @Test func randomStreamsNeverOpenAPath() {
