@@ -39,6 +39,8 @@ final class Call: DeadlineHeapElement {
     static let timeLimitReason = "time_limit"
     /// ... and for one the backend ended with `parley.call.end`.
     static let backendEndedReason = "backend_ended"
+    /// ... and for one still live when a draining transceiver's deadline passed.
+    static let drainDeadlineReason = "drain_deadline"
     /// How often the backend gets `parley.link.stats` while media flows.
     static let linkStatisticsInterval: Duration = .seconds(5)
 
@@ -87,6 +89,8 @@ final class Call: DeadlineHeapElement {
     /// When the call ends whatever happens: the limit of the client secret it was made with.
     private let endsAt: Instant?
     private var reachedTimeLimit = false
+    /// Set when the transceiver's drain deadline cut the call.
+    private var cutAtDrainDeadline = false
     /// Sidebands watching the call: while any is, every server event is also reported.
     private var sidebands = 0
     /// Set once the backend asked to end the call: it closes when its audio has played.
@@ -200,6 +204,16 @@ final class Call: DeadlineHeapElement {
         connection.close(now: now)
     }
 
+    /// Ends the call because the transceiver is stopping and its drain deadline passed; the
+    /// caller is told why first, and the end is counted as `drain_deadline`.
+    func endAtDrainDeadline(now: Instant) {
+        guard !connection.isClosed else { return }
+        cutAtDrainDeadline = true
+        sendToClient(.error(code: "server_shutting_down", message: "the server is shutting down and the call outlasted its drain time"))
+        flushClientEvents(now: now)
+        connection.close(now: now)
+    }
+
     private func record(_ verdict: PeerConnection.Verdict) {
         if case .dropped(let reason) = verdict { events.append(.dropped(.init(reason))) }
     }
@@ -267,6 +281,7 @@ final class Call: DeadlineHeapElement {
         case .closed(let reason):
             endReason = backendFailure != nil ? "backend_failed"
                 : reachedTimeLimit ? Self.timeLimitReason
+                : cutAtDrainDeadline ? Self.drainDeadlineReason
                 : backendEnded ? Self.backendEndedReason
                 : reason.rawValue
             nextLinkStatistics = nil

@@ -272,12 +272,15 @@ public final class TransceiverEndpoint {
         isDraining = true
     }
 
-    /// Ends every live call (the drain deadline passed, or the process stops).
-    public func endAllCalls(now: Instant) {
-        for call in Array(table.byID.values) {
-            call.close(now: now)
+    /// Ends every live call: the drain deadline passed. Each caller gets an `error` event
+    /// saying so, and each end is counted as `drain_deadline`. Returns how many were cut.
+    public func endCallsAtDrainDeadline(now: Instant) -> Int {
+        let live = Array(table.byID.values)
+        for call in live {
+            call.endAtDrainDeadline(now: now)
             drive(call, now: now)
         }
+        return live.count
     }
 
     /// A sideband (`GET /v1/realtime?call_id=`) joins call `id`: from now on its server

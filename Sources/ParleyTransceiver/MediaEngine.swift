@@ -224,8 +224,11 @@ public final class MediaEngine: Sendable {
         return Sideband(callID: id, messages: messages, driver: driver, number: number)
     }
 
-    /// Stops taking calls; live sessions continue until they end or `deadline` passes.
-    public func drain(deadline: Duration) async {
+    /// Stops taking calls; live sessions continue until they end or `deadline` passes, when
+    /// the rest are ended. Returns how many that was (each counted in
+    /// `parley_sessions_ended_total{reason="drain_deadline"}`).
+    @discardableResult
+    public func drain(deadline: Duration) async -> Int {
         draining.store(true, ordering: .relaxed)
         for driver in drivers {
             _ = try? await driver.run { shard, _ in shard.endpoint.drain() }
@@ -234,8 +237,10 @@ public final class MediaEngine: Sendable {
         while await sessionCount > 0, Instant.now < end {
             try? await Task.sleep(for: .milliseconds(100))
         }
+        var cut = 0
         for driver in drivers {
-            _ = try? await driver.run { shard, now in shard.endpoint.endAllCalls(now: now) }
+            cut += (try? await driver.run { shard, now in shard.endpoint.endCallsAtDrainDeadline(now: now) }) ?? 0
         }
+        return cut
     }
 }

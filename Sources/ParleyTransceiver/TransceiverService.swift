@@ -75,7 +75,11 @@ struct MediaService: Service {
         try? await gracefulShutdown()
         let live = await engine.sessionCount
         logger.info("draining", metadata: ["sessions": "\(live)"])
-        await engine.drain(deadline: engine.configuration.drainDeadline)
+        let cut = await engine.drain(deadline: engine.configuration.drainDeadline)
+        if cut > 0 {
+            logger.notice("calls cut at the drain deadline", metadata: [
+                "sessions": "\(cut)", "deadline": "\(engine.configuration.drainDeadline)"])
+        }
         await engine.stop()
     }
 }

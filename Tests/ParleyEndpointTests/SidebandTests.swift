@@ -6,7 +6,8 @@ import Testing
 
 /// A sideband on a live call, at the endpoint: it starts from the session as it stands, sees
 /// each server event the caller is sent with the same `event_id`, and its client events act
-/// on the call as the caller's would. And a call made with a time limit ends at it.
+/// on the call as the caller's would. And a call made with a time limit ends at it, as does
+/// one still live when a draining transceiver's deadline passes.
 @Suite struct SidebandTests {
     static let caller = PeerAddress("203.0.113.9:41000")!
 
@@ -65,5 +66,18 @@ import Testing
         #expect(harness.endpoint.endedCalls.map(\.1) == ["time_limit"])
         #expect(harness.now - start >= .seconds(3))
         #expect(client.events(ofType: "error").first?.event["error"]?["code"] == "call_time_limit")
+    }
+
+    @Test func aCallLiveAtTheDrainDeadlineIsEndedToldWhyAndCounted() throws {
+        let harness = try EndpointHarness(seed: 6)
+        let client = try harness.call(from: Self.caller, events: true)
+        #expect(harness.run(until: { client.hasEventsChannel }, limit: .seconds(2)))
+        harness.endpoint.endpoint.drain()
+        _ = harness.run(until: { false }, limit: .milliseconds(500))
+        #expect(harness.endpoint.endedCalls.isEmpty)  // draining alone ends nothing
+        #expect(harness.endpoint.endpoint.endCallsAtDrainDeadline(now: harness.now) == 1)
+        #expect(harness.run(until: { !harness.endpoint.endedCalls.isEmpty }, limit: .seconds(2)))
+        #expect(harness.endpoint.endedCalls.map(\.1) == ["drain_deadline"])
+        #expect(client.events(ofType: "error").first?.event["error"]?["code"] == "server_shutting_down")
     }
 }
