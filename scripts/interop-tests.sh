@@ -121,6 +121,8 @@ PY
 }
 run "relays: through a relay, 2 transceivers, restart with and without Redis, Redis down, hostile input, two clusters, ICE-TCP (hostile input and a flood during a UDP call, two clusters)" \
     "$python" Tests/Interop/relay_scenarios.py --parley "$parley"
+run "ingress failover: headless Chromium's call through the primary of two advertised relays goes on through the secondary when the primary is killed, with no new offer (audio gap measured)" \
+    "$python" Tests/Interop/chromium_failover.py --parley "$parley"
 run "load generator: 10 calls for 10 s, no failures, loss under 1%" check_load
 
 # A transceiver with 2 shards behind a relay: one UDP socket per shard (each on a port of

@@ -146,10 +146,11 @@ def has_session_updated(status: dict) -> bool:
     return any(event.get("type") == "session.updated" for event in status.get("events") or [])
 
 
-def drive(driver: WebDriver, page: str, timeout: float, require_events: bool, min_audio_energy: float = 0.0) -> dict:
+def drive(driver: WebDriver, page: str, timeout: float, require_events: bool, min_audio_energy: float = 0.0,
+          hang_up: bool = True) -> dict:
     """Clicks Connect and waits for DTLS, received audio energy above `min_audio_energy`
     (getStats totalAudioEnergy: the mean square of the samples times seconds) and, with
-    `require_events`, session.updated; then hangs up."""
+    `require_events`, session.updated; then hangs up, unless `hang_up` is false."""
     driver.open(page)
     driver.click("#connect")
     deadline = time.monotonic() + timeout
@@ -163,7 +164,7 @@ def drive(driver: WebDriver, page: str, timeout: float, require_events: bool, mi
             break
         time.sleep(0.2)
     result = {"status": status}
-    if status and status.get("state") == "connected":
+    if hang_up and status and status.get("state") == "connected":
         driver.click("#connect")  # the same button hangs up
         result["after_hangup"] = driver.script("return window.parleyStatus.state")
     return result
