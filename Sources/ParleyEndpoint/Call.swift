@@ -99,8 +99,9 @@ final class Call: DeadlineHeapElement {
     /// Why the connection closed, as `parley_sessions_ended_total` names it.
     private(set) var endReason: String?
 
-    /// Paths that passed an ICE check, oldest first (RFC 8445 peer-reflexive candidates).
-    /// The session table indexes them; sending looks up the relay of a destination here.
+    /// Paths that passed an ICE check (RFC 8445 peer-reflexive candidates), the one the
+    /// client's latest accepted packet came on last. The session table indexes them; sending
+    /// looks up the relay of a destination here.
     var paths: [MediaPath] = []
     /// Set while the endpoint has this call queued for transmits.
     var isQueuedForOutput = false
@@ -126,8 +127,8 @@ final class Call: DeadlineHeapElement {
         events.popFirst()
     }
 
-    /// The latest path to `destination` that passed an ICE check: through which relay (nil
-    /// when direct) and over which transport the client reached it.
+    /// The path to `destination` the client used last: through which relay (nil when
+    /// direct) and over which transport its latest accepted packet came.
     func path(toward destination: PeerAddress) -> MediaPath? {
         paths.last { $0.client == destination }
     }
@@ -143,9 +144,12 @@ final class Call: DeadlineHeapElement {
 
     // MARK: Input
 
-    /// A datagram (not a STUN request: those are routed by ufrag first) from `client`.
-    func handle(_ datagram: [UInt8], from client: PeerAddress, now: Instant) {
-        record(connection.handle(datagram, from: client, now: now))
+    /// A datagram (not a STUN request: those are routed by ufrag first) from `client`; true
+    /// when the connection accepted it.
+    func handle(_ datagram: [UInt8], from client: PeerAddress, now: Instant) -> Bool {
+        let verdict = connection.handle(datagram, from: client, now: now)
+        record(verdict)
+        return verdict == .accepted
     }
 
     /// A STUN message the endpoint parsed; true when ICE accepted it.

@@ -60,9 +60,17 @@ struct SessionTable {
     }
 
     /// Remembers a path that passed an ICE check, so its other packets find the call and
-    /// answers to that client go back the way it came (through its relay, or direct).
+    /// answers to that client go back the way it came (through its relay, or direct). A
+    /// known path becomes the latest again: the client's latest accepted packet chose it, so
+    /// replies take it (a client that fails over between two relays, and back, is followed).
     mutating func learn(_ path: MediaPath, for call: Call) {
-        guard !call.paths.contains(path), call.paths.count < Self.maxPathsPerCall else { return }
+        guard call.paths.last != path else { return }
+        if let index = call.paths.firstIndex(of: path) {
+            call.paths.remove(at: index)
+            call.paths.append(path)
+            return
+        }
+        guard call.paths.count < Self.maxPathsPerCall else { return }
         if let previous = byPath[path], previous !== call {
             previous.paths.removeAll { $0 == path }
         }

@@ -336,7 +336,7 @@ public final class TransceiverEndpoint {
         let pathCall = table.call(on: path)
         guard PacketKind(datagram) == .stun else {
             guard let call = pathCall else { return drop(.unknownAddress) }
-            call.handle(datagram, from: path.client, now: now)
+            if call.handle(datagram, from: path.client, now: now) { table.learn(path, for: call) }
             return drive(call, now: now)
         }
         let message: STUNMessage

@@ -72,6 +72,25 @@ import Testing
         #expect(harness.endpoint.drops.isEmpty)
     }
 
+    /// Two relays in front of one client (a primary and a secondary in the answer, or the
+    /// client's checks on both): replies take the path the client's latest accepted packet
+    /// came on, so answers to checks go back the way they came and a client that moves back
+    /// to a relay it used before is answered through it again.
+    @Test func repliesFollowThePathTheClientUsedLast() throws {
+        let harness = try EndpointHarness()
+        let client = try harness.call(from: Self.alice, relayed: true, tone: 440)
+        #expect(harness.run(until: { client.audioReceived >= 10 }, limit: .seconds(3)))
+        for relay in [EndpointHarness.relayB, EndpointHarness.relayA, EndpointHarness.relayB] {
+            harness.relay.current = relay
+            let heardBefore = client.audioReceived
+            #expect(harness.run(until: { client.audioReceived >= heardBefore + 5 }, limit: .seconds(1)))
+            let sentBefore = harness.endpoint.sent.count
+            #expect(harness.run(until: { client.audioReceived >= heardBefore + 15 }, limit: .seconds(1)))
+            #expect(harness.endpoint.sent[sentBefore...].allSatisfy { $0.destination == relay })
+        }
+        #expect(harness.endpoint.drops.isEmpty)
+    }
+
     @Test func deleteIsIdempotentForCallsThatEndedLately() throws {
         let harness = try EndpointHarness(recentlyEndedLimit: 2)
         let endpoint = harness.endpoint.endpoint
