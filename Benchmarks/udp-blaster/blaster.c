@@ -1,8 +1,10 @@
 /*
- * A UDP load source and echo endpoint for relay benchmarks.
+ * A UDP (and ICE-TCP) load source and echo endpoint for relay benchmarks.
  *
  *   blaster send --target IP:PORT [--size 160] [--rate 50000] [--clients 16] [--seconds 5] [--cpu A,B]
  *                [--bind IP[:PORT]] [--token UFRAG]
+ *   blaster tcp-send --target IP:PORT --token UFRAG [--size 160] [--rate 50000] [--clients 16] [--seconds 5]
+ *                [--cpu A,B]
  *   blaster flows --target IP:PORT --token UFRAG --count N [--bind IP] [--cpu N]
  *   blaster echo --listen IP:PORT [--encap] [--cpu N]
  *
@@ -19,16 +21,27 @@
  * flows: opens N client sockets (ports 20000-29999 of consecutive IPs from --bind), sends each
  * one such Binding request, counts the echoes and closes the sockets, 500 at a time: it fills
  * a relay's flow table with N distinct clients without holding N descriptors open.
+ * tcp-send: the same load over ICE-TCP (RFC 6544 passive side, RFC 4571 framing: a 2-byte
+ * big-endian length before each frame). K TCP connections (TCP_NODELAY, ephemeral ports) each
+ * send one framed Binding request with USERNAME "UFRAG:cN", as --token does, and wait for its
+ * framed echo; then N-byte frames with a sequence number and send time go round-robin over the
+ * connections at the fixed total rate, one send() each (one segment, as a client writes each
+ * packet). A receiver thread (epoll) reassembles frames from each connection's byte stream and
+ * records round-trip times; the summary line is the same as send's. A send the kernel blocks
+ * on (a full send buffer) holds the pace back; one that fails or blocks for a second leaves
+ * its connection unusable (broken framing), and every frame due on it counts as lost.
  * echo: stands in for a transceiver, returning every datagram to its sender unchanged. With
  * --encap it returns only datagrams that start with the 8-byte IPv4 header of
- * docs/relay-encapsulation.md (marker 0xFA, version 1, family 4) and drops the rest: the
- * header names the client, so the unchanged datagram is the encapsulated reply to that client.
- * All use recvmmsg/sendmmsg in batches of 32. IPv4 only.
+ * docs/relay-encapsulation.md (marker 0xFA, version 1, family 4, the transport bit either
+ * way) and drops the rest: the header names the client, and for an ICE-TCP client carries the
+ * TCP mark, so the unchanged datagram is the encapsulated reply to that client.
+ * The UDP modes use recvmmsg/sendmmsg in batches of 32. IPv4 only.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -49,6 +62,7 @@
 #define BUCKETS 200000   /* 1 us each: up to 200 ms */
 #define MAX_FLOW_CHUNK 1024
 #define FLOWS_PER_IP 10000
+#define STREAM_BUFFER 16384   /* per TCP connection: reassembly of frames from the byte stream */
 
 static int sockets[MAX_CLIENTS], clients = 16, size = 160, encap, flow_count;
 static double rate = 50000, seconds = 5;
@@ -223,6 +237,27 @@ static uint64_t percentile(double fraction) {
     return BUCKETS;
 }
 
+/* The one-line summary of send and tcp-send. */
+static void print_summary(uint64_t sent, double elapsed) {
+    printf("sent %llu received %llu loss %.3f%% send_pps %.0f recv_pps %.0f p50_us %llu p99_us %llu max_us %llu\n",
+           (unsigned long long)sent, (unsigned long long)received,
+           sent ? 100.0 * (double)(sent - (received < sent ? received : sent)) / (double)sent : 0.0,
+           (double)sent / elapsed, (double)received / elapsed,
+           (unsigned long long)percentile(0.50), (unsigned long long)percentile(0.99),
+           (unsigned long long)percentile(0.999999));
+}
+
+/* Under SCHED_FIFO (chrt) the sender drops one priority below the receiver (and an echo
+ * endpoint started at the same priority), so a sender that cannot keep up never starves them. */
+static void lower_sender_priority(void) {
+    int policy;
+    struct sched_param priority;
+    if (pthread_getschedparam(pthread_self(), &policy, &priority) == 0 && policy == SCHED_FIFO && priority.sched_priority > 1) {
+        priority.sched_priority--;
+        pthread_setschedparam(pthread_self(), policy, &priority);
+    }
+}
+
 static int send_load(int cpus[2]) {
     for (int i = 0; i < clients; i++) sockets[i] = client_socket(i);
     if (token) {
@@ -235,14 +270,7 @@ static int send_load(int cpus[2]) {
     pthread_t receiver;
     pthread_create(&receiver, NULL, receive_replies, (void *)(intptr_t)cpus[1]);
     pin(cpus[0]);
-    /* Under SCHED_FIFO (chrt) the sender drops one priority below the receiver (and an echo
-     * endpoint started at the same priority), so a sender that cannot keep up never starves them. */
-    int policy;
-    struct sched_param priority;
-    if (pthread_getschedparam(pthread_self(), &policy, &priority) == 0 && policy == SCHED_FIFO && priority.sched_priority > 1) {
-        priority.sched_priority--;
-        pthread_setschedparam(pthread_self(), policy, &priority);
-    }
+    lower_sender_priority();
     static uint8_t payloads[BATCH][SLOT];
     struct mmsghdr messages[BATCH];
     struct iovec vectors[BATCH];
@@ -275,12 +303,168 @@ static int send_load(int cpus[2]) {
     double elapsed = (double)(now_ns() - start) / 1e9;
     atomic_store(&sending_done, 1);
     pthread_join(receiver, NULL);
-    printf("sent %llu received %llu loss %.3f%% send_pps %.0f recv_pps %.0f p50_us %llu p99_us %llu max_us %llu\n",
-           (unsigned long long)sent, (unsigned long long)received,
-           sent ? 100.0 * (double)(sent - (received < sent ? received : sent)) / (double)sent : 0.0,
-           (double)sent / elapsed, (double)received / elapsed,
-           (unsigned long long)percentile(0.50), (unsigned long long)percentile(0.99),
-           (unsigned long long)percentile(0.999999));
+    print_summary(sent, elapsed);
+    return 0;
+}
+
+/* One TCP connection's bytes read and not yet taken as frames. */
+struct stream {
+    size_t filled;
+    uint8_t bytes[STREAM_BUFFER];
+};
+
+/* Takes the complete RFC 4571 frames at the front of `stream`, recording the round trip of
+ * each load frame (sequence number, send time), and keeps the incomplete rest. -1 on a frame
+ * longer than any this tool sends. */
+static int take_frames(struct stream *stream, uint64_t arrival) {
+    size_t offset = 0;
+    while (stream->filled - offset >= 2) {
+        size_t length = (size_t)stream->bytes[offset] << 8 | stream->bytes[offset + 1];
+        if (length > SLOT) return -1;
+        if (stream->filled - offset < 2 + length) break;
+        const uint8_t *frame = stream->bytes + offset + 2;
+        offset += 2 + length;
+        if (length < 16 || is_stun_request(frame, length)) continue;
+        uint64_t sent_at;
+        memcpy(&sent_at, frame + 8, 8);
+        uint64_t micros = (arrival - sent_at) / 1000;
+        histogram[micros < BUCKETS ? micros : BUCKETS]++;
+        received++;
+    }
+    memmove(stream->bytes, stream->bytes + offset, stream->filled - offset);
+    stream->filled -= offset;
+    return 0;
+}
+
+static void *receive_frames(void *argument) {
+    pin((int)(intptr_t)argument);
+    struct stream *streams = calloc((size_t)clients, sizeof *streams);
+    struct epoll_event events[64];
+    int poller = epoll_create1(0);
+    for (int i = 0; i < clients; i++) {
+        struct epoll_event event = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+        epoll_ctl(poller, EPOLL_CTL_ADD, sockets[i], &event);
+    }
+    uint64_t drain_until = 0;
+    for (;;) {
+        if (atomic_load(&sending_done) && !drain_until) drain_until = now_ns() + 500000000u;
+        if (drain_until && now_ns() > drain_until) break;
+        int ready = epoll_wait(poller, events, 64, 100);
+        for (int e = 0; e < ready; e++) {
+            int client = (int)events[e].data.u32;
+            struct stream *stream = &streams[client];
+            ssize_t count = recv(sockets[client], stream->bytes + stream->filled, STREAM_BUFFER - stream->filled, MSG_DONTWAIT);
+            if (count == 0 || (count < 0 && errno != EAGAIN && errno != EINTR)) {
+                fprintf(stderr, "blaster: connection of client %d ended\n", client);
+                epoll_ctl(poller, EPOLL_CTL_DEL, sockets[client], NULL);
+                continue;
+            }
+            if (count < 0) continue;
+            stream->filled += (size_t)count;
+            if (take_frames(stream, now_ns()) != 0) {
+                fprintf(stderr, "blaster: client %d: a frame longer than %d bytes\n", client, SLOT);
+                epoll_ctl(poller, EPOLL_CTL_DEL, sockets[client], NULL);
+            }
+        }
+    }
+    close(poller);
+    free(streams);
+    return NULL;
+}
+
+/* Reads exactly `length` bytes from a blocking TCP socket before `deadline`; -1 on a close,
+ * an error or the deadline. */
+static int read_exactly(int fd, uint8_t *out, size_t length, uint64_t deadline) {
+    size_t have = 0;
+    while (have < length) {
+        uint64_t now = now_ns();
+        if (now >= deadline) return -1;
+        struct pollfd readable = {.fd = fd, .events = POLLIN};
+        if (poll(&readable, 1, (int)((deadline - now) / 1000000u) + 1) <= 0) continue;
+        ssize_t count = recv(fd, out + have, length - have, 0);
+        if (count <= 0) return -1;
+        have += (size_t)count;
+    }
+    return 0;
+}
+
+/* Connects client `index` of tcp-send and has the relay admit it: a framed Binding request
+ * with its routing token out, the framed echo back (RFC 4571 §2). Returns the socket, or -1. */
+static int tcp_client(int index) {
+    static uint8_t frame[2 + 1024], reply[2 + SLOT];
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    struct timeval patience = {1, 0};
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &patience, sizeof patience);
+    if (connect(fd, (const struct sockaddr *)&target, sizeof target) != 0) {
+        fprintf(stderr, "blaster: client %d: connect: %s\n", index, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    size_t length = binding_request(frame + 2, index);
+    frame[0] = (uint8_t)(length >> 8), frame[1] = (uint8_t)length;
+    uint64_t deadline = now_ns() + 2000000000u;
+    if (send(fd, frame, 2 + length, MSG_NOSIGNAL) != (ssize_t)(2 + length) || read_exactly(fd, reply, 2, deadline) != 0) {
+        fprintf(stderr, "blaster: client %d: no framed echo of its Binding request\n", index);
+        close(fd);
+        return -1;
+    }
+    size_t echoed = (size_t)reply[0] << 8 | reply[1];
+    if (echoed > SLOT || read_exactly(fd, reply + 2, echoed, deadline) != 0 || echoed != length ||
+        memcmp(reply + 2, frame + 2, length) != 0) {
+        fprintf(stderr, "blaster: client %d: the echo is not its Binding request\n", index);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int tcp_send_load(int cpus[2]) {
+    for (int i = 0; i < clients; i++) {
+        sockets[i] = tcp_client(i);
+        if (sockets[i] < 0) {
+            fprintf(stderr, "blaster: only %d of %d clients got their Binding request back\n", i, clients);
+            return 1;
+        }
+    }
+    pthread_t receiver;
+    pthread_create(&receiver, NULL, receive_frames, (void *)(intptr_t)cpus[1]);
+    pin(cpus[0]);
+    lower_sender_priority();
+    static uint8_t frame[2 + SLOT];
+    char broken[MAX_CLIENTS] = {0};
+    frame[0] = (uint8_t)(size >> 8), frame[1] = (uint8_t)size;
+    uint64_t start = now_ns(), sent = 0, sequence = 0, duration = (uint64_t)(seconds * 1e9);
+    int next_client = 0;
+    for (;;) {
+        uint64_t elapsed = now_ns() - start;
+        if (elapsed >= duration) break;
+        uint64_t due = (uint64_t)((double)elapsed * rate / 1e9) - sent;
+        if (due == 0) {
+            struct timespec pause = {0, 50000};
+            nanosleep(&pause, NULL);
+            continue;
+        }
+        for (uint64_t i = 0; i < due && i < BATCH; i++) {
+            uint64_t stamp = now_ns();
+            sequence++;
+            memcpy(frame + 2, &sequence, 8);
+            memcpy(frame + 10, &stamp, 8);
+            /* Blocking, up to a second: a part of a frame (timeout) or an error breaks the
+             * connection's framing, so it gets nothing more and its share counts as lost. */
+            if (!broken[next_client] && send(sockets[next_client], frame, 2 + (size_t)size, MSG_NOSIGNAL) != 2 + size) {
+                fprintf(stderr, "blaster: client %d: send failed, its frames count as lost\n", next_client);
+                broken[next_client] = 1;
+            }
+            sent++;
+            next_client = (next_client + 1) % clients;
+        }
+    }
+    double elapsed = (double)(now_ns() - start) / 1e9;
+    atomic_store(&sending_done, 1);
+    pthread_join(receiver, NULL);
+    print_summary(sent, elapsed);
     return 0;
 }
 
@@ -325,7 +509,8 @@ static int echo(const struct sockaddr_in *address, int cpu) {
         if (count <= 0) continue;
         int kept = 0;
         for (int i = 0; i < count; i++) {
-            if (encap && (messages[i].msg_len < 8 || slots[i][0] != 0xFA || slots[i][1] != 0x14)) continue;
+            /* 0x14: version 1, family 4; bit 0x08 (an ICE-TCP client) may be set or not. */
+            if (encap && (messages[i].msg_len < 8 || slots[i][0] != 0xFA || (slots[i][1] & ~0x08) != 0x14)) continue;
             vectors[i].iov_len = messages[i].msg_len;
             if (kept != i) messages[kept].msg_hdr = messages[i].msg_hdr;
             kept++;
@@ -364,6 +549,10 @@ int main(int argc, char **argv) {
     if (!have_address || size < 16 || size > SLOT || clients < 1 || clients > MAX_CLIENTS || rate <= 0) goto usage;
     if (token && strlen(token) > 500) goto usage;
     if (!strcmp(argv[1], "send")) return send_load(cpus);
+    if (!strcmp(argv[1], "tcp-send")) {
+        if (!token || bind_address.sin_addr.s_addr || bind_address.sin_port) goto usage;
+        return tcp_send_load(cpus);
+    }
     if (!strcmp(argv[1], "flows")) {
         if (!token || flow_count < 1) goto usage;
         pin(cpus[0]);
@@ -373,6 +562,8 @@ int main(int argc, char **argv) {
 usage:
     fprintf(stderr, "usage: blaster send --target IP:PORT [--size 16-2048] [--rate PPS] [--clients 1-1024] [--seconds S] [--cpu A,B]\n"
                     "                    [--bind IP[:PORT]] [--token UFRAG]\n"
+                    "       blaster tcp-send --target IP:PORT --token UFRAG [--size 16-2048] [--rate FPS] [--clients 1-1024]\n"
+                    "                        [--seconds S] [--cpu A,B]\n"
                     "       blaster flows --target IP:PORT --token UFRAG --count N [--bind IP] [--cpu N]\n"
                     "       blaster echo --listen IP:PORT [--encap] [--cpu N]\n");
     return 2;
