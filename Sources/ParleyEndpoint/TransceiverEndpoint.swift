@@ -179,9 +179,11 @@ public final class TransceiverEndpoint {
     /// Answers a parsed SDP offer (RFC 8829 §5.3) and creates the call that will own it.
     /// `makeBackend` builds the call's backend once its id exists; `settings`, when given,
     /// is the backend's first client event (a `session.update`); `maxDuration` ends the call
-    /// that long after now, whatever happens.
+    /// that long after now, whatever happens; `candidates`, when given, replace the
+    /// configured ones in this answer (the ingress of the caller's region).
     public func createCall(
-        offer: SDPOffer, settings: RealtimeEvent? = nil, maxDuration: Duration? = nil, now: Instant,
+        offer: SDPOffer, settings: RealtimeEvent? = nil, maxDuration: Duration? = nil,
+        candidates: AnswerCandidates? = nil, now: Instant,
         makeBackend: (SessionID) -> any CallBackend
     ) throws(CallSetupError) -> CallAnswer {
         guard !isDraining else { throw .draining }
@@ -234,8 +236,8 @@ public final class TransceiverEndpoint {
             iceUfrag: local.ufrag, icePassword: local.password,
             fingerprint: DTLSFingerprintLine(algorithm: certificate.fingerprint.algorithm, digest: certificate.fingerprint.bytes),
             setup: answerSetup,
-            candidates: configuration.candidates,
-            tcpCandidates: configuration.tcpCandidates,
+            candidates: candidates?.udp ?? configuration.candidates,
+            tcpCandidates: candidates?.tcp ?? configuration.tcpCandidates,
             sessionID: UInt64.random(in: 1...UInt64(Int64.max), using: &random),
             audioSSRC: connection.configuration.localSSRC,
             cname: connection.configuration.cname,

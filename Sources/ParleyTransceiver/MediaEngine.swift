@@ -152,9 +152,12 @@ public final class MediaEngine: Sendable {
     /// Answers an SDP offer (RFC 8829 §5.3) and creates the call on the least-loaded shard.
     /// `session`, when given, is applied as the call's first `session.update`; `maxDuration`
     /// ends the call after that long (a client secret's limit); `caller` describes who called
-    /// (the credential's claims) for the backend's `parley.call.started`.
+    /// (the credential's claims) for the backend's `parley.call.started`; `clientRegion`,
+    /// the caller's region as the ingress named it, picks the relays the answer carries
+    /// (`TransceiverConfiguration.regionIngress`; the advertised ones for no or an unknown
+    /// region, counted in `parley_region_steering_total{result}`).
     public func createCall(offerSDP: String, session: RealtimeEvent? = nil, maxDuration: Duration? = nil,
-                           caller: [String: JSONValue] = [:]) async throws -> CallAnswer {
+                           caller: [String: JSONValue] = [:], clientRegion: String? = nil) async throws -> CallAnswer {
         let offer: SDPOffer
         do {
             offer = try SDPOffer(parsing: offerSDP)
@@ -162,11 +165,13 @@ public final class MediaEngine: Sendable {
             throw CallSetupError.offer(error)
         }
         guard !draining.load(ordering: .relaxed) else { throw CallSetupError.draining }
+        let candidates = steer(clientRegion)
         let index = try placement.reserve()
         let driver = drivers[index]
         do {
             return try await driver.run { shard, now in
-                try shard.createCall(offer: offer, settings: session, maxDuration: maxDuration, now: now) { id in
+                try shard.createCall(offer: offer, settings: session, maxDuration: maxDuration, candidates: candidates,
+                                     now: now) { id in
                     self.makeBackend(for: id, on: driver, metadata: [
                         "caller": .object(caller), "cluster": .number(Double(self.configuration.cluster)),
                         "shard": .number(Double(index)),
@@ -177,6 +182,22 @@ public final class MediaEngine: Sendable {
             placement.release(shard: index)
             throw error
         }
+    }
+
+    /// The ingress of `region`, when one is configured for it; nil (the advertised relays)
+    /// otherwise. Only when regions are configured is the outcome counted.
+    private func steer(_ region: String?) -> AnswerCandidates? {
+        guard !configuration.regionIngress.isEmpty else { return nil }
+        guard let region else {
+            metrics.regionSteering("no_region")
+            return nil
+        }
+        guard let ingress = configuration.regionIngress[region] else {
+            metrics.regionSteering("unknown_region")
+            return nil
+        }
+        metrics.regionSteering("steered")
+        return ingress
     }
 
     private func makeBackend(for id: SessionID, on driver: UDPDriver<MediaShard>, metadata: [String: JSONValue]) -> any CallBackend {

@@ -73,9 +73,10 @@ final class MediaShard: DatagramEndpoint {
     // MARK: Signaling
 
     /// Creates a call on this shard (its place was reserved in `placement`).
-    func createCall(offer: SDPOffer, settings: RealtimeEvent?, maxDuration: Duration?, now: Instant,
-                    makeBackend: (SessionID) -> any CallBackend) throws(CallSetupError) -> CallAnswer {
-        let answer = try endpoint.createCall(offer: offer, settings: settings, maxDuration: maxDuration, now: now, makeBackend: makeBackend)
+    func createCall(offer: SDPOffer, settings: RealtimeEvent?, maxDuration: Duration?, candidates: AnswerCandidates?,
+                    now: Instant, makeBackend: (SessionID) -> any CallBackend) throws(CallSetupError) -> CallAnswer {
+        let answer = try endpoint.createCall(offer: offer, settings: settings, maxDuration: maxDuration, candidates: candidates,
+                                             now: now, makeBackend: makeBackend)
         placement.placed(answer.id, onShard: index)
         metrics.sessions.increment()
         metrics.sessionsCreated.increment()

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import HummingbirdWebSocket
@@ -19,6 +20,9 @@ import ParleyWire
 public struct SignalingAPI: Sendable {
     /// Bodies larger than this are refused (413); a browser's offer is a few KiB.
     static let maxRequestBytes = 64 * 1_024
+    /// The caller's region, as the ingress in front of signaling names it: the answer then
+    /// carries that region's relays (`TransceiverConfiguration.regionIngress`).
+    static let clientRegionField = HTTPField.Name("Parley-Client-Region")!
     /// The OpenAI Realtime call-control methods that exist for SIP calls only.
     static let sipOnlyActions = ["accept", "reject", "refer"]
 
@@ -172,7 +176,8 @@ public struct SignalingAPI: Sendable {
         let session = settings.isEmpty ? nil : RealtimeEvent(type: "session.update", fields: ["session": .object(settings)])
         let answer: CallAnswer
         do {
-            answer = try await engine.createCall(offerSDP: offer, session: session, maxDuration: maxDuration, caller: caller)
+            answer = try await engine.createCall(offerSDP: offer, session: session, maxDuration: maxDuration, caller: caller,
+                                                 clientRegion: request.headers[Self.clientRegionField])
         } catch let error as CallSetupError {
             return rejection(for: error)
         }

@@ -1,3 +1,4 @@
+import ParleyEndpoint
 import ParleyRouting
 import ParleyWire
 
@@ -59,6 +60,11 @@ public struct TransceiverConfiguration: Sendable {
     /// Relay TCP addresses written into answers as `tcptype passive` host candidates
     /// (RFC 6544 §4.5), below the UDP ones: for clients whose network drops UDP. None by default.
     public var advertisedTCPAddresses: [PeerAddress]
+    /// The relays answers carry for a caller of each region (the `Parley-Client-Region`
+    /// request header, set by the ingress from its own view of where the caller is): the
+    /// seed's geo-steering, so a caller enters at the relay nearest to them whichever region
+    /// the transceiver is in. Empty: every answer carries the advertised addresses.
+    public var regionIngress: [String: AnswerCandidates] = [:]
     /// New calls beyond this many get 503 with Retry-After.
     public var maxSessions: Int
     /// Accepted `Authorization: Bearer` keys; empty means open (allowed on loopback only).

@@ -34,6 +34,7 @@ public final class TransceiverMetrics: Sendable {
     private let rejections: Mutex<[String: Counter]> = Mutex([:])
     private let repairs: Mutex<[String: Counter]> = Mutex([:])
     private let secretReloads: Mutex<[String: Counter]> = Mutex([:])
+    private let steering: Mutex<[String: Counter]> = Mutex([:])
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -100,6 +101,13 @@ public final class TransceiverMetrics: Sendable {
     public func sessionEnded(_ reason: String) {
         counter(in: endings, name: "parley_sessions_ended_total", label: "reason", value: reason,
                 help: "Sessions ended, by reason").increment()
+    }
+
+    /// Counts one call's answer steered to its caller's region ("steered"), or left with the
+    /// advertised relays ("no_region", "unknown_region"): `parley_region_steering_total{result}`.
+    public func regionSteering(_ result: String) {
+        counter(in: steering, name: "parley_region_steering_total", label: "result", value: result,
+                help: "Answers by the relays they carry: the caller's region's, or the advertised ones").increment()
     }
 
     /// Counts one signaling request refused (`parley_signaling_rejected_total{code}`).

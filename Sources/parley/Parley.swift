@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import ParleyEndpoint
 import ParleyTransceiver
 import ParleyWire
 
@@ -30,6 +31,14 @@ struct TransceiverOptions: ParsableArguments {
     @Option(name: .customLong("advertise-tcp"),
             help: "A relay's public TCP address (its --public-tcp), written into answers as a 'tcptype passive' host candidate below the UDP ones, IP:PORT (repeatable).")
     var advertiseTCP: [PeerAddressArgument] = []
+
+    @Option(name: .customLong("region-ingress"),
+            help: "REGION=IP:PORT[,IP:PORT...]: the relays (UDP, highest priority first) answers carry for a caller whose ingress sets 'Parley-Client-Region: REGION' (repeatable).")
+    var regionIngress: [RegionAddressesArgument] = []
+
+    @Option(name: .customLong("region-ingress-tcp"),
+            help: "REGION=IP:PORT[,IP:PORT...]: the relays' ICE-TCP addresses answers carry for a caller of REGION (repeatable).")
+    var regionIngressTCP: [RegionAddressesArgument] = []
 
     @Option(help: "New calls beyond this many get 503.")
     var maxSessions: Int = 1_000
@@ -103,7 +112,7 @@ struct TransceiverOptions: ParsableArguments {
                 throw ValidationError("--api-keys \(path): \(error)")
             }
         } ?? Set()
-        return TransceiverConfiguration(
+        var configuration = TransceiverConfiguration(
             httpAddress: http.address, udpAddress: udpAddresses[0], udpAddresses: udpAddresses, shards: try shardCount(),
             advertisedAddresses: advertise.map(\.address), advertisedTCPAddresses: advertiseTCP.map(\.address),
             maxSessions: maxSessions,
@@ -115,6 +124,8 @@ struct TransceiverOptions: ParsableArguments {
             cluster: cluster,
             routingAddress: routingAddress?.address,
             controlAddress: controlAddress?.address)
+        configuration.regionIngress = try RegionAddressesArgument.ingress(udp: regionIngress, tcp: regionIngressTCP)
+        return configuration
     }
 
     func run(name: String) async throws {
@@ -173,6 +184,35 @@ struct PeerAddressArgument: ExpressibleByArgument {
     }
 
     var defaultValueDescription: String { address.description }
+}
+
+/// `REGION=IP:PORT[,IP:PORT...]` on the command line: one region's relay addresses.
+struct RegionAddressesArgument: ExpressibleByArgument {
+    let region: String
+    let addresses: [PeerAddress]
+
+    init?(argument: String) {
+        let parts = argument.split(separator: "=", maxSplits: 1)
+        guard parts.count == 2, !parts[0].isEmpty, let list = PeerAddressListArgument(argument: String(parts[1])) else { return nil }
+        region = String(parts[0])
+        addresses = list.addresses
+    }
+
+    /// Each region's answer candidates; a region with TCP relays must have UDP ones too.
+    static func ingress(udp: [Self], tcp: [Self]) throws -> [String: AnswerCandidates] {
+        var ingress: [String: AnswerCandidates] = [:]
+        for entry in udp {
+            guard ingress[entry.region] == nil else { throw ValidationError("--region-ingress \(entry.region) given twice") }
+            ingress[entry.region] = AnswerCandidates(udp: entry.addresses)
+        }
+        for entry in tcp {
+            guard ingress[entry.region] != nil else {
+                throw ValidationError("--region-ingress-tcp \(entry.region): that region has no --region-ingress")
+            }
+            ingress[entry.region]?.tcp += entry.addresses
+        }
+        return ingress
+    }
 }
 
 /// `IP:PORT`, or several separated by commas, on the command line.

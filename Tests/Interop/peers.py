@@ -73,10 +73,10 @@ def http_request(url: str, method: str, body: Optional[bytes] = None,
         raise PeerError(f"{method} {url}: {error}") from error
 
 
-def post_offer(base_url: str, offer_sdp: str, timeout: float = 10.0):
-    """POSTs an SDP offer; returns (answer_sdp, absolute_location_url)."""
+def post_offer(base_url: str, offer_sdp: str, timeout: float = 10.0, headers: Optional[dict] = None):
+    """POSTs an SDP offer (with `headers`, when given); returns (answer_sdp, absolute_location_url)."""
     url = base_url.rstrip("/") + CALLS_PATH
-    status, headers, body = http_request(url, "POST", offer_sdp.encode(), "application/sdp", timeout)
+    status, headers, body = http_request(url, "POST", offer_sdp.encode(), "application/sdp", timeout, headers)
     if status != 201:
         raise PeerError(f"POST {url}: expected 201, got {status}: {body[:300].decode(errors='replace')}")
     location = headers.get("Location")
@@ -208,6 +208,7 @@ class EchoCall:
     encoded_rms_dbfs: Optional[float] = None
     delete_status: Optional[int] = None
     error: Optional[str] = None
+    answer_candidates: list = field(default_factory=list)
     samples: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)), repr=False)
 
     def summary(self) -> dict:
@@ -224,15 +225,17 @@ class EchoCall:
             "received_rms_dbfs": rounded(self.received_rms_dbfs),
             "encoded_rms_dbfs": rounded(self.encoded_rms_dbfs),
             "delete_status": self.delete_status,
+            "answer_candidates": self.answer_candidates,
             "error": self.error,
         }
 
 
 async def echo_call(base_url: str, frequency: float, seconds: float = 3.0,
-                    timeout: float = 20.0, settle_seconds: float = 0.5) -> EchoCall:
+                    timeout: float = 20.0, settle_seconds: float = 0.5, headers: Optional[dict] = None) -> EchoCall:
     """Makes one call that sends a tone and records what comes back for `seconds` after
     the first returned frame; analyses the audio after skipping `settle_seconds` (codec
-    and jitter-buffer start-up). Never raises for call failures: sets `error` instead."""
+    and jitter-buffer start-up). `headers` go with the POST. Never raises for call
+    failures: sets `error` instead."""
     result = EchoCall(frequency=frequency)
     tone = ToneTrack(frequency)
     result.encoded_rms_dbfs = tone.encoded_rms_dbfs
@@ -283,7 +286,9 @@ async def echo_call(base_url: str, frequency: float, seconds: float = 3.0,
         await asyncio.wait_for(pc.setLocalDescription(await pc.createOffer()), timeout)
         started = time.monotonic()
         answer, location = await asyncio.wait_for(
-            asyncio.to_thread(post_offer, base_url, pc.localDescription.sdp, timeout), timeout + 1)
+            asyncio.to_thread(post_offer, base_url, pc.localDescription.sdp, timeout, headers), timeout + 1)
+        result.answer_candidates = [f"{fields[4]}:{fields[5]}" for fields in
+                                    (line.split() for line in answer.splitlines() if line.startswith("a=candidate:"))]
         result.post_ms = since_start()
         await asyncio.wait_for(pc.setRemoteDescription(RTCSessionDescription(answer, "answer")), timeout)
         remaining = timeout - (time.monotonic() - started)

@@ -26,9 +26,10 @@ def check(call: peers.EchoCall) -> str:
     return ""
 
 
-async def run(url: str, frequency: float, seconds: float, timeout: float, all_interfaces: bool) -> dict:
+async def run(url: str, frequency: float, seconds: float, timeout: float, all_interfaces: bool,
+              headers: dict) -> dict:
     pinned = False if all_interfaces else peers.pin_ice_to_loopback_if_local(url)
-    call = await peers.echo_call(url, frequency, seconds, timeout)
+    call = await peers.echo_call(url, frequency, seconds, timeout, headers=headers)
     reason = check(call)
     return {"test": "tone_echo", "pass": not reason, "reason": reason or None,
             "ice_pinned_to_loopback": pinned, **call.summary()}
@@ -43,8 +44,12 @@ def main() -> int:
     parser.add_argument("--all-interfaces", action="store_true",
                         help="let aiortc gather its usual non-loopback addresses even for a loopback server "
                              "(the server then sees checks from another local address)")
+    parser.add_argument("--header", action="append", default=[], metavar="NAME:VALUE",
+                        help="a header sent with the offer's POST (repeatable)")
     args = parser.parse_args()
-    report = asyncio.run(run(args.url, args.freq, args.seconds, args.timeout, args.all_interfaces))
+    headers = dict(header.split(":", 1) for header in args.header)
+    report = asyncio.run(run(args.url, args.freq, args.seconds, args.timeout, args.all_interfaces,
+                             {name.strip(): value.strip() for name, value in headers.items()}))
     peers.print_json(report)
     return 0 if report["pass"] else 1
 

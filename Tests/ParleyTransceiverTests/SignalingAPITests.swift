@@ -1,9 +1,11 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
 import NIOPosix
+import ParleyEndpoint
 import ParleyTransceiver
 import ParleyWebRTC
 import ParleyWire
@@ -69,6 +71,38 @@ import Testing
         }
         #expect(await engine.sessionCount == 0)
         #expect(engine.metrics.exposition().contains("parley_sessions 0"))
+    }
+
+    /// Geo-steering: the ingress names the caller's region and the answer carries that
+    /// region's relays in order (primary, secondary; TCP after UDP); without the header, or
+    /// for a region not configured, the advertised relay. Each outcome is counted.
+    @Test func answersCarryTheRelaysOfTheCallersRegion() async throws {
+        var configuration = TransceiverConfiguration(
+            udpAddress: PeerAddress("127.0.0.1:0")!, advertisedAddresses: [PeerAddress("127.0.0.1:3478")!])
+        configuration.regionIngress = [
+            "eu": AnswerCandidates(udp: [PeerAddress("198.51.100.1:3478")!, PeerAddress("203.0.113.1:3478")!],
+                                   tcp: [PeerAddress("198.51.100.1:443")!]),
+        ]
+        let engine = try MediaEngine(configuration: configuration, metrics: TransceiverMetrics(),
+                                     eventLoop: MultiThreadedEventLoopGroup.singleton.next(), logger: Logger(label: "test"))
+        let offer = try Self.clientOffer()
+        try await withAPI(engine) { client in
+            for (region, expected) in [("eu", ["198.51.100.1:3478", "203.0.113.1:3478", "198.51.100.1:443"]),
+                                       ("mars", ["127.0.0.1:3478"]), (nil, ["127.0.0.1:3478"])] {
+                var headers: HTTPFields = [.contentType: "application/sdp"]
+                if let region { headers[HTTPField.Name("Parley-Client-Region")!] = region }
+                try await client.execute(uri: "/v1/realtime/calls", method: .post, headers: headers,
+                                         body: ByteBuffer(string: offer)) { response in
+                    #expect(response.status == .created)
+                    let answer = try SDPAnswer(parsing: String(buffer: response.body))
+                    #expect(answer.candidates.map { "\($0.address):\($0.port)" } == expected, "region \(region ?? "none")")
+                }
+            }
+        }
+        let exposition = engine.metrics.exposition()
+        for result in ["steered", "unknown_region", "no_region"] {
+            #expect(exposition.contains("parley_region_steering_total{result=\"\(result)\"} 1"))
+        }
     }
 
     @Test func metricsReportSessionUtilisationForTheAutoscaler() async throws {
