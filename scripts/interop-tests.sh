@@ -119,7 +119,7 @@ print(json.dumps({"calls_connected": report["callsConnected"], "calls_failed": r
 sys.exit(0 if report["callsFailed"] == 0 and loss < 0.01 else 1)
 PY
 }
-run "relays: through a relay, 2 transceivers, restart with and without Redis, Redis down, hostile input, two clusters, ICE-TCP (hostile input and a flood during a UDP call, two clusters)" \
+run "relays: through a relay, 2 transceivers, restart with and without Redis, Redis down, hostile input, two clusters, two regions over a 40 ms backbone with region steering, a transceiver draining with a live call, key rotation, ICE-TCP (hostile input and a flood during a UDP call, two clusters)" \
     "$python" Tests/Interop/relay_scenarios.py --parley "$parley"
 run "ingress failover: headless Chromium's call through the primary of two advertised relays goes on through the secondary when the primary is killed, with no new offer (audio gap measured)" \
     "$python" Tests/Interop/chromium_failover.py --parley "$parley"

@@ -77,7 +77,7 @@ struct MediaService: Service {
         logger.info("draining", metadata: ["sessions": "\(live)"])
         let cut = await engine.drain(deadline: engine.configuration.drainDeadline)
         if cut > 0 {
-            logger.notice("calls cut at the drain deadline", metadata: [
+            logger.warning("calls cut at the drain deadline", metadata: [
                 "sessions": "\(cut)", "deadline": "\(engine.configuration.drainDeadline)"])
         }
         await engine.stop()

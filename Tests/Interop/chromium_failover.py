@@ -7,12 +7,18 @@ come back, and the oai-events data channel must stay open.
 
 Measured from the page (getStats every 20 ms): the selected pair's remote port before and
 after, and the audio gap: the longest time in which no new RTP packet arrived, from the kill
-until audio flows through the secondary. Prints one JSON line; exit 0 on pass.
+until audio flows through the secondary.
+
+aiortc is run the same way for the record, not judged: its ICE agent (aioice) stops checking
+once it has nominated a pair, so it never checks the secondary, and it does not move a call
+between pairs; when the primary dies its audio stops, and the transceiver ends the call when
+consent expires (RFC 7675, 30 s). The report says what it did (packets through each relay,
+audio at the end). Prints one JSON line; exit 0 when Chromium's call failed over.
 
 Every process is started on free ports and stopped by PID."""
 
 import argparse
-import json
+import asyncio
 import os
 import sys
 import tempfile
@@ -51,6 +57,31 @@ def audio_gap(trace: list, killed_at: float) -> float:
                 longest = max(longest, at - max(last_change, killed_at))
             last_change, last_packets = at, packets
     return round(longest, 1)
+
+
+def aiortc_failover(parley: str) -> dict:
+    """The same failover with aiortc as the client: what it does, measured, not judged."""
+    with relay_scenarios.Stack(parley) as stack:
+        primary_public, primary_backbone, secondary_public, secondary_backbone = relay_scenarios.udp_ports(4)
+        primary_admin, secondary_admin = peers.free_port(), peers.free_port()
+        primary = stack.relay("primary", primary_public, primary_backbone, primary_admin)
+        stack.relay("secondary", secondary_public, secondary_backbone, secondary_admin)
+        url = stack.transceiver("transceiver", primary_public, ["--advertise", f"127.0.0.1:{secondary_public}"])
+        peers.pin_ice_to_loopback_if_local(url)
+
+        def forwarded(admin: int) -> float:
+            return relay_scenarios.metric(f"http://127.0.0.1:{admin}", "parley_relay_packets_forwarded_total")
+
+        before = {}
+
+        def kill() -> None:
+            before.update(primary=forwarded(primary_admin), secondary=forwarded(secondary_admin))
+            primary.kill()
+
+        result = asyncio.run(relay_scenarios.call_through_restart(url, kill))
+        return {"primary_packets_before_kill": before.get("primary"),
+                "secondary_packets_before_kill": before.get("secondary"),
+                "secondary_packets_at_end": forwarded(secondary_admin), "audio_at_end": result["audio_at_end"]}
 
 
 def run(parley: str, chromedriver: str, chromium: str, hold: float, timeout: float) -> dict:
@@ -102,6 +133,7 @@ def run(parley: str, chromedriver: str, chromium: str, hold: float, timeout: flo
                   f"{report['packets_after_kill']} packets)")
     elif report["call_state"] != "connected" or report["sctp_state"] != "connected":
         reason = "the call or its data channel did not survive the failover"
+    report["aiortc_for_the_record"] = aiortc_failover(parley)
     return peers.report_verdict(report, reason)
 
 

@@ -18,6 +18,9 @@ Scenarios (all by default, or --scenario NAME, repeatable):
                     relays' backbones through Benchmarks/impair): answers carry the relay of
                     the caller's region (Parley-Client-Region); a caller of region a reaches a transceiver of region b through relay a
                     and the backbone; without a region, the advertised relay
+  drain             SIGTERM to a transceiver with a live call: /readyz 503 and new calls 503
+                    `draining` while the call goes on; at --drain-seconds the call is cut,
+                    the caller gets error `server_shutting_down`, the cut is logged, exit 0
   key-rotation      routing keys and API keys rotated by rewriting their files, as a Secret
                     update does: calls through the relay (UDP, and ICE-TCP checks through
                     its TCP port) work at each step with no restart, old API keys stop
@@ -439,6 +442,59 @@ def two_regions(parley: str) -> dict:
                 "relay_a_backbone_packets": crossed, "steering": steered, "reason": "; ".join(reasons) or None}
 
 
+def drain(parley: str) -> dict:
+    """SIGTERM to a transceiver with a live call: it reports not ready and refuses new calls
+    while the call goes on; at the drain deadline the call is cut, the caller told why, the
+    cut logged, and the process exits 0."""
+    drain_seconds = 3
+    with Stack(parley) as stack:
+        public, backbone = udp_ports(2)
+        stack.relay("relay", public, backbone, peers.free_port())
+        url = stack.transceiver("transceiver", public, ["--drain-seconds", str(drain_seconds)])
+        transceiver = stack.processes[-1]
+        peers.pin_ice_to_loopback_if_local(url)
+
+        async def scenario() -> dict:
+            call = peers.AgentCall(url, script=[("voice", 30.0)])
+            try:
+                await call.connect()
+                await asyncio.sleep(1.0)
+                signalled = time.monotonic()
+                transceiver.process.terminate()
+                await asyncio.sleep(0.5)
+                ready, _, _ = await asyncio.to_thread(peers.http_request, url + "/readyz", "GET")
+                code, _, body = await asyncio.to_thread(
+                    peers.http_request, url + peers.CALLS_PATH, "POST", (await offer_sdp()).encode(), "application/sdp")
+                exited = await asyncio.to_thread(transceiver.process.wait, drain_seconds + 5)
+                ended = time.monotonic()
+                arrivals = [packet.arrival - signalled for packet in call.recorder.packets if packet.arrival >= signalled]
+                told = [event.get("error", {}).get("code") for _, event in call.events.of_type("error")]
+                return {"readyz_while_draining": ready, "new_call_while_draining": code,
+                        "refusal_code": json.loads(body or b"{}").get("error", {}).get("code"),
+                        "audio_until_s": round(max(arrivals), 2) if arrivals else None,
+                        "exit_code": exited, "exit_after_s": round(ended - signalled, 2), "caller_told": told}
+            finally:
+                await call.close()
+
+        result = asyncio.run(scenario())
+        log = transceiver.tail(50)
+    reasons = []
+    if result["readyz_while_draining"] != 503:
+        reasons.append(f"/readyz answered {result['readyz_while_draining']} while draining, not 503")
+    if (result["new_call_while_draining"], result["refusal_code"]) != (503, "draining"):
+        reasons.append(f"a new call while draining got {result['new_call_while_draining']} {result['refusal_code']}")
+    if result["audio_until_s"] is None or not drain_seconds - 1 <= result["audio_until_s"] <= drain_seconds + 1.5:
+        reasons.append(f"audio reached the caller until {result['audio_until_s']} s after SIGTERM, "
+                       f"expected about the drain deadline ({drain_seconds} s)")
+    if result["exit_code"] != 0:
+        reasons.append(f"the transceiver exited {result['exit_code']}")
+    if "server_shutting_down" not in result["caller_told"]:
+        reasons.append(f"the caller was not told why the call ended (errors {result['caller_told']})")
+    if "calls cut at the drain deadline" not in log or "sessions=1" not in log:
+        reasons.append("no log line counting the call cut at the drain deadline")
+    return result | {"reason": "; ".join(reasons) or None}
+
+
 def series_value(url: str, name: str, label: str) -> float:
     """The value of metric `name` on the series carrying `label` (e.g. 'result="applied"')."""
     total = 0.0
@@ -676,6 +732,7 @@ SCENARIOS = {
     "hostile": hostile,
     "two-clusters": two_clusters,
     "two-regions": two_regions,
+    "drain": drain,
     "key-rotation": key_rotation,
     "tcp-hostile": tcp_hostile,
     "tcp-two-clusters": tcp_two_clusters,

@@ -6,6 +6,7 @@ Prints one JSON line; exit 0 on pass, 1 on failure (with "reason")."""
 import argparse
 import asyncio
 import sys
+from typing import Optional
 
 import peers
 
@@ -27,7 +28,7 @@ def check(call: peers.EchoCall) -> str:
 
 
 async def run(url: str, frequency: float, seconds: float, timeout: float, all_interfaces: bool,
-              headers: dict) -> dict:
+              headers: Optional[dict] = None) -> dict:
     pinned = False if all_interfaces else peers.pin_ice_to_loopback_if_local(url)
     call = await peers.echo_call(url, frequency, seconds, timeout, headers=headers)
     reason = check(call)
