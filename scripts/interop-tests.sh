@@ -124,6 +124,8 @@ run "relays: through a relay, 2 transceivers, restart with and without Redis, Re
 run "ingress failover: headless Chromium's call through the primary of two advertised relays goes on through the secondary when the primary is killed, with no new offer (audio gap measured)" \
     "$python" Tests/Interop/chromium_failover.py --parley "$parley"
 run "load generator: 10 calls for 10 s, no failures, loss under 1%" check_load
+run "overload: 150 full-voice calls offered to one shard: those past its limit get 503 overloaded (and /readyz says so), the admitted ones no failure and loss under 1%" \
+    "$python" Tests/Interop/overload.py --parley "$parley"
 
 # A transceiver with 2 shards behind a relay: one UDP socket per shard (each on a port of
 # its own), calls placed on both shards, and every call hears its own tone back.

@@ -463,6 +463,9 @@ public enum CallSetupError: Error, Sendable {
     case offer(SDPError)
     case unsupportedFingerprint(String)
     case capacity(limit: Int)
+    /// Every shard's event loop is behind (its timers run late): a new call would degrade
+    /// the live ones.
+    case overloaded
     case draining
     case internalFailure(String)
 }

@@ -7,6 +7,8 @@ final class CallPlacement: Sendable {
     private struct State {
         /// Calls per shard, those being set up included.
         var loads: [Int]
+        /// Shards whose loop is behind (`ShardPressure`): they take no new calls.
+        var underPressure: [Bool]
         var total = 0
         var shardOf: [SessionID: Int] = [:]
     }
@@ -16,22 +18,34 @@ final class CallPlacement: Sendable {
     let limit: Int
 
     init(shards: Int, limit: Int) {
-        state = Mutex(State(loads: Array(repeating: 0, count: shards)))
+        state = Mutex(State(loads: Array(repeating: 0, count: shards), underPressure: Array(repeating: false, count: shards)))
         self.limit = limit
     }
 
-    /// Reserves a place for a new call on the least-loaded shard (the lowest index among
-    /// equals) and returns that shard; refuses beyond `limit` calls.
+    /// Reserves a place for a new call on the least-loaded shard not under pressure (the
+    /// lowest index among equals) and returns that shard; refuses beyond `limit` calls, and
+    /// when every shard is under pressure.
     func reserve() throws(CallSetupError) -> Int {
-        let shard = state.withLock { state -> Int? in
-            guard state.total < limit else { return nil }
-            let shard = state.loads.indices.min { state.loads[$0] < state.loads[$1] } ?? 0
+        let placed = state.withLock { state -> Result<Int, CallSetupError> in
+            guard state.total < limit else { return .failure(.capacity(limit: limit)) }
+            // A shard with no calls is idle whatever its last verdict said.
+            let open = state.loads.indices.filter { !state.underPressure[$0] || state.loads[$0] == 0 }
+            guard let shard = open.min(by: { state.loads[$0] < state.loads[$1] }) else { return .failure(.overloaded) }
             state.loads[shard] += 1
             state.total += 1
-            return shard
+            return .success(shard)
         }
-        guard let shard else { throw .capacity(limit: limit) }
-        return shard
+        return try placed.get()
+    }
+
+    /// Shard `shard`'s loop fell behind, or caught up.
+    func setPressure(_ underPressure: Bool, onShard shard: Int) {
+        state.withLock { $0.underPressure[shard] = underPressure }
+    }
+
+    /// True when every shard is under pressure with calls on it: no new call can be taken.
+    var isOverloaded: Bool {
+        state.withLock { state in state.loads.indices.allSatisfy { state.underPressure[$0] && state.loads[$0] > 0 } }
     }
 
     /// A reserved place whose call could not be created.

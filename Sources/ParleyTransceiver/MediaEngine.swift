@@ -62,7 +62,8 @@ public final class MediaEngine: Sendable {
                 relayNetworks: configuration.relayNetworks,
                 mediaMode: configuration.backend == .packetEcho ? .packetEcho : .decoded,
                 opusComplexity: Self.opusComplexity, controlAddress: configuration.controlAddress))
-            let shard = MediaShard(index: index, endpoint: endpoint, metrics: metrics, placement: placement, logger: logger)
+            let shard = MediaShard(index: index, endpoint: endpoint, metrics: metrics, placement: placement,
+                                   overloadLimits: configuration.overloadLimits, logger: logger)
             return UDPDriver(endpoint: shard, eventLoop: eventLoops[index % eventLoops.count])
         }
     }
@@ -145,6 +146,12 @@ public final class MediaEngine: Sendable {
 
     public var isAcceptingCalls: Bool {
         get async { !draining.load(ordering: .relaxed) }
+    }
+
+    /// True when every shard's loop is behind (`ShardPressure`): new calls get 503
+    /// `overloaded` and `/readyz` says so, until a shard catches up.
+    public var isOverloaded: Bool {
+        placement.isOverloaded
     }
 
     // MARK: Signaling

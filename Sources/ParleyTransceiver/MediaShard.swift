@@ -1,3 +1,4 @@
+import Glibc
 import Logging
 import ParleyAgent
 import ParleyEndpoint
@@ -21,14 +22,20 @@ final class MediaShard: DatagramEndpoint {
     /// The sidebands watching each call, by the id `attachSideband` gave them.
     private var sidebands: [SessionID: [Int: Sideband.Continuation]] = [:]
     private var nextSidebandID = 0
+    /// Whether this shard's loop keeps its timers; nil when overload control is off.
+    private var pressure: ShardPressure?
+    /// The verdict the placement ledger has.
+    private var reportedPressure = false
 
-    init(index: Int, endpoint: TransceiverEndpoint, metrics: TransceiverMetrics, placement: CallPlacement, logger: Logger) {
+    init(index: Int, endpoint: TransceiverEndpoint, metrics: TransceiverMetrics, placement: CallPlacement,
+         overloadLimits: ShardPressure.Limits?, logger: Logger) {
         self.index = index
         self.endpoint = endpoint
         self.metrics = metrics
         self.placement = placement
         self.logger = logger
         shardMetrics = metrics.shard(index)
+        pressure = overloadLimits.map { ShardPressure(limits: $0, now: .now) }
     }
 
     // MARK: DatagramEndpoint
@@ -41,6 +48,9 @@ final class MediaShard: DatagramEndpoint {
     }
 
     func handleTimeout(now: Instant) {
+        if let due = endpoint.nextDeadline(), due <= now {
+            pressure?.timerRan(due: due, now: now)
+        }
         endpoint.handleTimeout(now: now)
     }
 
@@ -55,6 +65,9 @@ final class MediaShard: DatagramEndpoint {
     }
 
     func didFlush() {
+        if let ends = pressure?.windowEnds, Instant.now >= ends {
+            judgePressure()
+        }
         while let event = endpoint.pollEvent() {
             record(event)
         }
@@ -68,6 +81,29 @@ final class MediaShard: DatagramEndpoint {
             shardMetrics.packetsSent.increment(by: sent)
             sent = 0
         }
+    }
+
+    /// Closes the pressure window: publishes the loop's late-timer share and utilisation,
+    /// and tells the placement ledger when the verdict changed.
+    private func judgePressure() {
+        guard var judged = pressure else { return }
+        judged.closeWindow(now: .now, threadCPU: Self.threadCPUTime())
+        pressure = judged
+        shardMetrics.lateTimerShare.set(judged.lastLateShare)
+        shardMetrics.loopUtilisation.set(judged.lastUtilisation)
+        guard judged.isUnderPressure != reportedPressure else { return }
+        reportedPressure = judged.isUnderPressure
+        placement.setPressure(judged.isUnderPressure, onShard: index)
+        logger.warning(judged.isUnderPressure ? "shard overloaded: new calls go elsewhere or get 503" : "shard caught up: taking calls",
+                       metadata: ["shard": "\(index)", "utilisation": "\(judged.lastUtilisation)",
+                                  "lateTimerShare": "\(judged.lastLateShare)"])
+    }
+
+    /// CPU time the calling thread (this shard's loop) has used.
+    private static func threadCPUTime() -> Duration {
+        var time = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+        return .seconds(time.tv_sec) + .nanoseconds(time.tv_nsec)
     }
 
     // MARK: Signaling

@@ -88,9 +88,13 @@ public struct SignalingAPI: Sendable {
         }
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/readyz") { _, _ in
-            await engine.isAcceptingCalls
-                ? Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
-                : Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: "draining\n")))
+            guard await engine.isAcceptingCalls else {
+                return Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: "draining\n")))
+            }
+            guard !engine.isOverloaded else {
+                return Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: "overloaded\n")))
+            }
+            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
         }
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
@@ -287,6 +291,10 @@ public struct SignalingAPI: Sendable {
         case .capacity(let limit):
             return rejection(.serviceUnavailable, code: "at_capacity",
                              "this transceiver is at its limit of \(limit) calls; retry shortly", retryAfter: 5)
+        case .overloaded:
+            return rejection(.serviceUnavailable, code: "overloaded",
+                             "this transceiver cannot take another call without degrading the ones it carries; retry shortly",
+                             retryAfter: 2)
         case .draining:
             return rejection(.serviceUnavailable, code: "draining",
                              "this transceiver is shutting down; retry to reach another", retryAfter: 1)

@@ -65,6 +65,11 @@ public struct TransceiverConfiguration: Sendable {
     /// seed's geo-steering, so a caller enters at the relay nearest to them whichever region
     /// the transceiver is in. Empty: every answer carries the advertised addresses.
     public var regionIngress: [String: AnswerCandidates] = [:]
+    /// Overload control (`ShardPressure`): a shard whose loop thread was busy for more than
+    /// `maxUtilisation` of the last second, or ran a tenth of its timers more than `lateness`
+    /// late, takes no new calls; when every loaded shard is so, new calls get 503
+    /// `overloaded` and `/readyz` 503. Nil turns it off.
+    public var overloadLimits: ShardPressure.Limits? = .init(lateness: .milliseconds(10), maxUtilisation: 0.8)
     /// New calls beyond this many get 503 with Retry-After.
     public var maxSessions: Int
     /// Accepted `Authorization: Bearer` keys; empty means open (allowed on loopback only).

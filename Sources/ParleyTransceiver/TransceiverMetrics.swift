@@ -11,6 +11,10 @@ public final class TransceiverMetrics: Sendable {
         public let sessionsCreated: Counter
         public let packetsReceived: Counter
         public let packetsSent: Counter
+        /// The share of timer runs later than the overload lateness in the last second.
+        public let lateTimerShare: Gauge
+        /// The share of the last second the shard's loop thread was on the CPU.
+        public let loopUtilisation: Gauge
     }
 
     public let registry: PrometheusCollectorRegistry
@@ -81,7 +85,11 @@ public final class TransceiverMetrics: Sendable {
             sessions: registry.makeGauge(descriptor: Self.describe("parley_shard_sessions", "Live WebRTC sessions, by shard"), labels: label),
             sessionsCreated: registry.makeCounter(descriptor: Self.describe("parley_shard_sessions_created_total", "Sessions created, by shard"), labels: label),
             packetsReceived: registry.makeCounter(descriptor: Self.describe("parley_shard_packets_received_total", "UDP datagrams received, by shard"), labels: label),
-            packetsSent: registry.makeCounter(descriptor: Self.describe("parley_shard_packets_sent_total", "UDP datagrams sent, by shard"), labels: label))
+            packetsSent: registry.makeCounter(descriptor: Self.describe("parley_shard_packets_sent_total", "UDP datagrams sent, by shard"), labels: label),
+            lateTimerShare: registry.makeGauge(descriptor: Self.describe(
+                "parley_shard_late_timer_share", "Share of timer runs later than the overload lateness in the last second, by shard"), labels: label),
+            loopUtilisation: registry.makeGauge(descriptor: Self.describe(
+                "parley_shard_loop_utilisation", "Share of the last second the shard's loop thread was on the CPU, by shard"), labels: label))
     }
 
     /// Counts one datagram dropped for `reason` (`parley_packets_dropped_total{reason}`).

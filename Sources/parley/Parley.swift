@@ -40,6 +40,14 @@ struct TransceiverOptions: ParsableArguments {
             help: "REGION=IP:PORT[,IP:PORT...]: the relays' ICE-TCP addresses answers carry for a caller of REGION (repeatable).")
     var regionIngressTCP: [RegionAddressesArgument] = []
 
+    @Option(name: .customLong("overload-utilisation"),
+            help: "A shard whose loop thread is on the CPU for more than this share of a second takes no new calls; with every loaded shard so, new calls get 503 'overloaded' (0: overload control off).")
+    var overloadUtilisation: Double = 0.8
+
+    @Option(name: .customLong("overload-lateness-ms"),
+            help: "A shard running a tenth of its timers later than this over a second takes no new calls either.")
+    var overloadLatenessMilliseconds: Int = 10
+
     @Option(help: "New calls beyond this many get 503.")
     var maxSessions: Int = 1_000
 
@@ -125,6 +133,11 @@ struct TransceiverOptions: ParsableArguments {
             routingAddress: routingAddress?.address,
             controlAddress: controlAddress?.address)
         configuration.regionIngress = try RegionAddressesArgument.ingress(udp: regionIngress, tcp: regionIngressTCP)
+        guard overloadLatenessMilliseconds > 0, (0...1).contains(overloadUtilisation) else {
+            throw ValidationError("--overload-lateness-ms must be positive and --overload-utilisation between 0 and 1")
+        }
+        configuration.overloadLimits = overloadUtilisation == 0 ? nil
+            : .init(lateness: .milliseconds(overloadLatenessMilliseconds), maxUtilisation: overloadUtilisation)
         return configuration
     }
 
