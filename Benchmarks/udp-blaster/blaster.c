@@ -115,21 +115,31 @@ static int is_stun_request(const uint8_t *datagram, size_t length) {
            datagram[6] == 0xA4 && datagram[7] == 0x42;
 }
 
+/* An epoll set over every client socket, each tagged with its index. */
+static int poll_clients(void) {
+    int poller = epoll_create1(0);
+    for (int i = 0; i < clients; i++) {
+        struct epoll_event event = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+        epoll_ctl(poller, EPOLL_CTL_ADD, sockets[i], &event);
+    }
+    return poller;
+}
+
+/* True 0.5 s after the sender finished: replies still in flight have had their time. */
+static int drained(uint64_t *drain_until) {
+    if (atomic_load(&sending_done) && !*drain_until) *drain_until = now_ns() + 500000000u;
+    return *drain_until && now_ns() > *drain_until;
+}
+
 static void *receive_replies(void *argument) {
     pin((int)(intptr_t)argument);
     static uint8_t slots[BATCH][SLOT];
     struct mmsghdr messages[BATCH];
     struct iovec vectors[BATCH];
     struct epoll_event events[64];
-    int poller = epoll_create1(0);
-    for (int i = 0; i < clients; i++) {
-        struct epoll_event event = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
-        epoll_ctl(poller, EPOLL_CTL_ADD, sockets[i], &event);
-    }
+    int poller = poll_clients();
     uint64_t drain_until = 0;
-    for (;;) {
-        if (atomic_load(&sending_done) && !drain_until) drain_until = now_ns() + 500000000u;
-        if (drain_until && now_ns() > drain_until) break;
+    while (!drained(&drain_until)) {
         int ready = epoll_wait(poller, events, 64, 100);
         for (int e = 0; e < ready; e++) {
             for (int i = 0; i < BATCH; i++) {
@@ -340,15 +350,9 @@ static void *receive_frames(void *argument) {
     pin((int)(intptr_t)argument);
     struct stream *streams = calloc((size_t)clients, sizeof *streams);
     struct epoll_event events[64];
-    int poller = epoll_create1(0);
-    for (int i = 0; i < clients; i++) {
-        struct epoll_event event = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
-        epoll_ctl(poller, EPOLL_CTL_ADD, sockets[i], &event);
-    }
+    int poller = poll_clients();
     uint64_t drain_until = 0;
-    for (;;) {
-        if (atomic_load(&sending_done) && !drain_until) drain_until = now_ns() + 500000000u;
-        if (drain_until && now_ns() > drain_until) break;
+    while (!drained(&drain_until)) {
         int ready = epoll_wait(poller, events, 64, 100);
         for (int e = 0; e < ready; e++) {
             int client = (int)events[e].data.u32;
