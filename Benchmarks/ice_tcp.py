@@ -51,6 +51,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "Tests", "Interop"))
 
 import chromium_demo  # noqa: E402  (found through the path above)
+import peers  # noqa: E402
 
 NFT_TABLE = "parley_bench"
 STAGES = {"signaling": "signalingMs", "ice": "iceMs", "dtls": "dtlsMs", "first_audio": "firstAudioMs",
@@ -339,13 +340,7 @@ def main() -> int:
     if build.returncode:
         print(build.stderr, file=sys.stderr)
         return 1
-    namespace = f"parley-ice-tcp-bench-{os.getpid()}"
-    subprocess.run(["ip", "netns", "add", namespace], check=True)
-    try:
-        return subprocess.run(["ip", "netns", "exec", namespace, sys.executable, os.path.abspath(__file__),
-                               "--inside", *sys.argv[1:]]).returncode
-    finally:
-        subprocess.run(["ip", "netns", "delete", namespace], check=False)
+    return peers.rerun_in_own_namespace(__file__, "parley-ice-tcp-bench")
 
 
 if __name__ == "__main__":

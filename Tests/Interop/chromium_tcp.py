@@ -151,13 +151,7 @@ def main() -> int:
     args.parley = os.path.abspath(args.parley)
     if args.inside:
         return inside(args)
-    namespace = f"parley-tcp-{os.getpid()}"
-    subprocess.run(["ip", "netns", "add", namespace], check=True)
-    try:
-        return subprocess.run(["ip", "netns", "exec", namespace, sys.executable, os.path.abspath(__file__),
-                               "--inside", *sys.argv[1:]]).returncode
-    finally:
-        subprocess.run(["ip", "netns", "delete", namespace], check=False)
+    return peers.rerun_in_own_namespace(__file__, "parley-tcp")
 
 
 if __name__ == "__main__":

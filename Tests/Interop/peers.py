@@ -9,7 +9,10 @@ import asyncio
 import fractions
 import ipaddress
 import json
+import os
 import socket
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -675,3 +678,15 @@ class AgentCall:
                 self.delete_status = await asyncio.to_thread(delete_call, self.location)
             except PeerError:
                 self.delete_status = None
+
+
+def rerun_in_own_namespace(script: str, name: str) -> int:
+    """Runs `script` again with this process's arguments plus `--inside`, in a network
+    namespace of its own (needs root) that is deleted afterwards; returns its exit status."""
+    namespace = f"{name}-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", namespace], check=True)
+    try:
+        return subprocess.run(["ip", "netns", "exec", namespace, sys.executable, os.path.abspath(script),
+                               "--inside", *sys.argv[1:]]).returncode
+    finally:
+        subprocess.run(["ip", "netns", "delete", namespace], check=False)
