@@ -148,7 +148,7 @@ public final class MediaEngine: Sendable {
         get async { !draining.load(ordering: .relaxed) }
     }
 
-    /// True when every shard's loop is behind (`ShardPressure`): new calls get 503
+    /// True when every shard with calls is under pressure (`ShardPressure`): new calls get 503
     /// `overloaded` and `/readyz` says so, until a shard catches up.
     public var isOverloaded: Bool {
         placement.isOverloaded

@@ -22,7 +22,7 @@ final class MediaShard: DatagramEndpoint {
     /// The sidebands watching each call, by the id `attachSideband` gave them.
     private var sidebands: [SessionID: [Int: Sideband.Continuation]] = [:]
     private var nextSidebandID = 0
-    /// Whether this shard's loop keeps its timers; nil when overload control is off.
+    /// Whether this shard's loop keeps up (`ShardPressure`); nil when overload control is off.
     private var pressure: ShardPressure?
     /// The verdict the placement ledger has.
     private var reportedPressure = false
