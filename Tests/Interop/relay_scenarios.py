@@ -11,6 +11,9 @@ Scenarios (all by default, or --scenario NAME, repeatable):
                     the call goes on; the audio gap at the client is measured for both
   redis-down        Redis stops mid-call: the call goes on; a new call still works; the
                     outage is counted
+  redis-restart     Redis killed mid-call and started again empty: the call goes on, the
+                    relay reconnects and records the live flow again, and a relay killed
+                    after that restores the call from the new Redis
   hostile           forged and truncated tokens, floods, non-STUN first packets at the
                     relay: nothing answered, relay drop counters move, a new call works
   two-clusters      a call whose token names cluster B enters cluster A's relay and works
@@ -21,6 +24,10 @@ Scenarios (all by default, or --scenario NAME, repeatable):
   drain             SIGTERM to a transceiver with a live call: /readyz 503 and new calls 503
                     `draining` while the call goes on; at --drain-seconds the call is cut,
                     the caller gets error `server_shutting_down`, the cut is logged, exit 0
+  transceiver-killed  SIGKILL to a transceiver mid-call: the call is lost by design; the
+                    caller gives up within its consent timeout; the relay's flow and the
+                    flow-store entry expire; the transceiver restarted on its ports takes a new
+                    call at once
   key-rotation      routing keys and API keys rotated by rewriting their files, as a Secret
                     update does: calls through the relay (UDP, and ICE-TCP checks through
                     its TCP port) work at each step with no restart, old API keys stop
@@ -123,9 +130,9 @@ class Stack:
         self.processes.append(process)
         return process
 
-    def redis(self) -> tuple:
-        port = peers.free_port()
-        process = self.spawn("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+    def redis(self, port=None, name="redis") -> tuple:
+        port = port or peers.free_port()
+        process = self.spawn(name, ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
                                        "--save", "", "--appendonly", "no"])
         wait_for(lambda: tcp_open(port), 5, "redis-server did not start")
         return process, f"redis://127.0.0.1:{port}"
@@ -138,9 +145,9 @@ class Stack:
         wait_for(lambda: http_ok(f"http://127.0.0.1:{admin_port}/readyz"), 10, f"{name} did not become ready")
         return process
 
-    def transceiver(self, name: str, relay_public_port: int, extra=()) -> str:
-        http_port = peers.free_port()
-        udp_port = peers.free_port(peers.socket.SOCK_DGRAM)
+    def transceiver(self, name: str, relay_public_port: int, extra=(), http_port=None, udp_port=None) -> str:
+        http_port = http_port or peers.free_port()
+        udp_port = udp_port or peers.free_port(peers.socket.SOCK_DGRAM)
         self.spawn(name, [self.parley, "transceiver", "--http", f"127.0.0.1:{http_port}",
                           "--udp", f"127.0.0.1:{udp_port}", "--advertise", f"127.0.0.1:{relay_public_port}",
                           "--relay", "127.0.0.1", "--backend", "echo", "--log-level", "warning", *extra])
@@ -353,6 +360,80 @@ def redis_down(parley: str) -> dict:
         return result
 
 
+def redis_restart(parley: str) -> dict:
+    """Redis killed mid-call and started again empty, as a crashed pod without persistence
+    comes back: the call goes on; the relay reconnects and records the live flow again; a
+    relay killed after that restores the call from the new Redis."""
+    idle = 2.0  # flows are recorded again every idle timeout while active
+    with Stack(parley) as stack:
+        public, backbone = udp_ports(2)
+        admin = peers.free_port()
+        redis, redis_url = stack.redis()
+        redis_port = urllib.parse.urlparse(redis_url).port
+        extra = ["--redis", redis_url, "--flow-idle-timeout", str(idle)]
+        relay = stack.relay("relay", public, backbone, admin, extra)
+        url = stack.transceiver("transceiver", public)
+        peers.pin_ice_to_loopback_if_local(url)
+        relay_metrics = f"http://127.0.0.1:{admin}"
+
+        async def scenario():
+            call = peers.AgentCall(url, script=[("voice", 60.0)])
+            try:
+                await call.connect()
+                await asyncio.sleep(1.0)
+                killed = time.monotonic()
+                await asyncio.to_thread(redis.kill)
+                await asyncio.sleep(1.0)
+                store_up_while_down = metric(relay_metrics, "parley_relay_flow_store_up")
+                await asyncio.to_thread(stack.redis, redis_port, "redis-restarted")
+                deadline = time.monotonic() + 3 * idle + 5
+                entries = []
+                while time.monotonic() < deadline and not entries:
+                    await asyncio.sleep(0.25)
+                    entries = await asyncio.to_thread(redis_flow_keys, redis_url)
+                recorded_again_s = round(time.monotonic() - killed, 2) if entries else None
+                store_up_after = metric(relay_metrics, "parley_relay_flow_store_up")
+                relay_killed = time.monotonic()
+
+                def kill_and_restart_relay():
+                    relay.kill()
+                    stack.relay("relay-restarted", public, backbone, admin, extra)
+
+                await asyncio.to_thread(kill_and_restart_relay)
+                await asyncio.sleep(3.0)
+                end = time.monotonic()
+                arrivals = [p.arrival for p in call.recorder.packets if p.arrival >= killed]
+                gaps = [(a, b - a) for a, b in zip(arrivals, arrivals[1:])]
+                gap_while_redis_down = max((gap for at, gap in gaps if at + gap < relay_killed), default=None)
+                gap_through_relay_restart = max((gap for at, gap in gaps if at >= relay_killed - 0.1), default=None)
+                return {"store_up_while_down": store_up_while_down, "store_up_after_restart": store_up_after,
+                        "flow_recorded_again_after_s": recorded_again_s,
+                        "largest_gap_while_redis_down_ms": gap_while_redis_down and round(gap_while_redis_down * 1000, 1),
+                        "relay_restart_gap_ms": gap_through_relay_restart and round(gap_through_relay_restart * 1000, 1),
+                        "audio_at_end": any(p.arrival > end - 1.0 for p in call.recorder.packets)}
+            finally:
+                await call.close()
+
+        result = asyncio.run(scenario())
+        # A hit: the restarted relay found the live flow in the new Redis. (The flow it
+        # restored may already exist when a consent check reached the relay first.)
+        result["store_lookup_hits"] = series_value(relay_metrics, "parley_relay_flow_store_requests_total",
+                                                   'result="hit"')
+    reasons = []
+    if result["store_up_while_down"] != 0 or result["store_up_after_restart"] != 1:
+        reasons.append(f"parley_relay_flow_store_up was {result['store_up_while_down']} with Redis down and "
+                       f"{result['store_up_after_restart']} after its restart (expected 0, then 1)")
+    if result["flow_recorded_again_after_s"] is None:
+        reasons.append("the live flow was not recorded again in the restarted Redis")
+    if (result["largest_gap_while_redis_down_ms"] or 1e9) > 200:
+        reasons.append(f"audio stalled {result['largest_gap_while_redis_down_ms']} ms while Redis was down")
+    if result["store_lookup_hits"] < 1:
+        reasons.append("the relay restarted after Redis did not find the live flow in it")
+    if not result["audio_at_end"] or (result["relay_restart_gap_ms"] or 1e9) > 1000:
+        reasons.append(f"the call did not come back within 1 s of the relay's restart: {result}")
+    return result | {"reason": "; ".join(reasons) or None}
+
+
 def hostile(parley: str) -> dict:
     with Stack(parley) as stack:
         public, backbone = udp_ports(2)
@@ -492,6 +573,87 @@ def drain(parley: str) -> dict:
         reasons.append(f"the caller was not told why the call ended (errors {result['caller_told']})")
     if "calls cut at the drain deadline" not in log or "sessions=1" not in log:
         reasons.append("no log line counting the call cut at the drain deadline")
+    return result | {"reason": "; ".join(reasons) or None}
+
+
+def redis_flow_keys(redis_url: str) -> list:
+    """The flow-store entries in a Redis (`parley:flow:<client>` keys)."""
+    port = urllib.parse.urlparse(redis_url).port
+    listed = subprocess.run(["redis-cli", "-p", str(port), "--scan", "--pattern", "parley:flow:*"],
+                            capture_output=True, text=True, timeout=10)
+    return listed.stdout.split()
+
+
+def transceiver_killed(parley: str) -> dict:
+    """SIGKILL to a transceiver with a live call: the call is lost (its DTLS and SRTP keys
+    died with the process); the caller's ICE agent gives up within its consent timeout
+    (RFC 7675 §5.1: 30 s); the relay's flow and the flow-store entry expire once the caller
+    stops; a transceiver restarted on the same ports takes a new call at once."""
+    idle = 4.0  # the relay's flow idle timeout; flow-store entries live twice as long
+    with Stack(parley) as stack:
+        public, backbone = udp_ports(2)
+        admin = peers.free_port()
+        _, redis_url = stack.redis()
+        stack.relay("relay", public, backbone, admin, ["--redis", redis_url, "--flow-idle-timeout", str(idle)])
+        relay_metrics = f"http://127.0.0.1:{admin}"
+        http_port, udp_port = peers.free_port(), peers.free_port(peers.socket.SOCK_DGRAM)
+        url = stack.transceiver("transceiver", public, http_port=http_port, udp_port=udp_port)
+        transceiver = stack.processes[-1]
+        peers.pin_ice_to_loopback_if_local(url)
+
+        async def scenario() -> dict:
+            call = peers.AgentCall(url, script=[("voice", 120.0)])
+            try:
+                await call.connect()
+                await asyncio.sleep(1.0)
+                entries_live = await asyncio.to_thread(redis_flow_keys, redis_url)
+                killed = time.monotonic()
+                transceiver.kill()
+                stack.transceiver("transceiver-restarted", public, http_port=http_port, udp_port=udp_port)
+                serving = time.monotonic()
+                fresh = await tone_echo.run(url, 1300.0, 2.0, 20.0, False)
+                while call.ended_at is None and time.monotonic() - killed < 45:
+                    await asyncio.sleep(0.25)
+                caller_gave_up = time.monotonic()
+                stale_drops = {line.split("{", 1)[1].split("}", 1)[0]: float(line.rsplit(None, 1)[-1])
+                               for line in peers.read_metrics(url).splitlines()
+                               if line.startswith("parley_packets_dropped_total{")}
+                last_audio = max((p.arrival for p in call.recorder.packets), default=killed)
+                # The caller is silent now; its flow goes idle, then its store entry lapses.
+                flows_left = entries_left = None
+                expiry_deadline = time.monotonic() + 3 * idle + 5
+                while time.monotonic() < expiry_deadline:
+                    await asyncio.sleep(0.5)
+                    entries_left = await asyncio.to_thread(redis_flow_keys, redis_url)
+                    flows_left = metric(relay_metrics, "parley_relay_flows")
+                    if flows_left == 0 and not entries_left:
+                        break
+                return {"store_entries_live": len(entries_live),
+                        "audio_after_kill_ms": round((last_audio - killed) * 1000, 1),
+                        "restart_serving_s": round(serving - killed, 2), "new_call_pass": fresh["pass"],
+                        "caller_gave_up_s": round(caller_gave_up - killed, 1) if call.ended_at else None,
+                        "flows_expired_s": round(time.monotonic() - caller_gave_up, 1), "restarted_drops": stale_drops,
+                        "relay_flows_left": flows_left, "store_entries_left": len(entries_left or []),
+                        "relay_flows_expired": metric(relay_metrics, "parley_relay_flows_expired_total")}
+            finally:
+                await call.close()
+
+        result = asyncio.run(scenario())
+    reasons = []
+    if result["store_entries_live"] < 1:
+        reasons.append("the live call had no flow-store entry to expire")
+    if result["audio_after_kill_ms"] > 100:
+        reasons.append(f"audio reached the caller {result['audio_after_kill_ms']} ms after the kill")
+    if not result["new_call_pass"]:
+        reasons.append("the restarted transceiver did not take a new call at once")
+    if result["caller_gave_up_s"] is None or result["caller_gave_up_s"] > 40:
+        reasons.append(f"the caller did not give up within its consent timeout (after {result['caller_gave_up_s']} s)")
+    if not result["restarted_drops"].get('reason="unknown_ufrag"'):
+        reasons.append(f"the caller's consent checks were not dropped and counted by the restarted transceiver: "
+                       f"{result['restarted_drops']}")
+    if result["relay_flows_left"] != 0 or result["store_entries_left"]:
+        reasons.append(f"{result['relay_flows_left']} relay flows and {result['store_entries_left']} "
+                       "flow-store entries left after the caller stopped")
     return result | {"reason": "; ".join(reasons) or None}
 
 
@@ -729,10 +891,12 @@ SCENARIOS = {
     "two-transceivers": two_transceivers,
     "restart": restart,
     "redis-down": redis_down,
+    "redis-restart": redis_restart,
     "hostile": hostile,
     "two-clusters": two_clusters,
     "two-regions": two_regions,
     "drain": drain,
+    "transceiver-killed": transceiver_killed,
     "key-rotation": key_rotation,
     "tcp-hostile": tcp_hostile,
     "tcp-two-clusters": tcp_two_clusters,
