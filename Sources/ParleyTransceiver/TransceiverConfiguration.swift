@@ -43,6 +43,32 @@ extension PeerAddress {
     }
 }
 
+/// The signaling port's limits against abuse (docs/transceiver.md, "Limits"): slow or idle
+/// connections, large bodies, bursts of offers.
+public struct SignalingLimits: Sendable, Equatable {
+    /// Open connections at most; a newcomer beyond takes the place of the oldest connection
+    /// still waiting for its first request head (after 1 s), else gets 503 with Retry-After.
+    public var maxConnections: Int
+    /// How long a connection has to send its first request head, and an offer its body: 408.
+    public var readTimeout: Duration
+    /// A keep-alive connection with no request for this long is closed (Hummingbird's idle
+    /// timeout, RFC 9112 §9.5).
+    public var idleTimeout: Duration
+    /// Request bodies larger than this get 413.
+    public var maxBodyBytes: Int
+    /// Offers being read or answered at once; more get 503 `too_many_pending_offers`.
+    public var maxPendingOffers: Int
+
+    public init(maxConnections: Int = 2_048, readTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(75),
+                maxBodyBytes: Int = 64 * 1_024, maxPendingOffers: Int = 64) {
+        self.maxConnections = maxConnections
+        self.readTimeout = readTimeout
+        self.idleTimeout = idleTimeout
+        self.maxBodyBytes = maxBodyBytes
+        self.maxPendingOffers = maxPendingOffers
+    }
+}
+
 /// What a transceiver is told at start: where it listens, what it advertises, who may call.
 public struct TransceiverConfiguration: Sendable {
     /// The signaling HTTP listener.
@@ -72,6 +98,7 @@ public struct TransceiverConfiguration: Sendable {
     public var overloadLimits: ShardPressure.Limits? = .init(lateness: .milliseconds(10), maxUtilisation: 0.8)
     /// New calls beyond this many get 503 with Retry-After.
     public var maxSessions: Int
+    public var signalingLimits = SignalingLimits()
     /// Accepted `Authorization: Bearer` keys; empty means open (allowed on loopback only).
     public var bearerKeys: Set<String>
     /// Take a server key from a browser page (a request with `Origin`); off by default, as

@@ -33,12 +33,15 @@ public final class TransceiverMetrics: Sendable {
     /// scales on (CPU lags behind calls that are still setting up).
     public let sessionUtilisation: Gauge
     public let clientSecretsIssued: Counter
+    /// Open connections to the signaling port (`HTTPConnectionGuard`).
+    public let httpConnections: Gauge
     private let drops: Mutex<[String: Counter]> = Mutex([:])
     private let endings: Mutex<[String: Counter]> = Mutex([:])
     private let rejections: Mutex<[String: Counter]> = Mutex([:])
     private let repairs: Mutex<[String: Counter]> = Mutex([:])
     private let secretReloads: Mutex<[String: Counter]> = Mutex([:])
     private let steering: Mutex<[String: Counter]> = Mutex([:])
+    private let httpRejections: Mutex<[String: Counter]> = Mutex([:])
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -59,6 +62,7 @@ public final class TransceiverMetrics: Sendable {
         sidebands = registry.makeGauge(descriptor: Self.describe("parley_sidebands", "Sideband WebSockets joined to live calls"))
         sessionUtilisation = registry.makeGauge(descriptor: Self.describe("parley_session_utilisation", "Live calls over the configured maximum (0-1)"))
         clientSecretsIssued = registry.makeCounter(descriptor: Self.describe("parley_client_secrets_issued_total", "Ephemeral client secrets minted"))
+        httpConnections = registry.makeGauge(descriptor: Self.describe("parley_http_connections", "Open connections to the signaling port"))
         turnLatency = registry.makeDurationHistogram(
             descriptor: Self.describe("parley_turn_latency_seconds", "End of the caller's speech (as detected) to the first answer packet sent"), buckets: buckets)
     }
@@ -122,6 +126,13 @@ public final class TransceiverMetrics: Sendable {
     public func signalingRejected(_ code: String) {
         counter(in: rejections, name: "parley_signaling_rejected_total", label: "code", value: code,
                 help: "Signaling requests refused, by error code").increment()
+    }
+
+    /// Counts one signaling connection refused or closed before its request reached the API
+    /// (`parley_http_rejected_total{reason}`: `connection_limit`, `header_timeout`, `evicted`).
+    public func httpRejected(_ reason: String) {
+        counter(in: httpRejections, name: "parley_http_rejected_total", label: "reason", value: reason,
+                help: "Signaling connections refused or closed before a request reached the API, by reason").increment()
     }
 
     /// A metric name with its help text (no unit suffix beyond what the name carries).

@@ -51,6 +51,25 @@ struct TransceiverOptions: ParsableArguments {
     @Option(help: "New calls beyond this many get 503.")
     var maxSessions: Int = 1_000
 
+    @Option(name: .customLong("http-max-connections"),
+            help: "Signaling connections open at once; a newcomer beyond takes the place of the oldest one still without a request head after 1 s, else gets 503 with Retry-After.")
+    var httpMaxConnections: Int = SignalingLimits().maxConnections
+
+    @Option(name: .customLong("http-read-timeout"),
+            help: "Seconds a signaling connection has to send its first request head, and an offer its body; then 408.")
+    var httpReadTimeout: Double = 10
+
+    @Option(name: .customLong("http-idle-timeout"),
+            help: "Seconds a keep-alive signaling connection may wait for its next request before it is closed.")
+    var httpIdleTimeout: Double = 75
+
+    @Option(name: .customLong("http-max-body-bytes"), help: "Request bodies larger than this get 413.")
+    var httpMaxBodyBytes: Int = SignalingLimits().maxBodyBytes
+
+    @Option(name: .customLong("max-pending-offers"),
+            help: "Offers being read or answered at once; more get 503 'too_many_pending_offers' with Retry-After.")
+    var maxPendingOffers: Int = SignalingLimits().maxPendingOffers
+
     @Option(help: "An API key callers must send as 'Authorization: Bearer KEY' (repeatable; also PARLEY_API_KEYS, comma separated). Required off loopback.")
     var apiKey: [String] = []
 
@@ -136,6 +155,13 @@ struct TransceiverOptions: ParsableArguments {
         guard overloadLatenessMilliseconds > 0, (0...1).contains(overloadUtilisation) else {
             throw ValidationError("--overload-lateness-ms must be positive and --overload-utilisation between 0 and 1")
         }
+        guard httpMaxConnections >= 1, httpReadTimeout > 0, httpIdleTimeout > 0, httpMaxBodyBytes >= 1, maxPendingOffers >= 1 else {
+            throw ValidationError("--http-max-connections, --http-read-timeout, --http-idle-timeout, --http-max-body-bytes and --max-pending-offers must be positive")
+        }
+        configuration.signalingLimits = SignalingLimits(
+            maxConnections: httpMaxConnections, readTimeout: .milliseconds(Int64(httpReadTimeout * 1_000)),
+            idleTimeout: .milliseconds(Int64(httpIdleTimeout * 1_000)), maxBodyBytes: httpMaxBodyBytes,
+            maxPendingOffers: maxPendingOffers)
         configuration.overloadLimits = overloadUtilisation == 0 ? nil
             : .init(lateness: .milliseconds(overloadLatenessMilliseconds), maxUtilisation: overloadUtilisation)
         return configuration
