@@ -9,7 +9,7 @@
 # Chromium pressing DTMF keys that reach the example backend;
 # voice-agent scenarios (turn, barge-in, events) against a built-in-agent transceiver; the
 # example WebSocket backend answering a turn, then killed mid-call; relay scenarios; abuse of the
-# signaling port; the load generator; a 2-shard transceiver behind a relay; then every session must be gone. Starts everything on free ports and stops it by PID, whatever happens.
+# signaling port; a UDP flood; the load generator; a 2-shard transceiver behind a relay; then every session must be gone. Starts everything on free ports and stops it by PID, whatever happens.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 parley=${1:-.build/debug/parley}
@@ -126,6 +126,8 @@ run "ingress failover: headless Chromium's call through the primary of two adver
 run "load generator: 10 calls for 10 s, no failures, loss under 1%" check_load
 run "HTTP abuse on the signaling port during an echo call: slowloris (503 at the connection cap, 408, a fresh call still connects), 10 MB bodies (413), a burst of POSTs against unfinished offers (503 too_many_pending_offers, 408); no loss, counters moved" \
     "$python" Tests/Interop/http_abuse.py --parley "$parley"
+run "UDP flood at a shard's port (30,000 datagrams/s for 20 s from 127/8 addresses, random bytes and made-up checks) during 3 echo calls: loss under 1%, every datagram counted" \
+    "$python" Tests/Interop/udp_flood.py --parley "$parley"
 run "overload: 150 full-voice calls offered to one shard: those past its limit get 503 overloaded (and /readyz says so), the admitted ones no failure and loss under 1%" \
     "$python" Tests/Interop/overload.py --parley "$parley"
 

@@ -8,13 +8,16 @@ import ParleyWire
 /// waiting for its first request head after `evictionAge`: a legitimate client sends its head
 /// within a round trip of connecting, so the slots an attacker holds open with partial heads
 /// go to newcomers first, and a flood of idle connections cannot lock callers out. With no
-/// such connection the newcomer is refused (503 with Retry-After).
+/// such connection the newcomer is refused (503 with Retry-After). Under such a flood a
+/// connection keeps its slot for about (limit / the flood's connections per second) before its
+/// head; a legitimate one needs a fraction of that.
 struct HTTPConnectionLedger: Sendable {
     struct Limits: Sendable, Equatable {
         var maxConnections: Int
         var headerTimeout: Duration
-        /// How long a connection must have waited for its head before a newcomer may take its slot.
-        var evictionAge: Duration = .seconds(1)
+        /// How long a connection must have waited for its head before a newcomer may take its
+        /// slot: a burst of connections that just opened is not evicted by itself.
+        var evictionAge: Duration = .milliseconds(100)
     }
 
     enum Admission: Equatable {

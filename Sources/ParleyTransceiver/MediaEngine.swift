@@ -80,7 +80,9 @@ public final class MediaEngine: Sendable {
     public func start() async throws -> [PeerAddress] {
         var bound: [PeerAddress] = []
         for (driver, address) in zip(drivers, configuration.shardUDPAddresses) {
-            let local = try await driver.bind(to: address.socketAddress, options: .batched)
+            var options = UDPSocketOptions.batched
+            options.receiveBufferBytes = configuration.udpReceiveBufferBytes
+            let local = try await driver.bind(to: address.socketAddress, options: options)
             let configuration = configuration
             try await driver.run { shard, _ in shard.bound(to: local, configuration: configuration) }
             bound.append(local)

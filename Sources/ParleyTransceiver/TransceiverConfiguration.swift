@@ -47,7 +47,7 @@ extension PeerAddress {
 /// connections, large bodies, bursts of offers.
 public struct SignalingLimits: Sendable, Equatable {
     /// Open connections at most; a newcomer beyond takes the place of the oldest connection
-    /// still waiting for its first request head (after 1 s), else gets 503 with Retry-After.
+    /// still waiting for its first request head (after 100 ms), else gets 503 with Retry-After.
     public var maxConnections: Int
     /// How long a connection has to send its first request head, and an offer its body: 408.
     public var readTimeout: Duration
@@ -99,6 +99,10 @@ public struct TransceiverConfiguration: Sendable {
     /// New calls beyond this many get 503 with Retry-After.
     public var maxSessions: Int
     public var signalingLimits = SignalingLimits()
+    /// Each shard socket's receive buffer (SO_RCVBUF): how long a burst of datagrams, a flood
+    /// included, may wait while the shard's thread is busy or not scheduled. The kernel caps
+    /// it at `net.core.rmem_max`.
+    public var udpReceiveBufferBytes = 4 * 1_024 * 1_024
     /// Accepted `Authorization: Bearer` keys; empty means open (allowed on loopback only).
     public var bearerKeys: Set<String>
     /// Take a server key from a browser page (a request with `Origin`); off by default, as

@@ -96,10 +96,10 @@ public final class TransceiverMetrics: Sendable {
                 "parley_shard_loop_utilisation", "Share of the last second the shard's loop thread was on the CPU, by shard"), labels: label))
     }
 
-    /// Counts one datagram dropped for `reason` (`parley_packets_dropped_total{reason}`).
-    public func drop(_ reason: String) {
+    /// Counts `count` datagrams dropped for `reason` (`parley_packets_dropped_total{reason}`).
+    public func drop(_ reason: String, count: Int = 1) {
         counter(in: drops, name: "parley_packets_dropped_total", label: "reason", value: reason,
-                help: "Datagrams dropped, by reason").increment()
+                help: "Datagrams dropped, by reason").increment(by: Int64(count))
     }
 
     /// Counts caller audio frames filled for lost packets by `method` ("fec" or "concealment"):

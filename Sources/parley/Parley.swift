@@ -52,7 +52,7 @@ struct TransceiverOptions: ParsableArguments {
     var maxSessions: Int = 1_000
 
     @Option(name: .customLong("http-max-connections"),
-            help: "Signaling connections open at once; a newcomer beyond takes the place of the oldest one still without a request head after 1 s, else gets 503 with Retry-After.")
+            help: "Signaling connections open at once; a newcomer beyond takes the place of the oldest one still without a request head after 100 ms, else gets 503 with Retry-After.")
     var httpMaxConnections: Int = SignalingLimits().maxConnections
 
     @Option(name: .customLong("http-read-timeout"),
@@ -69,6 +69,10 @@ struct TransceiverOptions: ParsableArguments {
     @Option(name: .customLong("max-pending-offers"),
             help: "Offers being read or answered at once; more get 503 'too_many_pending_offers' with Retry-After.")
     var maxPendingOffers: Int = SignalingLimits().maxPendingOffers
+
+    @Option(name: .customLong("udp-receive-buffer-bytes"),
+            help: "Each shard socket's receive buffer (SO_RCVBUF; the kernel caps it at net.core.rmem_max): how long datagrams may wait for a busy shard.")
+    var udpReceiveBufferBytes: Int = 4 * 1_024 * 1_024
 
     @Option(help: "An API key callers must send as 'Authorization: Bearer KEY' (repeatable; also PARLEY_API_KEYS, comma separated). Required off loopback.")
     var apiKey: [String] = []
@@ -158,6 +162,8 @@ struct TransceiverOptions: ParsableArguments {
         guard httpMaxConnections >= 1, httpReadTimeout > 0, httpIdleTimeout > 0, httpMaxBodyBytes >= 1, maxPendingOffers >= 1 else {
             throw ValidationError("--http-max-connections, --http-read-timeout, --http-idle-timeout, --http-max-body-bytes and --max-pending-offers must be positive")
         }
+        guard udpReceiveBufferBytes >= 4_096 else { throw ValidationError("--udp-receive-buffer-bytes must be at least 4096") }
+        configuration.udpReceiveBufferBytes = udpReceiveBufferBytes
         configuration.signalingLimits = SignalingLimits(
             maxConnections: httpMaxConnections, readTimeout: .milliseconds(Int64(httpReadTimeout * 1_000)),
             idleTimeout: .milliseconds(Int64(httpIdleTimeout * 1_000)), maxBodyBytes: httpMaxBodyBytes,

@@ -2,8 +2,11 @@
 """Abuse of a transceiver's signaling port while an aiortc echo call runs on it.
 
 Starts `parley transceiver` (echo backend, one shard) with small limits so each one is
-reached in seconds: --http-max-connections 300, --http-read-timeout 3, --max-pending-offers 8.
-Then, one after the other:
+reached in seconds: --http-max-connections 300, --http-read-timeout 3, --http-idle-timeout 4,
+--max-pending-offers 8. Then, one after the other:
+- 300 keep-alive connections that each sent a request fill every place (a connection that sent
+  its head is never evicted): 5 more get 503 too_many_connections with Retry-After; after the
+  idle timeout all 300 are closed;
 - slowloris: 1,000 connections that send a partial request head and trickle header lines,
   reopened as they are closed, for 8 s; meanwhile a fresh call's POST, retried on 503 after
   Retry-After (at most 5 attempts), must connect and hear its audio back;
@@ -13,7 +16,7 @@ Then, one after the other:
 
 Passes when the running call lost under 1 % either way, the fresh call connected, every
 refusal had the expected status and JSON error (503 too_many_connections with Retry-After,
-408 request_timeout, 413 offer_too_large, 503 too_many_pending_offers), the counters moved
+408 request_timeout for slow heads (most of them evicted by newcomers), 413 offer_too_large, 503 too_many_pending_offers), the counters moved
 (parley_http_rejected_total, parley_signaling_rejected_total), the connection count came back
 to what it was and the process is alive. Prints one JSON line; exit 0 on pass, 1 on failure."""
 
@@ -32,7 +35,7 @@ import time
 import peers
 
 LOSS_LIMIT = 0.01
-MAX_CONNECTIONS, READ_TIMEOUT, PENDING_OFFERS = 300, 3, 8
+MAX_CONNECTIONS, READ_TIMEOUT, IDLE_TIMEOUT, PENDING_OFFERS = 300, 3, 4, 8
 TEN_MB = 10 * 1024 * 1024
 
 
@@ -129,6 +132,38 @@ def slowloris(host: str, port: int, connections: int, seconds: float, tally: Tal
     stats["opened"] = opened
 
 
+def read_answer(sock: socket.socket) -> bytes:
+    """One whole response with a Content-Length body (or what came before the close)."""
+    data = b""
+    while True:
+        head, found, body = data.partition(b"\r\n\r\n")
+        if found:
+            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0)
+            if len(body) >= length:
+                return data
+        chunk = sock.recv(4096)
+        if not chunk:
+            return data
+        data += chunk
+
+
+def hold_keep_alive(host: str, port: int, count: int) -> list:
+    """`count` connections that each sent GET /healthz, read its answer and stay open."""
+    held = []
+    for _ in range(count):
+        sock = socket.create_connection((host, port), timeout=10)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: parley\r\n\r\n")
+        read_answer(sock)
+        held.append(sock)
+    return held
+
+
+def refused_newcomer(host: str, port: int) -> dict:
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: parley\r\n\r\n")
+        return parse_response(read_answer(sock))
+
+
 def big_body(host: str, port: int, chunked: bool) -> dict:
     """A POST announcing (or streaming, chunked) 10 MB; returns the parsed answer."""
     with socket.create_connection((host, port), timeout=10) as sock:
@@ -197,7 +232,8 @@ def burst_post(url: str) -> dict:
 async def run(parley: str, workdir: str) -> dict:
     process, url, _ = peers.start_parley(
         parley, "--backend", "echo", "--log-level", "warning", "--http-max-connections", str(MAX_CONNECTIONS),
-        "--http-read-timeout", str(READ_TIMEOUT), "--max-pending-offers", str(PENDING_OFFERS),
+        "--http-read-timeout", str(READ_TIMEOUT), "--http-idle-timeout", str(IDLE_TIMEOUT),
+        "--max-pending-offers", str(PENDING_OFFERS),
         log_path=os.path.join(workdir, "parley.log"))
     host, port = "127.0.0.1", int(url.rsplit(":", 1)[1])
     report = {"test": "http_abuse"}
@@ -212,6 +248,25 @@ async def run(parley: str, workdir: str) -> dict:
         before = peers.read_metrics(url)
         baseline_connections = peers.metric_value(before, "parley_http_connections")
         await running.mark()
+
+        held = await asyncio.to_thread(hold_keep_alive, host, port, MAX_CONNECTIONS)
+        newcomers = [await asyncio.to_thread(refused_newcomer, host, port) for _ in range(5)]
+        report["at_the_cap"] = {"held": len(held), "newcomers": [f"{n['status']} {n['code']} retry-after={n['headers'].get('retry-after')}" for n in newcomers]}
+        if any(n["status"] != 503 or n["code"] != "too_many_connections" or n["headers"].get("retry-after") != "1" for n in newcomers):
+            reasons.append(f"newcomers at the connection cap got {report['at_the_cap']['newcomers']}")
+        idle_started = time.monotonic()
+        while True:
+            # /metrics itself gets 503 while every place is held.
+            status, _, body = peers.http_request(url + "/metrics", "GET", timeout=5)
+            if status == 200 and peers.metric_value(body.decode(), "parley_http_connections") <= baseline_connections + 1:
+                break
+            if time.monotonic() - idle_started > IDLE_TIMEOUT + 5:
+                reasons.append("keep-alive connections were not closed after the idle timeout")
+                break
+            await asyncio.sleep(0.25)
+        report["at_the_cap"]["closed_after_seconds"] = round(time.monotonic() - idle_started, 1)
+        for sock in held:
+            sock.close()
 
         slow_tally, slow_stats = Tally(), collections.Counter()
         attack = threading.Thread(target=slowloris, args=(host, port, 1000, 8.0, slow_tally, slow_stats), daemon=True)
@@ -266,9 +321,6 @@ async def run(parley: str, workdir: str) -> dict:
                                "answers": dict(slow_tally.counts)}
         report["slow_bodies"] = dict(slow_tally_bodies.counts)
         report["burst"] = dict(burst_tally.counts)
-        refused = slow_tally.examples.get("503 too_many_connections")
-        if not refused or refused["headers"].get("retry-after") != "1":
-            reasons.append(f"no 503 too_many_connections with Retry-After among the slowloris answers: {dict(slow_tally.counts)}")
         if not slow_tally.examples.get("408 request_timeout"):
             reasons.append(f"no 408 request_timeout among the slowloris answers: {dict(slow_tally.counts)}")
         if set(slow_tally.counts) - {"503 too_many_connections", "408 request_timeout"}:
@@ -297,7 +349,7 @@ async def run(parley: str, workdir: str) -> dict:
                          for code in ("offer_too_large", "too_many_pending_offers", "request_timeout", "invalid_offer")})
         report["counters"] = counters
         expected_counts = {
-            "http_rejected_connection_limit": slow_tally.counts["503 too_many_connections"],
+            "http_rejected_connection_limit": slow_tally.counts["503 too_many_connections"] + len(newcomers),
             "signaling_rejected_too_many_pending_offers": burst_tally.counts["503 too_many_pending_offers"],
             "signaling_rejected_request_timeout": PENDING_OFFERS,
         }

@@ -791,7 +791,17 @@ class WatchedCall:
     async def window(self) -> dict:
         """Loss both ways and the echoed packets' inter-arrival gaps since the last mark."""
         arrivals = self.arrivals[self._mark_index:]
-        sequences = sorted({sequence for _, sequence in arrivals})
+        # Extend the 16-bit sequence numbers across wraps (RFC 3550 A.1).
+        extended, last, cycles = set(), None, 0
+        for _, sequence in arrivals:
+            if last is not None and sequence < last and last - sequence > 0x8000:
+                cycles += 0x10000
+            elif last is not None and sequence > last and sequence - last > 0x8000:
+                extended.add(sequence + cycles - 0x10000)
+                continue
+            last = sequence
+            extended.add(sequence + cycles)
+        sequences = sorted(extended)
         expected = (sequences[-1] - sequences[0] + 1) if sequences else 0
         downstream = 1 - len(sequences) / expected if expected else 1.0
         sent, lost = await self._upstream()
