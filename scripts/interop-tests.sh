@@ -9,7 +9,8 @@
 # Chromium pressing DTMF keys that reach the example backend;
 # voice-agent scenarios (turn, barge-in, events) against a built-in-agent transceiver; the
 # example WebSocket backend answering a turn, then killed mid-call; relay scenarios; abuse of the
-# signaling port; a UDP flood; the load generator; a 2-shard transceiver behind a relay; then every session must be gone. Starts everything on free ports and stops it by PID, whatever happens.
+# signaling port; a UDP flood; misbehaving
+# WebSocket backends; the load generator; a 2-shard transceiver behind a relay; then every session must be gone. Starts everything on free ports and stops it by PID, whatever happens.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 parley=${1:-.build/debug/parley}
@@ -128,6 +129,8 @@ run "HTTP abuse on the signaling port during an echo call: slowloris (503 at the
     "$python" Tests/Interop/http_abuse.py --parley "$parley"
 run "UDP flood at a shard's port (30,000 datagrams/s for 20 s from 127/8 addresses, random bytes and made-up checks) during 3 echo calls: loss under 1%, every datagram counted" \
     "$python" Tests/Interop/udp_flood.py --parley "$parley"
+run "WebSocket backend faults: bursty and slow backends keep the echoed audio paced at 20 ms; one that stops reading ends the call with backend_unresponsive within 6 s, memory flat" \
+    "$python" Tests/Interop/backend_faults.py --parley "$parley"
 run "overload: 150 full-voice calls offered to one shard: those past its limit get 503 overloaded (and /readyz says so), the admitted ones no failure and loss under 1%" \
     "$python" Tests/Interop/overload.py --parley "$parley"
 

@@ -36,6 +36,9 @@ public final class TransceiverEndpoint {
         public var opusComplexity: Int32
         /// How many ended ids DELETE still answers for.
         public var recentlyEndedLimit: Int
+        /// 20 ms frames of the backend's audio a call queues for the caller; beyond, the oldest
+        /// are dropped (`playout_overflow`).
+        public var playoutCapacity = PacedAudioOutput.defaultCapacity
         /// Where the other transceivers of the cluster reach this one's signaling: call ids
         /// name it (signed), so control requests that reach another are forwarded here.
         public var controlAddress: PeerAddress?
@@ -123,6 +126,8 @@ public final class TransceiverEndpoint {
 
         /// Relay-encapsulated, from a source outside the allowed relay networks.
         public static let relayNotAllowed = DropReason(rawValue: "relay_not_allowed")
+        /// A frame of the backend's audio dropped because the call's output queue was full.
+        public static let playoutOverflow = DropReason(rawValue: "playout_overflow")
         public static let encapsulationMalformed = DropReason(rawValue: "encapsulation_malformed")
         public static let stunMalformed = DropReason(rawValue: "stun_malformed")
         /// A STUN request whose USERNAME names no live call.
@@ -229,7 +234,7 @@ public final class TransceiverEndpoint {
         let call = Call(
             id: id, serverUfrag: local.ufrag, connection: connection, backend: makeBackend(id),
             mediaMode: configuration.mediaMode, encoderComplexity: configuration.opusComplexity, createdAt: now,
-            maxDuration: maxDuration)
+            maxDuration: maxDuration, playoutCapacity: configuration.playoutCapacity)
         if let settings { call.receiveClientEvent(settings) }
         let certificate = configuration.certificate
         let answer = SDPAnswerBuilder.answer(to: offer, with: SDPAnswerParameters(

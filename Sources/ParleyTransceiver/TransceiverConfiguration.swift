@@ -69,6 +69,23 @@ public struct SignalingLimits: Sendable, Equatable {
     }
 }
 
+/// What a call's backend may cost the transceiver (docs/transceiver.md, "Limits").
+public struct BackendLimits: Sendable, Equatable {
+    /// Bytes waiting for a WebSocket backend to read, per call; the oldest audio gives way.
+    public var sendQueueBytes: Int
+    /// A WebSocket backend whose socket takes nothing for this long while data waits is
+    /// unresponsive: the call ends with `backend_unresponsive`.
+    public var stallTimeout: Duration
+    /// The backend's audio a call queues for the caller; beyond it the oldest is dropped.
+    public var playoutLimit: Duration
+
+    public init(sendQueueBytes: Int = 128 * 1_024, stallTimeout: Duration = .seconds(5), playoutLimit: Duration = .seconds(60)) {
+        self.sendQueueBytes = sendQueueBytes
+        self.stallTimeout = stallTimeout
+        self.playoutLimit = playoutLimit
+    }
+}
+
 /// What a transceiver is told at start: where it listens, what it advertises, who may call.
 public struct TransceiverConfiguration: Sendable {
     /// The signaling HTTP listener.
@@ -99,6 +116,7 @@ public struct TransceiverConfiguration: Sendable {
     /// New calls beyond this many get 503 with Retry-After.
     public var maxSessions: Int
     public var signalingLimits = SignalingLimits()
+    public var backendLimits = BackendLimits()
     /// Each shard socket's receive buffer (SO_RCVBUF): how long a burst of datagrams, a flood
     /// included, may wait while the shard's thread is busy or not scheduled. The kernel caps
     /// it at `net.core.rmem_max`.

@@ -42,6 +42,7 @@ public final class TransceiverMetrics: Sendable {
     private let secretReloads: Mutex<[String: Counter]> = Mutex([:])
     private let steering: Mutex<[String: Counter]> = Mutex([:])
     private let httpRejections: Mutex<[String: Counter]> = Mutex([:])
+    private let backendSendDrops: Mutex<[String: Counter]> = Mutex([:])
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -133,6 +134,13 @@ public final class TransceiverMetrics: Sendable {
     public func httpRejected(_ reason: String) {
         counter(in: httpRejections, name: "parley_http_rejected_total", label: "reason", value: reason,
                 help: "Signaling connections refused or closed before a request reached the API, by reason").increment()
+    }
+
+    /// Counts what a call dropped because its WebSocket backend read too slowly, by `kind`
+    /// ("audio" frames, "event"s): `parley_backend_send_dropped_total{kind}`.
+    public func backendSendDropped(_ kind: String, count: Int) {
+        counter(in: backendSendDrops, name: "parley_backend_send_dropped_total", label: "kind", value: kind,
+                help: "Messages for WebSocket backends dropped because the backend read too slowly, by kind").increment(by: Int64(count))
     }
 
     /// A metric name with its help text (no unit suffix beyond what the name carries).

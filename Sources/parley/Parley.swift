@@ -74,6 +74,18 @@ struct TransceiverOptions: ParsableArguments {
             help: "Each shard socket's receive buffer (SO_RCVBUF; the kernel caps it at net.core.rmem_max): how long datagrams may wait for a busy shard.")
     var udpReceiveBufferBytes: Int = 4 * 1_024 * 1_024
 
+    @Option(name: .customLong("backend-send-queue-bytes"),
+            help: "Bytes per call waiting for a WebSocket backend to read; beyond, the oldest caller audio is dropped (counted).")
+    var backendSendQueueBytes: Int = BackendLimits().sendQueueBytes
+
+    @Option(name: .customLong("backend-stall-seconds"),
+            help: "A WebSocket backend that takes nothing for this long while data waits is unresponsive: the call ends with 'backend_unresponsive'.")
+    var backendStallSeconds: Double = 5
+
+    @Option(name: .customLong("backend-playout-seconds"),
+            help: "Seconds of the backend's audio a call queues for the caller; beyond, the oldest is dropped (counted).")
+    var backendPlayoutSeconds: Int = 60
+
     @Option(help: "An API key callers must send as 'Authorization: Bearer KEY' (repeatable; also PARLEY_API_KEYS, comma separated). Required off loopback.")
     var apiKey: [String] = []
 
@@ -168,6 +180,12 @@ struct TransceiverOptions: ParsableArguments {
             maxConnections: httpMaxConnections, readTimeout: .milliseconds(Int64(httpReadTimeout * 1_000)),
             idleTimeout: .milliseconds(Int64(httpIdleTimeout * 1_000)), maxBodyBytes: httpMaxBodyBytes,
             maxPendingOffers: maxPendingOffers)
+        guard backendSendQueueBytes >= 1, backendStallSeconds > 0, backendPlayoutSeconds >= 1 else {
+            throw ValidationError("--backend-send-queue-bytes, --backend-stall-seconds and --backend-playout-seconds must be positive")
+        }
+        configuration.backendLimits = BackendLimits(
+            sendQueueBytes: backendSendQueueBytes, stallTimeout: .milliseconds(Int64(backendStallSeconds * 1_000)),
+            playoutLimit: .seconds(backendPlayoutSeconds))
         configuration.overloadLimits = overloadUtilisation == 0 ? nil
             : .init(lateness: .milliseconds(overloadLatenessMilliseconds), maxUtilisation: overloadUtilisation)
         return configuration

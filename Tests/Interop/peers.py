@@ -717,8 +717,9 @@ class WatchedCall:
         self._mark_index = 0
         self._mark_upstream = (0, 0)
 
-    async def start(self) -> None:
-        """Posts the offer and waits for the first echoed packet; raises PeerError."""
+    async def start(self, await_audio: bool = True) -> None:
+        """Posts the offer and waits for the first echoed packet (or, without `await_audio`,
+        for the connection); raises PeerError."""
         pc = self.pc
         pc.addTrack(ToneTrack(self.frequency))
         channel = pc.createDataChannel("oai-events")
@@ -769,7 +770,7 @@ class WatchedCall:
                 await asyncio.sleep(1)
         await asyncio.wait_for(pc.setRemoteDescription(RTCSessionDescription(answer, "answer")), self.timeout)
         deadline = time.monotonic() + self.timeout
-        while not self.arrivals:
+        while not (self.arrivals if await_audio else pc.connectionState == "connected"):
             if time.monotonic() > deadline or pc.connectionState == "failed":
                 raise PeerError(f"no audio came back within {self.timeout:.0f} s (state {pc.connectionState})")
             await asyncio.sleep(0.05)
