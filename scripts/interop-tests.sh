@@ -8,8 +8,9 @@
 # sideband and a hangup sent to one transceiver for a call another owns, forwarded to it;
 # Chromium pressing DTMF keys that reach the example backend;
 # voice-agent scenarios (turn, barge-in, events) against a built-in-agent transceiver; the
-# example WebSocket backend answering a turn, then killed mid-call; relay scenarios; the
-# load generator; a 2-shard transceiver behind a relay; then every session must be gone. Starts everything on free ports and stops it by PID, whatever happens.
+# example WebSocket backend answering a turn, then killed mid-call; relay scenarios; abuse of the
+# signaling port; a UDP flood; misbehaving
+# WebSocket backends; the load generator; a 2-shard transceiver behind a relay; then every session must be gone. Starts everything on free ports and stops it by PID, whatever happens.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 parley=${1:-.build/debug/parley}
@@ -124,6 +125,12 @@ run "relays: through a relay, 2 transceivers, restart with and without Redis, Re
 run "ingress failover: headless Chromium's call through the primary of two advertised relays goes on through the secondary when the primary is killed, with no new offer (audio gap measured)" \
     "$python" Tests/Interop/chromium_failover.py --parley "$parley"
 run "load generator: 10 calls for 10 s, no failures, loss under 1%" check_load
+run "HTTP abuse on the signaling port during an echo call: slowloris (503 at the connection cap, 408, a fresh call still connects), 10 MB bodies (413), a burst of POSTs against unfinished offers (503 too_many_pending_offers, 408); no loss, counters moved" \
+    "$python" Tests/Interop/http_abuse.py --parley "$parley"
+run "UDP flood at a shard's port (30,000 datagrams/s for 20 s from 127/8 addresses, random bytes and made-up checks) during 3 echo calls: loss under 1%, every datagram counted" \
+    "$python" Tests/Interop/udp_flood.py --parley "$parley"
+run "WebSocket backend faults: bursty and slow backends keep the echoed audio paced at 20 ms; one that stops reading ends the call with backend_unresponsive within 6 s, memory flat" \
+    "$python" Tests/Interop/backend_faults.py --parley "$parley"
 run "overload: 150 full-voice calls offered to one shard: those past its limit get 503 overloaded (and /readyz says so), the admitted ones no failure and loss under 1%" \
     "$python" Tests/Interop/overload.py --parley "$parley"
 

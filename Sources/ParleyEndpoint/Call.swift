@@ -58,7 +58,9 @@ final class Call: DeadlineHeapElement {
     /// The receiver's counters already reported as events.
     private var reportedReceiverDrops = AudioJitterBuffer.Counters()
     private var reportedDecodeFailures: UInt64 = 0
-    private var output = PacedAudioOutput()
+    private var output: PacedAudioOutput
+    /// The output's dropped frames already reported as events.
+    private var reportedPlayoutDrops: UInt64 = 0
     private var inputMediaTime: UInt32 = 0
     private var outputSamples: [Int16] = []
     private var outputTag: String?
@@ -82,8 +84,9 @@ final class Call: DeadlineHeapElement {
     private var sentSessionCreated = false
     /// The stream of the `oai-events` data channel once the caller opened it.
     private var eventsChannel: UInt16?
-    /// Why the backend failed, once it has; the call then ends.
-    private var backendFailure: String?
+    /// How the backend failed (the caller's error code, also the call's end reason), once it
+    /// has; the call then ends.
+    private var backendFailure: (code: String, reason: String)?
     private var firstAudioSentAt: Instant?
     private var events = FIFO<Event>()
     /// When the call ends whatever happens: the limit of the client secret it was made with.
@@ -109,7 +112,8 @@ final class Call: DeadlineHeapElement {
 
     init(id: SessionID, serverUfrag: String, connection: PeerConnection, backend: any CallBackend,
          mediaMode: TransceiverEndpoint.MediaMode, encoderComplexity: Int32, createdAt: Instant,
-         maxDuration: Duration? = nil) {
+         maxDuration: Duration? = nil, playoutCapacity: Int = PacedAudioOutput.defaultCapacity) {
+        output = PacedAudioOutput(capacity: playoutCapacity)
         endsAt = maxDuration.map { createdAt + $0 }
         self.id = id
         self.serverUfrag = serverUfrag
@@ -283,11 +287,11 @@ final class Call: DeadlineHeapElement {
         case .dataChannelDropped(let reason):
             events.append(.dropped(.init(reason)))
         case .closed(let reason):
-            endReason = backendFailure != nil ? "backend_failed"
-                : reachedTimeLimit ? Self.timeLimitReason
+            endReason = backendFailure?.code
+                ?? (reachedTimeLimit ? Self.timeLimitReason
                 : cutAtDrainDeadline ? Self.drainDeadlineReason
                 : backendEnded ? Self.backendEndedReason
-                : reason.rawValue
+                : reason.rawValue)
             nextLinkStatistics = nil
         }
     }
@@ -397,13 +401,20 @@ final class Call: DeadlineHeapElement {
             case .endCall:
                 backendEnded = true
             case .failed(let reason):
-                // A backend that ended the call may close its socket: not a failure.
-                guard backendFailure == nil, !backendEnded else { continue }
-                backendFailure = reason
-                sendToClient(.error(code: "backend_failed", message: reason))
+                failBackend(code: "backend_failed", reason)
+            case .unresponsive(let reason):
+                failBackend(code: "backend_unresponsive", reason)
             }
         }
         return progressed
+    }
+
+    /// The backend failed: the caller is told why, and the call ends.
+    private func failBackend(code: String, _ reason: String) {
+        // A backend that ended the call may close its socket: not a failure.
+        guard backendFailure == nil, !backendEnded else { return }
+        backendFailure = (code, reason)
+        sendToClient(.error(code: code, message: reason))
     }
 
     private func queueOutput(_ samples: [Int16], tag: String?, now: Instant) {
@@ -421,6 +432,11 @@ final class Call: DeadlineHeapElement {
             start += Self.samplesPerFrame
         }
         outputSamples.removeFirst(start)
+        // A backend faster than real time by more than the output holds loses its oldest frames.
+        while reportedPlayoutDrops < output.framesDropped {
+            reportedPlayoutDrops += 1
+            events.append(.dropped(.playoutOverflow))
+        }
     }
 
     /// The backend's end-of-response marker: the last partial frame of `responseID` is

@@ -10,8 +10,11 @@ public enum BackendOutput: Equatable, Sendable {
     case event(RealtimeEvent)
     /// Drop every queued frame now.
     case clearOutput
-    /// The backend is gone; the call ends after the caller is told why.
+    /// The backend is gone; the call ends after the caller is told why (`backend_failed`).
     case failed(reason: String)
+    /// The backend stopped taking what the call sends it; the call ends after the caller is
+    /// told why (`backend_unresponsive`).
+    case unresponsive(reason: String)
     /// The backend ends the call cleanly (`parley.call.end`, backend protocol v2): queued
     /// audio plays out, then the call closes with no error for the caller.
     case endCall(reason: String?)

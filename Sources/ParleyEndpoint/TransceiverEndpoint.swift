@@ -36,6 +36,9 @@ public final class TransceiverEndpoint {
         public var opusComplexity: Int32
         /// How many ended ids DELETE still answers for.
         public var recentlyEndedLimit: Int
+        /// 20 ms frames of the backend's audio a call queues for the caller; beyond, the oldest
+        /// are dropped (`playout_overflow`).
+        public var playoutCapacity = PacedAudioOutput.defaultCapacity
         /// Where the other transceivers of the cluster reach this one's signaling: call ids
         /// name it (signed), so control requests that reach another are forwarded here.
         public var controlAddress: PeerAddress?
@@ -123,6 +126,8 @@ public final class TransceiverEndpoint {
 
         /// Relay-encapsulated, from a source outside the allowed relay networks.
         public static let relayNotAllowed = DropReason(rawValue: "relay_not_allowed")
+        /// A frame of the backend's audio dropped because the call's output queue was full.
+        public static let playoutOverflow = DropReason(rawValue: "playout_overflow")
         public static let encapsulationMalformed = DropReason(rawValue: "encapsulation_malformed")
         public static let stunMalformed = DropReason(rawValue: "stun_malformed")
         /// A STUN request whose USERNAME names no live call.
@@ -229,7 +234,7 @@ public final class TransceiverEndpoint {
         let call = Call(
             id: id, serverUfrag: local.ufrag, connection: connection, backend: makeBackend(id),
             mediaMode: configuration.mediaMode, encoderComplexity: configuration.opusComplexity, createdAt: now,
-            maxDuration: maxDuration)
+            maxDuration: maxDuration, playoutCapacity: configuration.playoutCapacity)
         if let settings { call.receiveClientEvent(settings) }
         let certificate = configuration.certificate
         let answer = SDPAnswerBuilder.answer(to: offer, with: SDPAnswerParameters(
@@ -321,11 +326,11 @@ public final class TransceiverEndpoint {
     /// any other here; only their path remembers the transport, for the replies.
     public func handle(_ datagram: UnsafeRawBufferPointer, from source: PeerAddress, now: Instant) {
         guard datagram.first == RelayEncapsulation.marker else {
-            return receive(Array(datagram), on: MediaPath(relay: nil, client: source), now: now)
+            return receive(datagram, on: MediaPath(relay: nil, client: source), now: now)
         }
         guard configuration.acceptsRelay(source.ip) else { return drop(.relayNotAllowed) }
         guard let (client, transport, offset) = RelayEncapsulation.parse(datagram) else { return drop(.encapsulationMalformed) }
-        receive(Array(UnsafeRawBufferPointer(rebasing: datagram[offset...])),
+        receive(UnsafeRawBufferPointer(rebasing: datagram[offset...]),
                 on: MediaPath(relay: source, client: client, transport: transport), now: now)
     }
 
@@ -334,16 +339,26 @@ public final class TransceiverEndpoint {
         datagram.withUnsafeBytes { handle($0, from: source, now: now) }
     }
 
-    private func receive(_ datagram: [UInt8], on path: MediaPath, now: Instant) {
+    /// Routes one client datagram. What comes from an address no check has passed costs a
+    /// path lookup, and for a Binding request an in-place scan for USERNAME and a lookup of
+    /// its server ufrag, before anything is copied or parsed (no FINGERPRINT or
+    /// MESSAGE-INTEGRITY work): a flood from strangers, random bytes or made-up checks, is
+    /// dropped at that cost.
+    private func receive(_ datagram: UnsafeRawBufferPointer, on path: MediaPath, now: Instant) {
         let pathCall = table.call(on: path)
         guard PacketKind(datagram) == .stun else {
             guard let call = pathCall else { return drop(.unknownAddress) }
-            if call.handle(datagram, from: path.client, now: now) { table.learn(path, for: call) }
+            if call.handle(Array(datagram), from: path.client, now: now) { table.learn(path, for: call) }
             return drive(call, now: now)
+        }
+        if pathCall == nil, let username = STUNPeek.username(in: datagram) {
+            let value = UnsafeRawBufferPointer(rebasing: datagram[username])
+            let ufrag = value.split(separator: UInt8(ascii: ":"), maxSplits: 1, omittingEmptySubsequences: false).first ?? value[...]
+            guard table.call(ufrag: String(decoding: ufrag, as: UTF8.self)) != nil else { return drop(.unknownUfrag) }
         }
         let message: STUNMessage
         do {
-            message = try STUNMessage(parsing: datagram)
+            message = try STUNMessage(parsing: Array(datagram))
         } catch {
             return drop(.stunMalformed)
         }

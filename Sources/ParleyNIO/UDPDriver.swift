@@ -11,9 +11,13 @@ public struct UDPSocketOptions: Sendable {
     public var reuseAddress: Bool
     /// Datagrams of the endpoint's largest size one lent buffer takes; more get another.
     public var datagramsPerTransmitBuffer: Int
+    /// The socket's receive buffer (SO_RCVBUF, socket(7); the kernel caps it at
+    /// `net.core.rmem_max`); nil keeps the system's default.
+    public var receiveBufferBytes: Int?
 
     public init(datagramsPerRead: Int? = nil, maxDatagramSize: Int = 2_048, reuseAddress: Bool = false,
-                datagramsPerTransmitBuffer: Int = 4) {
+                datagramsPerTransmitBuffer: Int = 4, receiveBufferBytes: Int? = nil) {
+        self.receiveBufferBytes = receiveBufferBytes
         self.datagramsPerRead = datagramsPerRead
         self.maxDatagramSize = maxDatagramSize
         self.reuseAddress = reuseAddress
@@ -63,6 +67,9 @@ public final class UDPDriver<Endpoint: DatagramEndpoint>: Sendable {
             }
         if options.reuseAddress {
             bootstrap = bootstrap.channelOption(.socketOption(.so_reuseaddr), value: 1)
+        }
+        if let bytes = options.receiveBufferBytes {
+            bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(bytes))
         }
         if let count = options.datagramsPerRead {
             bootstrap = bootstrap

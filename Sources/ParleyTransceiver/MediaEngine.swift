@@ -53,7 +53,7 @@ public final class MediaEngine: Sendable {
         let placement = CallPlacement(shards: addresses.count, limit: configuration.maxSessions)
         self.placement = placement
         drivers = addresses.indices.map { index in
-            let endpoint = TransceiverEndpoint(configuration: .init(
+            var endpointConfiguration = TransceiverEndpoint.Configuration(
                 certificate: certificate,
                 tokenAddress: configuration.tokenAddress(forShard: index, boundAt: addresses[index]),
                 cluster: configuration.cluster, routingKeyring: configuration.routingKeyring,
@@ -61,7 +61,9 @@ public final class MediaEngine: Sendable {
                 tcpCandidates: configuration.advertisedTCPAddresses,
                 relayNetworks: configuration.relayNetworks,
                 mediaMode: configuration.backend == .packetEcho ? .packetEcho : .decoded,
-                opusComplexity: Self.opusComplexity, controlAddress: configuration.controlAddress))
+                opusComplexity: Self.opusComplexity, controlAddress: configuration.controlAddress)
+            endpointConfiguration.playoutCapacity = max(1, Int(configuration.backendLimits.playoutLimit / PacedAudioOutput.frameDuration))
+            let endpoint = TransceiverEndpoint(configuration: endpointConfiguration)
             let shard = MediaShard(index: index, endpoint: endpoint, metrics: metrics, placement: placement,
                                    overloadLimits: configuration.overloadLimits, logger: logger)
             return UDPDriver(endpoint: shard, eventLoop: eventLoops[index % eventLoops.count])
@@ -80,7 +82,9 @@ public final class MediaEngine: Sendable {
     public func start() async throws -> [PeerAddress] {
         var bound: [PeerAddress] = []
         for (driver, address) in zip(drivers, configuration.shardUDPAddresses) {
-            let local = try await driver.bind(to: address.socketAddress, options: .batched)
+            var options = UDPSocketOptions.batched
+            options.receiveBufferBytes = configuration.udpReceiveBufferBytes
+            let local = try await driver.bind(to: address.socketAddress, options: options)
             let configuration = configuration
             try await driver.run { shard, _ in shard.bound(to: local, configuration: configuration) }
             bound.append(local)
@@ -215,7 +219,8 @@ public final class MediaEngine: Sendable {
             return EchoBackend()
         case .webSocket(let url):
             // The socket's task wakes the call on its shard's loop.
-            return WebSocketBackend(url: url, callID: id, metadata: metadata, logger: logger) {
+            return WebSocketBackend(url: url, callID: id, metadata: metadata, limits: configuration.backendLimits,
+                                    metrics: metrics, logger: logger) {
                 driver.execute { shard, now in shard.endpoint.wakeCall(id, now: now) }
             }
         }

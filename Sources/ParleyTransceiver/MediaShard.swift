@@ -19,6 +19,9 @@ final class MediaShard: DatagramEndpoint {
     /// shard's thread, so they advance once per batch rather than once per datagram.
     private var received: Int64 = 0
     private var sent: Int64 = 0
+    /// Drops counted since the last flush, by reason: a flood of dropped datagrams touches the
+    /// shared counters once per batch, not once per datagram.
+    private var dropped: [TransceiverEndpoint.DropReason: Int] = [:]
     /// The sidebands watching each call, by the id `attachSideband` gave them.
     private var sidebands: [SessionID: [Int: Sideband.Continuation]] = [:]
     private var nextSidebandID = 0
@@ -71,6 +74,10 @@ final class MediaShard: DatagramEndpoint {
         while let event = endpoint.pollEvent() {
             record(event)
         }
+        for (reason, count) in dropped {
+            metrics.drop(reason.rawValue, count: count)
+        }
+        dropped.removeAll(keepingCapacity: true)
         if received > 0 {
             metrics.packetsReceived.increment(by: received)
             shardMetrics.packetsReceived.increment(by: received)
@@ -182,7 +189,7 @@ final class MediaShard: DatagramEndpoint {
             }
             logger.debug("call ended", metadata: ["session": "\(id)", "reason": "\(reason)", "shard": "\(index)"])
         case .dropped(let reason):
-            metrics.drop(reason.rawValue)
+            dropped[reason, default: 0] += 1
         case .audioRepaired(let repair, let frames):
             metrics.audioFramesRepaired(repair.rawValue, frames: frames)
         case .serverEvent(let id, let event):

@@ -4,10 +4,12 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
+import NIOCore
 import ParleyAgent
 import ParleyEndpoint
 import ParleyRouting
 import ParleyWire
+import Synchronization
 
 /// The HTTP signaling API: `POST /v1/realtime/calls` (the OpenAI Realtime WebRTC shape, and
 /// its older form `POST /v1/realtime?model=...`) and `POST /whip` (RFC 9725) take an SDP offer
@@ -18,8 +20,6 @@ import ParleyWire
 /// plus health, readiness, metrics and the demo page. Every refusal is a JSON error, readable
 /// cross-origin, and logged with its reason.
 public struct SignalingAPI: Sendable {
-    /// Bodies larger than this are refused (413); a browser's offer is a few KiB.
-    static let maxRequestBytes = 64 * 1_024
     /// The caller's region, as the ingress in front of signaling names it: the answer then
     /// carries that region's relays (`TransceiverConfiguration.regionIngress`).
     static let clientRegionField = HTTPField.Name("Parley-Client-Region")!
@@ -32,10 +32,15 @@ public struct SignalingAPI: Sendable {
     let authorization: CallerAuthorization
     let forwarding: OwnerForwarding
     let sideband: SidebandSocket
+    let limits: SignalingLimits
+    /// Offers being read or answered now (`SignalingLimits.maxPendingOffers`).
+    let pendingOffers: PendingOffers
 
     public init(engine: MediaEngine, logger: Logger = Logger(label: "parley.signaling")) {
         self.engine = engine
         self.logger = logger
+        limits = engine.configuration.signalingLimits
+        pendingOffers = PendingOffers(limit: limits.maxPendingOffers)
         demoPage = ByteBuffer(bytes: Self.loadDemoPage())
         authorization = CallerAuthorization(
             credentials: engine.credentials,
@@ -47,12 +52,18 @@ public struct SignalingAPI: Sendable {
     }
 
     /// HTTP/1.1 with the sideband's WebSocket upgrade (RFC 6455 §4.2); every other request,
-    /// and a sideband request that is refused, goes to `makeRouter()`'s routes.
+    /// and a sideband request that is refused, goes to `makeRouter()`'s routes. Connections
+    /// pass `HTTPConnectionGuard` first (the connection cap and the first head's deadline);
+    /// a keep-alive connection idle for `SignalingLimits.idleTimeout` is closed.
     public func makeServer() -> HTTPServerBuilder {
         let sideband = sideband
         let forwarding = forwarding
         let engine = engine
-        return .http1WebSocketUpgrade { request, _, _ in
+        let connectionGuard = HTTPConnectionGuard(
+            limits: .init(maxConnections: limits.maxConnections, headerTimeout: limits.readTimeout),
+            metrics: engine.metrics, logger: logger)
+        let idleTimeout = TimeAmount.nanoseconds(limits.idleTimeout.nanosecondsRounded)
+        return connectionGuard.serverBuilder(configuration: .init(http1: .init(idleTimeout: idleTimeout))) { request, _, _ in
             guard request.method == .get, request.path?.split(separator: "?").first == "/v1/realtime" else { return .dontUpgrade }
             switch sideband.target(of: request, now: Self.unixNow()) {
             case .join(let id):
@@ -116,6 +127,12 @@ public struct SignalingAPI: Sendable {
     }
 
     private func createCall(_ request: Request, locationPrefix: String) async throws -> Response {
+        guard pendingOffers.enter() else {
+            return rejection(.serviceUnavailable, code: "too_many_pending_offers",
+                             "this transceiver is already reading or answering \(limits.maxPendingOffers) offers; retry shortly",
+                             retryAfter: 1)
+        }
+        defer { pendingOffers.leave() }
         let started = Instant.now
         let contentType = request.headers[.contentType] ?? ""
         let mediaType = contentType.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
@@ -123,12 +140,11 @@ public struct SignalingAPI: Sendable {
             return rejection(.unsupportedMediaType, code: "unsupported_media_type",
                              "the body must be an SDP offer (Content-Type: application/sdp) or multipart/form-data with an 'sdp' part")
         }
-        var request = request
         let body: ByteBuffer
-        do {
-            body = try await request.collectBody(upTo: Self.maxRequestBytes)
-        } catch {
-            return rejection(.contentTooLarge, code: "offer_too_large", "the request body is larger than \(Self.maxRequestBytes) bytes")
+        switch await readBody(of: request) {
+        case .success(let read): body = read
+        case .failure(.tooLarge): return tooLarge(code: "offer_too_large")
+        case .failure(.timedOut): return bodyTimedOut()
         }
         var offer = String(buffer: body)
         // A client secret's session first, then the form's own settings over it.
@@ -200,12 +216,11 @@ public struct SignalingAPI: Sendable {
         if case .failure(let refusal) = authorization.check(request.headers, requirement: .server, now: now) {
             return unauthorized(refusal)
         }
-        var request = request
         let body: ByteBuffer
-        do {
-            body = try await request.collectBody(upTo: Self.maxRequestBytes)
-        } catch {
-            return rejection(.contentTooLarge, code: "request_too_large", "the request body is larger than \(Self.maxRequestBytes) bytes")
+        switch await readBody(of: request) {
+        case .success(let read): body = read
+        case .failure(.tooLarge): return tooLarge(code: "request_too_large")
+        case .failure(.timedOut): return bodyTimedOut()
         }
         let asked: ClientSecretRequest
         do {
@@ -253,7 +268,7 @@ public struct SignalingAPI: Sendable {
         guard await engine.endCall(id) else {
             if let owner = forwarding.owner(of: id, headers: request.headers) {
                 var request = request
-                let body = (try? await request.collectBody(upTo: Self.maxRequestBytes)) ?? ByteBuffer()
+                let body = (try? await request.collectBody(upTo: limits.maxBodyBytes)) ?? ByteBuffer()
                 return await forwarding.forward(request, body: body, to: owner)
             }
             return rejection(.notFound, code: "no_such_call", "call \(id) does not exist or already ended")
@@ -272,6 +287,55 @@ public struct SignalingAPI: Sendable {
                              "'\(action)' controls incoming SIP calls; Parley's calls are WebRTC calls (end one with hangup or DELETE)")
         }
         return rejection(.notFound, code: "not_found", "no call action '\(action)'; the one Parley has is hangup")
+    }
+
+    enum BodyReadFailure: Error {
+        /// Larger than `SignalingLimits.maxBodyBytes`, by its Content-Length or as it arrived.
+        case tooLarge
+        /// Not all there within `SignalingLimits.readTimeout`.
+        case timedOut
+    }
+
+    /// The request's body, refused at once when its Content-Length says it is too large (so a
+    /// 10 MB upload is never read) and cut off when it takes longer than the read timeout.
+    private func readBody(of request: Request) async -> Result<ByteBuffer, BodyReadFailure> {
+        let limit = limits.maxBodyBytes
+        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit {
+            return .failure(.tooLarge)
+        }
+        let timeout = limits.readTimeout
+        return await withTaskGroup(of: Result<ByteBuffer, BodyReadFailure>?.self) { group in
+            group.addTask {
+                var request = request
+                do {
+                    return .success(try await request.collectBody(upTo: limit))
+                } catch {
+                    return .failure(.tooLarge)
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return Task.isCancelled ? nil : .failure(.timedOut)
+            }
+            defer { group.cancelAll() }
+            while let result = await group.next() {
+                if let result { return result }
+            }
+            return .failure(.timedOut)
+        }
+    }
+
+    private func tooLarge(code: String) -> Response {
+        var response = rejection(.contentTooLarge, code: code, "the request body is larger than this transceiver's limit of \(limits.maxBodyBytes) bytes")
+        // The rest of an oversized body is not read: the connection closes after the answer.
+        response.headers[.connection] = "close"
+        return response
+    }
+
+    private func bodyTimedOut() -> Response {
+        var response = rejection(.requestTimeout, code: "request_timeout", "the request body did not arrive within \(limits.readTimeout)")
+        response.headers[.connection] = "close"
+        return response
     }
 
     private func rejection(for error: CallSetupError) -> Response {
@@ -350,6 +414,27 @@ public struct SignalingAPI: Sendable {
             return Array("<!doctype html><p>The Parley demo page is missing from this build.</p>".utf8)
         }
         return Array(data)
+    }
+}
+
+/// A count of offers in progress with a ceiling, shared by every request task.
+final class PendingOffers: Sendable {
+    let limit: Int
+    private let count = Atomic<Int>(0)
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    /// Takes a place; false (and no place taken) at the limit.
+    func enter() -> Bool {
+        if count.wrappingAdd(1, ordering: .relaxed).newValue <= limit { return true }
+        count.wrappingSubtract(1, ordering: .relaxed)
+        return false
+    }
+
+    func leave() {
+        count.wrappingSubtract(1, ordering: .relaxed)
     }
 }
 

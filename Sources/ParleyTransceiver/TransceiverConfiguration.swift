@@ -43,6 +43,49 @@ extension PeerAddress {
     }
 }
 
+/// The signaling port's limits against abuse (docs/transceiver.md, "Limits"): slow or idle
+/// connections, large bodies, bursts of offers.
+public struct SignalingLimits: Sendable, Equatable {
+    /// Open connections at most; a newcomer beyond takes the place of the oldest connection
+    /// still waiting for its first request head (after 100 ms), else gets 503 with Retry-After.
+    public var maxConnections: Int
+    /// How long a connection has to send its first request head, and an offer its body: 408.
+    public var readTimeout: Duration
+    /// A keep-alive connection with no request for this long is closed (Hummingbird's idle
+    /// timeout, RFC 9112 §9.5).
+    public var idleTimeout: Duration
+    /// Request bodies larger than this get 413.
+    public var maxBodyBytes: Int
+    /// Offers being read or answered at once; more get 503 `too_many_pending_offers`.
+    public var maxPendingOffers: Int
+
+    public init(maxConnections: Int = 2_048, readTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(75),
+                maxBodyBytes: Int = 64 * 1_024, maxPendingOffers: Int = 64) {
+        self.maxConnections = maxConnections
+        self.readTimeout = readTimeout
+        self.idleTimeout = idleTimeout
+        self.maxBodyBytes = maxBodyBytes
+        self.maxPendingOffers = maxPendingOffers
+    }
+}
+
+/// What a call's backend may cost the transceiver (docs/transceiver.md, "Limits").
+public struct BackendLimits: Sendable, Equatable {
+    /// Bytes waiting for a WebSocket backend to read, per call; the oldest audio gives way.
+    public var sendQueueBytes: Int
+    /// A WebSocket backend whose socket takes nothing for this long while data waits is
+    /// unresponsive: the call ends with `backend_unresponsive`.
+    public var stallTimeout: Duration
+    /// The backend's audio a call queues for the caller; beyond it the oldest is dropped.
+    public var playoutLimit: Duration
+
+    public init(sendQueueBytes: Int = 128 * 1_024, stallTimeout: Duration = .seconds(5), playoutLimit: Duration = .seconds(60)) {
+        self.sendQueueBytes = sendQueueBytes
+        self.stallTimeout = stallTimeout
+        self.playoutLimit = playoutLimit
+    }
+}
+
 /// What a transceiver is told at start: where it listens, what it advertises, who may call.
 public struct TransceiverConfiguration: Sendable {
     /// The signaling HTTP listener.
@@ -72,6 +115,12 @@ public struct TransceiverConfiguration: Sendable {
     public var overloadLimits: ShardPressure.Limits? = .init(lateness: .milliseconds(10), maxUtilisation: 0.8)
     /// New calls beyond this many get 503 with Retry-After.
     public var maxSessions: Int
+    public var signalingLimits = SignalingLimits()
+    public var backendLimits = BackendLimits()
+    /// Each shard socket's receive buffer (SO_RCVBUF): how long a burst of datagrams, a flood
+    /// included, may wait while the shard's thread is busy or not scheduled. The kernel caps
+    /// it at `net.core.rmem_max`.
+    public var udpReceiveBufferBytes = 4 * 1_024 * 1_024
     /// Accepted `Authorization: Bearer` keys; empty means open (allowed on loopback only).
     public var bearerKeys: Set<String>
     /// Take a server key from a browser page (a request with `Origin`); off by default, as

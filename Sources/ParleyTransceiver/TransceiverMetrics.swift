@@ -33,12 +33,16 @@ public final class TransceiverMetrics: Sendable {
     /// scales on (CPU lags behind calls that are still setting up).
     public let sessionUtilisation: Gauge
     public let clientSecretsIssued: Counter
+    /// Open connections to the signaling port (`HTTPConnectionGuard`).
+    public let httpConnections: Gauge
     private let drops: Mutex<[String: Counter]> = Mutex([:])
     private let endings: Mutex<[String: Counter]> = Mutex([:])
     private let rejections: Mutex<[String: Counter]> = Mutex([:])
     private let repairs: Mutex<[String: Counter]> = Mutex([:])
     private let secretReloads: Mutex<[String: Counter]> = Mutex([:])
     private let steering: Mutex<[String: Counter]> = Mutex([:])
+    private let httpRejections: Mutex<[String: Counter]> = Mutex([:])
+    private let backendSendDrops: Mutex<[String: Counter]> = Mutex([:])
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -59,6 +63,7 @@ public final class TransceiverMetrics: Sendable {
         sidebands = registry.makeGauge(descriptor: Self.describe("parley_sidebands", "Sideband WebSockets joined to live calls"))
         sessionUtilisation = registry.makeGauge(descriptor: Self.describe("parley_session_utilisation", "Live calls over the configured maximum (0-1)"))
         clientSecretsIssued = registry.makeCounter(descriptor: Self.describe("parley_client_secrets_issued_total", "Ephemeral client secrets minted"))
+        httpConnections = registry.makeGauge(descriptor: Self.describe("parley_http_connections", "Open connections to the signaling port"))
         turnLatency = registry.makeDurationHistogram(
             descriptor: Self.describe("parley_turn_latency_seconds", "End of the caller's speech (as detected) to the first answer packet sent"), buckets: buckets)
     }
@@ -92,10 +97,10 @@ public final class TransceiverMetrics: Sendable {
                 "parley_shard_loop_utilisation", "Share of the last second the shard's loop thread was on the CPU, by shard"), labels: label))
     }
 
-    /// Counts one datagram dropped for `reason` (`parley_packets_dropped_total{reason}`).
-    public func drop(_ reason: String) {
+    /// Counts `count` datagrams dropped for `reason` (`parley_packets_dropped_total{reason}`).
+    public func drop(_ reason: String, count: Int = 1) {
         counter(in: drops, name: "parley_packets_dropped_total", label: "reason", value: reason,
-                help: "Datagrams dropped, by reason").increment()
+                help: "Datagrams dropped, by reason").increment(by: Int64(count))
     }
 
     /// Counts caller audio frames filled for lost packets by `method` ("fec" or "concealment"):
@@ -122,6 +127,20 @@ public final class TransceiverMetrics: Sendable {
     public func signalingRejected(_ code: String) {
         counter(in: rejections, name: "parley_signaling_rejected_total", label: "code", value: code,
                 help: "Signaling requests refused, by error code").increment()
+    }
+
+    /// Counts one signaling connection refused or closed before its request reached the API
+    /// (`parley_http_rejected_total{reason}`: `connection_limit`, `header_timeout`, `evicted`).
+    public func httpRejected(_ reason: String) {
+        counter(in: httpRejections, name: "parley_http_rejected_total", label: "reason", value: reason,
+                help: "Signaling connections refused or closed before a request reached the API, by reason").increment()
+    }
+
+    /// Counts what a call dropped because its WebSocket backend read too slowly, by `kind`
+    /// ("audio" frames, "event"s): `parley_backend_send_dropped_total{kind}`.
+    public func backendSendDropped(_ kind: String, count: Int) {
+        counter(in: backendSendDrops, name: "parley_backend_send_dropped_total", label: "kind", value: kind,
+                help: "Messages for WebSocket backends dropped because the backend read too slowly, by kind").increment(by: Int64(count))
     }
 
     /// A metric name with its help text (no unit suffix beyond what the name carries).

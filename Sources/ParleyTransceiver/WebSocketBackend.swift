@@ -15,16 +15,24 @@ import WSClient
 /// follow as they happen; the backend may end the call cleanly with `parley.call.end`.
 ///
 /// The socket runs in its own task; what arrives is queued under a lock and `wake` asks the
-/// media event loop to drain it, so the call's state stays on that loop.
+/// media event loop to drain it, so the call's state stays on that loop. What the call sends
+/// waits in a `BackendSendQueue` (bounded in bytes; the oldest audio gives way, counted in
+/// `parley_backend_send_dropped_total{kind}`). A backend that stops reading is found two
+/// ways, whichever comes first: it answers no WebSocket ping within the stall timeout, or
+/// nothing could be written to its socket for that long (when the ping itself cannot be
+/// written). The call then gets `backend_unresponsive` and the socket is torn down.
 final class WebSocketBackend: CallBackend, Sendable {
-    /// Outbound frames wait here for the socket; a backend slower than real time loses the
-    /// oldest audio beyond this many frames (counted) rather than growing without bound.
-    static let outboundLimit = 500
-
     private enum Outbound: Sendable {
         case text(String)
         case binary([UInt8])
     }
+
+    /// The largest message (and frame) taken from a backend: a second of audio is 48,012
+    /// bytes, and the WebSocket client's own default frame limit (16 KiB) would refuse it.
+    static let maxMessageBytes = 1 << 20
+
+    /// The socket took nothing for the stall timeout.
+    private struct Unresponsive: Error {}
 
     /// What the socket task and the event loop share.
     private final class Inbox: Sendable {
@@ -32,64 +40,149 @@ final class WebSocketBackend: CallBackend, Sendable {
             var outputs = FIFO<BackendOutput>()
             var responseID: String?
             var closing = false
+            /// Set once a failure was handed to the call: it is reported once.
+            var reportedFailure = false
+            /// Set when the connection ended on our side: a ping went unanswered.
+            var missedPing = false
         }
 
         let state = Mutex(State())
+
+        /// Hands the call `failure` unless it is closing or was already told; true when handed.
+        func report(_ failure: BackendOutput) -> Bool {
+            state.withLock { state in
+                guard !state.closing, !state.reportedFailure else { return false }
+                state.reportedFailure = true
+                state.outputs.append(failure)
+                return true
+            }
+        }
+    }
+
+    /// What the call sends, shared with the socket task's writer and watch.
+    private final class Outbox: Sendable {
+        let queue: Mutex<BackendSendQueue<Outbound>>
+
+        init(limits: BackendSendQueue<Outbound>.Limits) {
+            queue = Mutex(BackendSendQueue(limits: limits))
+        }
     }
 
     private let inbox = Inbox()
-    private let outbound: AsyncStream<Outbound>.Continuation
+    private let outbox: Outbox
+    /// Rung after every push and at the end, so the writer wakes.
+    private let doorbell: AsyncStream<Void>.Continuation
+    private let metrics: TransceiverMetrics
     private let task: Task<Void, Never>
     private let sequence = Atomic<UInt32>(0)
 
     /// `metadata` goes into `parley.call.started` as it is (who called: the credential's
     /// claims; where: cluster and shard).
-    init(url: String, callID: SessionID, metadata: [String: JSONValue] = [:], logger: Logger, wake: @escaping @Sendable () -> Void) {
-        let (stream, continuation) = AsyncStream<Outbound>.makeStream(bufferingPolicy: .bufferingNewest(Self.outboundLimit))
-        outbound = continuation
+    init(url: String, callID: SessionID, metadata: [String: JSONValue] = [:], limits: BackendLimits,
+         metrics: TransceiverMetrics, logger: Logger, wake: @escaping @Sendable () -> Void) {
+        let (bell, doorbell) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        self.doorbell = doorbell
+        self.metrics = metrics
+        let outbox = Outbox(limits: .init(maxBytes: limits.sendQueueBytes, stallTimeout: limits.stallTimeout))
+        self.outbox = outbox
         let inbox = inbox
-        continuation.yield(.text(String(decoding: RealtimeEvent(type: "parley.call.started", fields: metadata.merging([
+        let started = String(decoding: RealtimeEvent(type: "parley.call.started", fields: metadata.merging([
             "protocol": .string(BackendAudioFrame.protocolName),
             "call_id": .string(callID.rawValue),
             "audio": ["encoding": "pcm16", "sample_rate": 24_000, "channels": 1, "frame_ms": 20],
-        ]) { _, fixed in fixed }).encodedJSON(), as: UTF8.self)))
+        ]) { _, fixed in fixed }).encodedJSON(), as: UTF8.self)
+        _ = outbox.queue.withLock { $0.push(.text(started), kind: .event, bytes: started.utf8.count, now: .now) }
+        let stallTimeout = limits.stallTimeout
         task = Task {
-            let failure: String
+            let failure: BackendOutput
             do {
-                try await WebSocketClient.connect(url: url, logger: logger) { inbound, writer, _ in
-                    try await withThrowingTaskGroup(of: Void.self) { group in
-                        group.addTask {
-                            for await message in stream {
-                                switch message {
-                                case .text(let text): try await writer.write(.text(text))
-                                case .binary(let bytes): try await writer.write(.binary(ByteBuffer(bytes: bytes)))
+                try await withThrowingTaskGroup(of: Void.self) { watched in
+                    watched.addTask {
+                        // A ping every half stall timeout; one still unanswered at the next closes
+                        // the connection (RFC 6455 §5.5.2): a backend that stops reading is found
+                        // within the stall timeout, however much the socket buffers hold.
+                        let configuration = WebSocketClientConfiguration(
+                            maxFrameSize: Self.maxMessageBytes, autoPing: .enabled(timePeriod: stallTimeout / 2))
+                        try await WebSocketClient.connect(url: url, configuration: configuration, logger: logger) { inbound, writer, _ in
+                            try await withThrowingTaskGroup(of: Void.self) { group in
+                                group.addTask { try await Self.write(outbox, bell: bell, to: writer) }
+                                for try await message in inbound.messages(maxSize: Self.maxMessageBytes) {
+                                    let output: BackendOutput?
+                                    switch message {
+                                    case .text(let text): output = Self.output(forText: text, inbox: inbox)
+                                    case .binary(let buffer): output = Self.output(forAudio: buffer, inbox: inbox)
+                                    }
+                                    if let output {
+                                        inbox.state.withLock { $0.outputs.append(output) }
+                                        wake()
+                                    }
                                 }
+                                group.cancelAll()
+                            }
+                            // The backend's messages ended. If it closed its side, ours is still
+                            // open; if ours is closed too, our side ended the connection: a ping
+                            // went unanswered. (An unsolicited pong is a valid heartbeat, §5.5.3.)
+                            do {
+                                try await writer.write(.pong)
+                            } catch {
+                                inbox.state.withLock { $0.missedPing = true }
                             }
                         }
-                        for try await message in inbound.messages(maxSize: 1 << 20) {
-                            let output: BackendOutput?
-                            switch message {
-                            case .text(let text): output = Self.output(forText: text, inbox: inbox)
-                            case .binary(let buffer): output = Self.output(forAudio: buffer, inbox: inbox)
-                            }
-                            if let output {
-                                inbox.state.withLock { $0.outputs.append(output) }
-                                wake()
-                            }
-                        }
-                        group.cancelAll()
                     }
+                    watched.addTask {
+                        try await Self.watch(outbox, stallTimeout: stallTimeout)
+                        // The stall is reported at once; tearing the socket down may take longer.
+                        if inbox.report(.unresponsive(reason:
+                            "the backend at \(url) took nothing from its WebSocket for \(stallTimeout): it stopped reading")) {
+                            logger.warning("backend unresponsive: ending the call", metadata: ["session": "\(callID)", "stall": "\(stallTimeout)"])
+                            wake()
+                        }
+                        throw Unresponsive()
+                    }
+                    // The socket ended (or failed), or the watch found a stall: the other goes too.
+                    try await watched.next()
+                    watched.cancelAll()
                 }
-                failure = "the backend closed the connection"
+                if inbox.state.withLock({ $0.missedPing }) {
+                    failure = .unresponsive(reason: "the backend at \(url) answered no WebSocket ping for \(stallTimeout): it stopped reading")
+                    logger.warning("backend unresponsive: ending the call", metadata: ["session": "\(callID)", "ping": "\(stallTimeout / 2)"])
+                } else {
+                    failure = .failed(reason: "the backend closed the connection")
+                }
             } catch {
-                failure = "the backend at \(url) could not be reached or failed: \(error)"
+                failure = .failed(reason: "the backend at \(url) could not be reached or failed: \(error)")
             }
-            let report = inbox.state.withLock { state -> Bool in
-                guard !state.closing else { return false }
-                state.outputs.append(.failed(reason: failure))
-                return true
+            if inbox.report(failure) { wake() }
+        }
+    }
+
+    /// Writes what the call queues, in order, until the queue is finished and empty; each
+    /// completed write tells the queue the backend is still taking bytes.
+    private static func write(_ outbox: Outbox, bell: AsyncStream<Void>,
+                              to writer: WebSocketOutboundWriter) async throws {
+        var rings = bell.makeAsyncIterator()
+        while true {
+            let (next, finished) = outbox.queue.withLock { ($0.pop(), $0.isFinished) }
+            guard let next else {
+                if finished { return }
+                _ = await rings.next()
+                continue
             }
-            if report { wake() }
+            switch next {
+            case .text(let text): try await writer.write(.text(text))
+            case .binary(let bytes): try await writer.write(.binary(ByteBuffer(bytes: bytes)))
+            }
+            outbox.queue.withLock { $0.wrote(now: .now) }
+        }
+    }
+
+    /// Returns once the queue has stalled: something waited the stall timeout with no write
+    /// completing. Looks ten times per timeout (at least every 50 ms, at most every second).
+    private static func watch(_ outbox: Outbox, stallTimeout: Duration) async throws {
+        let interval = min(max(stallTimeout / 10, .milliseconds(50)), .seconds(1))
+        while true {
+            try await Task.sleep(for: interval)
+            if outbox.queue.withLock({ $0.isStalled(now: .now) }) { return }
         }
     }
 
@@ -119,7 +212,8 @@ final class WebSocketBackend: CallBackend, Sendable {
 
     func receiveAudio(_ frame: [Int16], mediaTime: UInt32) {
         let number = sequence.wrappingAdd(1, ordering: .relaxed).newValue
-        outbound.yield(.binary(BackendAudioFrame(sequence: number, mediaTime: mediaTime, samples: frame).encoded()))
+        let bytes = BackendAudioFrame(sequence: number, mediaTime: mediaTime, samples: frame).encoded()
+        enqueue(.binary(bytes), kind: .audio, bytes: bytes.count)
     }
 
     func receiveClientEvent(_ event: RealtimeEvent) {
@@ -147,11 +241,20 @@ final class WebSocketBackend: CallBackend, Sendable {
     func close() {
         inbox.state.withLock { $0.closing = true }
         send(RealtimeEvent(type: "parley.call.ended"))
-        outbound.finish()
+        outbox.queue.withLock { $0.finish() }
+        doorbell.yield()
     }
 
     private func send(_ event: RealtimeEvent) {
-        outbound.yield(.text(String(decoding: event.encodedJSON(), as: UTF8.self)))
+        let text = String(decoding: event.encodedJSON(), as: UTF8.self)
+        enqueue(.text(text), kind: .event, bytes: text.utf8.count)
+    }
+
+    private func enqueue(_ message: Outbound, kind: BackendSendQueue<Outbound>.Kind, bytes: Int) {
+        let drops = outbox.queue.withLock { $0.push(message, kind: kind, bytes: bytes, now: .now) }
+        if drops.audioFrames > 0 { metrics.backendSendDropped("audio", count: drops.audioFrames) }
+        if drops.events > 0 { metrics.backendSendDropped("event", count: drops.events) }
+        doorbell.yield()
     }
 }
 

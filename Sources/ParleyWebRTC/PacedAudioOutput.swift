@@ -33,7 +33,10 @@ public struct PacedAudioOutput: Sendable {
     /// True from the first frame of a talk spurt until a due frame finds the queue empty.
     public private(set) var isPlaying = false
 
-    public init(capacity: Int = 3_000) {
+    /// 60 s of frames: a whole spoken answer generated faster than real time fits.
+    public static let defaultCapacity = 3_000
+
+    public init(capacity: Int = defaultCapacity) {
         self.capacity = capacity
     }
 

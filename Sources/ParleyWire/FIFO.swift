@@ -13,6 +13,9 @@ public struct FIFO<Element> {
 
     @inlinable public var isEmpty: Bool { head == items.count }
 
+    /// The element `popFirst()` would return, left in place.
+    @inlinable public var first: Element? { head < items.count ? items[head] : nil }
+
     @inlinable public mutating func append(_ element: Element) {
         items.append(element)
     }

@@ -51,6 +51,41 @@ struct TransceiverOptions: ParsableArguments {
     @Option(help: "New calls beyond this many get 503.")
     var maxSessions: Int = 1_000
 
+    @Option(name: .customLong("http-max-connections"),
+            help: "Signaling connections open at once; a newcomer beyond takes the place of the oldest one still without a request head after 100 ms, else gets 503 with Retry-After.")
+    var httpMaxConnections: Int = SignalingLimits().maxConnections
+
+    @Option(name: .customLong("http-read-timeout"),
+            help: "Seconds a signaling connection has to send its first request head, and an offer its body; then 408.")
+    var httpReadTimeout: Double = 10
+
+    @Option(name: .customLong("http-idle-timeout"),
+            help: "Seconds a keep-alive signaling connection may wait for its next request before it is closed.")
+    var httpIdleTimeout: Double = 75
+
+    @Option(name: .customLong("http-max-body-bytes"), help: "Request bodies larger than this get 413.")
+    var httpMaxBodyBytes: Int = SignalingLimits().maxBodyBytes
+
+    @Option(name: .customLong("max-pending-offers"),
+            help: "Offers being read or answered at once; more get 503 'too_many_pending_offers' with Retry-After.")
+    var maxPendingOffers: Int = SignalingLimits().maxPendingOffers
+
+    @Option(name: .customLong("udp-receive-buffer-bytes"),
+            help: "Each shard socket's receive buffer (SO_RCVBUF; the kernel caps it at net.core.rmem_max): how long datagrams may wait for a busy shard.")
+    var udpReceiveBufferBytes: Int = 4 * 1_024 * 1_024
+
+    @Option(name: .customLong("backend-send-queue-bytes"),
+            help: "Bytes per call waiting for a WebSocket backend to read; beyond, the oldest caller audio is dropped (counted).")
+    var backendSendQueueBytes: Int = BackendLimits().sendQueueBytes
+
+    @Option(name: .customLong("backend-stall-seconds"),
+            help: "A WebSocket backend that takes nothing for this long while data waits is unresponsive: the call ends with 'backend_unresponsive'.")
+    var backendStallSeconds: Double = 5
+
+    @Option(name: .customLong("backend-playout-seconds"),
+            help: "Seconds of the backend's audio a call queues for the caller; beyond, the oldest is dropped (counted).")
+    var backendPlayoutSeconds: Int = 60
+
     @Option(help: "An API key callers must send as 'Authorization: Bearer KEY' (repeatable; also PARLEY_API_KEYS, comma separated). Required off loopback.")
     var apiKey: [String] = []
 
@@ -136,6 +171,21 @@ struct TransceiverOptions: ParsableArguments {
         guard overloadLatenessMilliseconds > 0, (0...1).contains(overloadUtilisation) else {
             throw ValidationError("--overload-lateness-ms must be positive and --overload-utilisation between 0 and 1")
         }
+        guard httpMaxConnections >= 1, httpReadTimeout > 0, httpIdleTimeout > 0, httpMaxBodyBytes >= 1, maxPendingOffers >= 1 else {
+            throw ValidationError("--http-max-connections, --http-read-timeout, --http-idle-timeout, --http-max-body-bytes and --max-pending-offers must be positive")
+        }
+        guard udpReceiveBufferBytes >= 4_096 else { throw ValidationError("--udp-receive-buffer-bytes must be at least 4096") }
+        configuration.udpReceiveBufferBytes = udpReceiveBufferBytes
+        configuration.signalingLimits = SignalingLimits(
+            maxConnections: httpMaxConnections, readTimeout: .milliseconds(Int64(httpReadTimeout * 1_000)),
+            idleTimeout: .milliseconds(Int64(httpIdleTimeout * 1_000)), maxBodyBytes: httpMaxBodyBytes,
+            maxPendingOffers: maxPendingOffers)
+        guard backendSendQueueBytes >= 1, backendStallSeconds > 0, backendPlayoutSeconds >= 1 else {
+            throw ValidationError("--backend-send-queue-bytes, --backend-stall-seconds and --backend-playout-seconds must be positive")
+        }
+        configuration.backendLimits = BackendLimits(
+            sendQueueBytes: backendSendQueueBytes, stallTimeout: .milliseconds(Int64(backendStallSeconds * 1_000)),
+            playoutLimit: .seconds(backendPlayoutSeconds))
         configuration.overloadLimits = overloadUtilisation == 0 ? nil
             : .init(lateness: .milliseconds(overloadLatenessMilliseconds), maxUtilisation: overloadUtilisation)
         return configuration

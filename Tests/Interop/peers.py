@@ -690,3 +690,198 @@ def rerun_in_own_namespace(script: str, name: str) -> int:
                                "--inside", *sys.argv[1:]]).returncode
     finally:
         subprocess.run(["ip", "netns", "delete", namespace], check=False)
+
+
+# ---------------------------------------------------------------- a watched call (fault tests)
+
+
+class WatchedCall:
+    """An aiortc call that sends a tone for as long as it lives, with the `oai-events` data
+    channel open, and watches what comes back packet by packet: every received RTP packet's
+    sequence number and arrival time (for loss and pacing), the events on `oai-events`, and
+    the loss the server reports of the caller's audio (its RTCP receiver reports).
+
+    `mark()` starts a measurement window; `window()` measures since the last mark."""
+
+    def __init__(self, base_url: str, frequency: float = 440.0, timeout: float = 20.0, post_attempts: int = 1):
+        self.base_url = base_url
+        self.post_attempts = post_attempts
+        self.posts: list = []  # the status or error of each POST attempt
+        self.frequency = frequency
+        self.timeout = timeout
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.arrivals: list = []  # (monotonic seconds, sequence number)
+        self.events: list = []  # (monotonic seconds, parsed JSON) from oai-events
+        self.location: Optional[str] = None
+        self.closed_at: Optional[float] = None
+        self._mark_index = 0
+        self._mark_upstream = (0, 0)
+
+    async def start(self, await_audio: bool = True) -> None:
+        """Posts the offer and waits for the first echoed packet (or, without `await_audio`,
+        for the connection); raises PeerError."""
+        pc = self.pc
+        pc.addTrack(ToneTrack(self.frequency))
+        channel = pc.createDataChannel("oai-events")
+
+        @channel.on("message")
+        def on_message(message):
+            try:
+                self.events.append((time.monotonic(), json.loads(message)))
+            except ValueError:
+                pass
+
+        @pc.on("connectionstatechange")
+        def on_state():
+            if pc.connectionState in ("closed", "failed") and self.closed_at is None:
+                self.closed_at = time.monotonic()
+
+        receiver = pc.getTransceivers()[0].receiver
+        handle = receiver._handle_rtp_packet
+
+        async def watched(packet, arrival_time_ms):
+            self.arrivals.append((time.monotonic(), packet.sequence_number))
+            await handle(packet, arrival_time_ms)
+
+        receiver._handle_rtp_packet = watched
+
+        @pc.on("track")
+        def on_track(track):
+            async def drain():
+                try:
+                    while True:
+                        await track.recv()
+                except MediaStreamError:
+                    pass
+            asyncio.ensure_future(drain())
+
+        await asyncio.wait_for(pc.setLocalDescription(await pc.createOffer()), self.timeout)
+        # A 503 (the server at a limit) is retried after its Retry-After, as a client should.
+        for attempt in range(self.post_attempts):
+            try:
+                answer, self.location = await asyncio.wait_for(
+                    asyncio.to_thread(post_offer, self.base_url, pc.localDescription.sdp, self.timeout), self.timeout + 1)
+                self.posts.append(201)
+                break
+            except PeerError as error:
+                self.posts.append(str(error)[:200])
+                if "got 503" not in str(error) or attempt + 1 == self.post_attempts:
+                    raise
+                await asyncio.sleep(1)
+        await asyncio.wait_for(pc.setRemoteDescription(RTCSessionDescription(answer, "answer")), self.timeout)
+        deadline = time.monotonic() + self.timeout
+        while not (self.arrivals if await_audio else pc.connectionState == "connected"):
+            if time.monotonic() > deadline or pc.connectionState == "failed":
+                raise PeerError(f"no audio came back within {self.timeout:.0f} s (state {pc.connectionState})")
+            await asyncio.sleep(0.05)
+
+    async def _upstream(self) -> tuple:
+        """(packets sent, packets the server reported lost) of the caller's audio."""
+        sent = lost = 0
+        for stats in (await self.pc.getTransceivers()[0].sender.getStats()).values():
+            if stats.type == "outbound-rtp":
+                sent = stats.packetsSent
+            elif stats.type == "remote-inbound-rtp":
+                lost = stats.packetsLost
+        return sent, lost
+
+    async def mark(self) -> None:
+        self._mark_index = len(self.arrivals)
+        self._mark_upstream = await self._upstream()
+
+    async def window(self) -> dict:
+        """Loss both ways and the echoed packets' inter-arrival gaps since the last mark."""
+        arrivals = self.arrivals[self._mark_index:]
+        # Extend the 16-bit sequence numbers across wraps (RFC 3550 A.1).
+        extended, last, cycles = set(), None, 0
+        for _, sequence in arrivals:
+            if last is not None and sequence < last and last - sequence > 0x8000:
+                cycles += 0x10000
+            elif last is not None and sequence > last and sequence - last > 0x8000:
+                extended.add(sequence + cycles - 0x10000)
+                continue
+            last = sequence
+            extended.add(sequence + cycles)
+        sequences = sorted(extended)
+        expected = (sequences[-1] - sequences[0] + 1) if sequences else 0
+        downstream = 1 - len(sequences) / expected if expected else 1.0
+        sent, lost = await self._upstream()
+        sent_in_window = sent - self._mark_upstream[0]
+        upstream = (lost - self._mark_upstream[1]) / sent_in_window if sent_in_window > 0 else 1.0
+        gaps = np.diff([when for when, _ in arrivals]) * 1000 if len(arrivals) > 1 else np.zeros(1)
+        return {
+            "packets_received": len(arrivals), "downstream_loss": round(max(downstream, 0.0), 4),
+            "upstream_packets_sent": sent_in_window, "upstream_loss": round(max(upstream, 0.0), 4),
+            "gap_ms_median": round(float(np.median(gaps)), 1), "gap_ms_p99": round(float(np.percentile(gaps, 99)), 1),
+            "gap_ms_max": round(float(np.max(gaps)), 1),
+            "gaps_under_10ms_share": round(float(np.mean(gaps < 10)), 4),
+        }
+
+    def event(self, kind: str) -> Optional[tuple]:
+        """The first (time, event) of type `kind` received on oai-events."""
+        return next(((when, event) for when, event in self.events if event.get("type") == kind), None)
+
+    async def close(self) -> Optional[int]:
+        """Closes the peer connection and DELETEs the call; returns the DELETE status."""
+        try:
+            await asyncio.wait_for(self.pc.close(), 5)
+        except (asyncio.TimeoutError, Exception):
+            pass
+        if not self.location:
+            return None
+        try:
+            return await asyncio.to_thread(delete_call, self.location)
+        except PeerError:
+            return None
+
+
+def start_parley(parley: str, *arguments: str, log_path: str) -> tuple:
+    """Starts `parley transceiver` on free loopback ports with `arguments`; waits for
+    /healthz. Returns (process, base URL, UDP port). The caller stops it (`stop_process`)."""
+    http_port, udp_port = free_port(), free_port(socket.SOCK_DGRAM)
+    log = open(log_path, "w")
+    process = subprocess.Popen([parley, "transceiver", "--http", f"127.0.0.1:{http_port}",
+                                "--udp", f"127.0.0.1:{udp_port}", "--shards", "1", *arguments],
+                               stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{http_port}"
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise PeerError(f"parley exited with {process.returncode}: {open(log_path).read()[-2000:]}")
+        try:
+            if http_request(url + "/healthz", "GET", timeout=1)[0] == 200:
+                return process, url, udp_port
+        except PeerError:
+            pass
+        time.sleep(0.1)
+    stop_process(process)
+    raise PeerError("parley was not healthy within 15 s")
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Stops a process this script started, by its PID."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def metric_value(metrics_text: str, name: str, labels: str = "") -> float:
+    """One sample, e.g. metric_value(text, "parley_http_rejected_total", 'reason="header_timeout"'); 0 when absent."""
+    wanted = f"{name}{{{labels}}}" if labels else name
+    for line in metrics_text.splitlines():
+        if line.startswith(wanted + " "):
+            return float(line.rsplit(None, 1)[-1])
+    return 0.0
+
+
+def process_rss_kib(pid: int) -> int:
+    """Resident memory of a process, KiB (Linux /proc)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0

@@ -41,4 +41,28 @@ import Testing
         #expect(client.events(ofType: "output_audio_buffer.stopped").count == 1)
         #expect(client.events(ofType: "error").isEmpty)
     }
+
+    @Test func anUnresponsiveBackendEndsTheCallWithItsOwnCode() throws {
+        let backend = ScriptedBackend()
+        let (harness, client) = try ConversationControlTests.connectedCall(backend: backend)
+        backend.becomeUnresponsive()
+        harness.endpoint.endpoint.wakeCall(client.answer.id, now: harness.now)
+        #expect(harness.run(until: { !harness.endpoint.endedCalls.isEmpty }, limit: .seconds(1)))
+        #expect(harness.endpoint.endedCalls.map(\.1) == ["backend_unresponsive"])
+        #expect(client.events(ofType: "error").compactMap { $0.event["error"]?["code"]?.stringValue } == ["backend_unresponsive"])
+    }
+
+    /// A backend far faster than real time: the call's output holds `playoutCapacity` frames,
+    /// plays them one every 20 ms, and counts each older frame it had to drop.
+    @Test func audioBeyondThePlayoutCapacityIsDroppedOldestFirstAndCounted() throws {
+        let backend = ScriptedBackend()
+        let harness = try EndpointHarness(seed: 31, playoutCapacity: 50)
+        let client = try harness.call(from: ConversationControlTests.caller, events: true, backend: backend)
+        #expect(harness.run(until: { client.hasEventsChannel && !client.serverEvents.isEmpty }, limit: .seconds(3)))
+        backend.play("resp_long", frames: 80)
+        backend.finish("resp_long")
+        harness.endpoint.endpoint.wakeCall(client.answer.id, now: harness.now)
+        #expect(harness.run(until: { !client.events(ofType: "output_audio_buffer.stopped").isEmpty }, limit: .seconds(3)))
+        #expect(harness.endpoint.drops.filter { $0 == "playout_overflow" }.count == 30)
+    }
 }

@@ -32,6 +32,11 @@ final class ScriptedBackend: CallBackend {
         outputs.append(.failed(reason: "the backend closed the connection"))
     }
 
+    /// The runtime found the backend stopped reading.
+    func becomeUnresponsive() {
+        outputs.append(.unresponsive(reason: "the backend answered no WebSocket ping for 5 s"))
+    }
+
     /// An event of the backend's own, such as its `session.updated`.
     func report(_ event: RealtimeEvent) {
         outputs.append(.event(event))

@@ -29,17 +29,18 @@ final class EndpointHarness {
     private var random: SeededGenerator
     private let clientCertificate: DTLSCertificate
 
-    init(seed: UInt64 = 1, conditions: LinkConditions = .perfect, recentlyEndedLimit: Int = 4_096) throws {
+    init(seed: UInt64 = 1, conditions: LinkConditions = .perfect, recentlyEndedLimit: Int = 4_096,
+         playoutCapacity: Int = PacedAudioOutput.defaultCapacity) throws {
         network = SimulatedNetwork(seed: seed, defaultConditions: conditions)
         random = SeededGenerator(seed: seed &+ 1)
         clientCertificate = try DTLSCertificate.generateSelfSigned(commonName: "client")
+        var configuration = TransceiverEndpoint.Configuration(
+            certificate: try DTLSCertificate.generateSelfSigned(), tokenAddress: Self.endpointAddress,
+            routingKeyring: .development(), candidates: [Self.endpointAddress],
+            relayNetworks: [Self.relayNetwork], recentlyEndedLimit: recentlyEndedLimit)
+        configuration.playoutCapacity = playoutCapacity
         endpoint = EndpointHost(
-            TransceiverEndpoint(
-                configuration: .init(
-                    certificate: try DTLSCertificate.generateSelfSigned(), tokenAddress: Self.endpointAddress,
-                    routingKeyring: .development(), candidates: [Self.endpointAddress],
-                    relayNetworks: [Self.relayNetwork], recentlyEndedLimit: recentlyEndedLimit),
-                random: SeededGenerator(seed: seed &+ 2)),
+            TransceiverEndpoint(configuration: configuration, random: SeededGenerator(seed: seed &+ 2)),
             at: Self.endpointAddress)
         relay = RelayHost(public: Self.relayPublic, replicas: [Self.relayA, Self.relayB], endpoint: Self.endpointAddress)
         network.add(endpoint)

@@ -53,6 +53,22 @@ import Testing
         #expect(harness.endpoint.sent.count == sentBefore)
     }
 
+    /// A flood of made-up checks costs a scan and a table lookup each: a check for an unknown
+    /// ufrag is dropped before its FINGERPRINT (a CRC over the message) or anything else is
+    /// verified, so a wrong FINGERPRINT is not even noticed; for a live call's ufrag it is.
+    @Test func checksFromStrangersAreDroppedByTheirUfragBeforeAnythingIsVerified() throws {
+        let harness = try EndpointHarness()
+        let client = try harness.call(from: Self.alice)
+        #expect(harness.run(until: { client.isConnected }, limit: .seconds(2)))
+        let ufrag = try SDPAnswer(parsing: client.answer.sdp).iceUfrag
+        for username in ["nosuchufrag:abcd", "\(ufrag):abcd"] {
+            var check = Self.bindingRequest(username: username)
+            check[check.count - 1] ^= 0xFF
+            harness.inject(check, from: Self.stranger)
+        }
+        #expect(harness.endpoint.drops == ["unknown_ufrag", "stun_malformed"])
+    }
+
     @Test func relayedCallsAnswerThroughTheirRelayAndKeepTheirCallThroughANewOne() throws {
         let harness = try EndpointHarness()
         let client = try harness.call(from: Self.alice, relayed: true, tone: 440)
