@@ -26,6 +26,8 @@ final class MediaShard: DatagramEndpoint {
     private var pressure: ShardPressure?
     /// The verdict the placement ledger has.
     private var reportedPressure = false
+    /// The table sizes last published (`parley_shard_table_entries`).
+    private var publishedTables: TransceiverEndpoint.TableSizes?
 
     init(index: Int, endpoint: TransceiverEndpoint, metrics: TransceiverMetrics, placement: CallPlacement,
          overloadLimits: ShardPressure.Limits?, logger: Logger) {
@@ -71,6 +73,7 @@ final class MediaShard: DatagramEndpoint {
         while let event = endpoint.pollEvent() {
             record(event)
         }
+        publishTableSizes()
         if received > 0 {
             metrics.packetsReceived.increment(by: received)
             shardMetrics.packetsReceived.increment(by: received)
@@ -80,6 +83,17 @@ final class MediaShard: DatagramEndpoint {
             metrics.packetsSent.increment(by: sent)
             shardMetrics.packetsSent.increment(by: sent)
             sent = 0
+        }
+    }
+
+    /// Publishes the endpoint's table sizes when they changed: after every batch, so the
+    /// gauges are current even when the last call ends and the shard falls silent.
+    private func publishTableSizes() {
+        let sizes = endpoint.tableSizes
+        guard sizes != publishedTables else { return }
+        publishedTables = sizes
+        for (table, entries) in sizes.named {
+            shardMetrics.tableEntries[table]?.set(Int64(entries))
         }
     }
 
