@@ -178,12 +178,13 @@ public final class LoadGenerator: Sendable {
                         let hangUpAt = startedAt + lifetime.random(using: &random)
                         guard hangUpAt < end else { return }
                         try? await Task.sleep(until: hangUpAt, clock: .continuous)
-                        slots.ended(await self.hangUpEarly(call, signaling: signaling))
+                        let result = await self.hangUpEarly(call, signaling: signaling)
                         let index = slots.nextIndex()
                         guard let handle = try? LoadgenCall.Handle(index: index, settings: settings, eventLoop: loops[slot % loops.count]) else {
+                            slots.ended(result)
                             return
                         }
-                        slots.replace(slot, with: handle)
+                        slots.replace(slot, with: handle, ending: result)
                         await LoadgenCall.start(handle, settings: settings, signaling: signaling)
                     }
                 }
@@ -294,7 +295,7 @@ public final class LoadGenerator: Sendable {
 
     // MARK: Progress
 
-    private struct Tally: Sendable {
+    struct Tally: Sendable {
         var started = 0
         var connecting = 0
         var media = 0
@@ -330,11 +331,13 @@ public final class LoadGenerator: Sendable {
                 tally.sent = call.framesSent
                 tally.received = call.echoesReceived
                 return tally
-            }.reduce(Tally(), +)
+            }.reduce(slots.endedPackets, +)
             var line = "[\(Int(seconds(ContinuousClock.now - start)))s \(stage.withLock { $0 })] "
                 + "started \(tally.started)/\(configuration.sessions), setting up \(tally.connecting), "
                 + "in media \(tally.media), failed \(tally.failed)"
                 + (configuration.callLifetime == nil ? "" : ", ended \(slots.endedCount)")
+                // A call's packets move to the ended tally as they were when it hung up: a few
+                // that arrived after that leave the count, so a second may show fewer.
                 + " | audio tx \(max(0, Int64(tally.sent) - Int64(previous.sent)))/s "
                 + "rx \(max(0, Int64(tally.received) - Int64(previous.received)))/s"
             if let serverPID, let sample = ProcessSample.read(pid: serverPID) {
@@ -396,8 +399,28 @@ final class CallSlots: Sendable {
         }
     }
 
+    /// Call `next` takes place `slot` from the call that hung up with `result`, started now.
+    func replace(_ slot: Int, with next: LoadgenCall.Handle, ending result: CallResult) {
+        state.withLock { state in
+            state.current[slot] = (next, .now)
+            state.ended.append(result)
+        }
+    }
+
     func ended(_ result: CallResult) {
         state.withLock { $0.ended.append(result) }
+    }
+
+    /// Audio packets the calls that hung up sent and received, for the progress lines.
+    var endedPackets: LoadGenerator.Tally {
+        state.withLock { state in
+            var tally = LoadGenerator.Tally()
+            for result in state.ended {
+                tally.sent += result.packetsSent
+                tally.received += result.packetsReceived
+            }
+            return tally
+        }
     }
 
     var ended: [CallResult] {
