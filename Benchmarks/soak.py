@@ -120,6 +120,16 @@ def slope_per_minute(points):
     return 60 * sum((x - mean_x) * (y - mean_y) for x, y in points) / spread
 
 
+def kernel_udp_counters():
+    """The machine's UDP counters (/proc/net/snmp): receive-buffer overflows show as RcvbufErrors."""
+    try:
+        with open("/proc/net/snmp") as file:
+            rows = [line.split() for line in file if line.startswith("Udp:")]
+        return dict(zip(rows[0][1:], (int(value) for value in rows[1][1:])))
+    except (OSError, IndexError, ValueError):
+        return {}
+
+
 def load_average():
     try:
         with open("/proc/loadavg") as file:
@@ -269,6 +279,7 @@ def main():
             "--reorder", str(args.reorder), "--idle", "60"])
         time.sleep(0.3)
         baseline = sample("baseline")
+        udp_before = kernel_udp_counters()
         sampling = threading.Thread(target=sampler, daemon=True)
         sampling.start()
         phase[0] = "calls"
@@ -298,6 +309,8 @@ def main():
         time.sleep(1)
         final = sample("final")
         final_metrics = read_metrics(transceiver_url)
+        relay_metrics = read_metrics(relay_url)
+        udp_after = kernel_udp_counters()
         alive = {role: stack.alive(role) for role in ("relay", "transceiver", "impair")}
     finally:
         stop_sampling.set()
@@ -355,6 +368,9 @@ def main():
         "signaling_rejected": metric_by_label(final_metrics, "parley_signaling_rejected_total", "code"),
         "transceiver_drops": metric_by_label(final_metrics, "parley_packets_dropped_total", "reason"),
         "audio_repaired": metric_by_label(final_metrics, "parley_audio_frames_repaired_total", "method"),
+        "relay_drops": metric_by_label(relay_metrics, "parley_relay_packets_dropped_total", "reason"),
+        "kernel_udp_during_run": {key: udp_after[key] - udp_before.get(key, 0) for key in udp_after
+                                  if key in ("InDatagrams", "InErrors", "RcvbufErrors", "SndbufErrors")},
         "impair": impair_log.splitlines()[-6:],
         "alive": alive,
         "samples": samples,
@@ -468,6 +484,9 @@ def render(report):
         f"| tables after | {tables.get('final')} (empty {tables.get('emptied_s_after_calls')} s after the calls) |",
         f"| sessions ended, by reason | {report.get('sessions_ended')} |",
         f"| signaling refused | {report.get('signaling_rejected') or 'none'} |",
+        f"| transceiver drops / frames repaired | {report.get('transceiver_drops')} / {report.get('audio_repaired')} |",
+        f"| relay drops | {report.get('relay_drops')} |",
+        f"| kernel UDP counters over the run (whole machine) | {report.get('kernel_udp_during_run')} |",
         "",
         "impair: " + " / ".join(report.get("impair") or []),
     ]
