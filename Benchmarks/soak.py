@@ -93,8 +93,33 @@ def read_metrics(url):
         return parse_metrics(response.read().decode())
 
 
+def udp_drops(pid):
+    """Datagrams the kernel dropped at the process's UDP sockets so far (the last column of
+    /proc/net/udp: receive buffer full), summed over its sockets."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    drops = 0
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(table) as file:
+                for line in list(file)[1:]:
+                    fields = line.split()
+                    if len(fields) >= 13 and fields[9] in inodes:
+                        drops += int(fields[-1])
+        except OSError:
+            pass
+    return drops
+
+
 def process_sample(pid):
-    """Resident KiB, open fds and CPU seconds of a process from /proc; None once it is gone."""
+    """Resident KiB, open fds, CPU seconds and UDP receive drops of a process from /proc; None
+    once it is gone."""
     try:
         with open(f"/proc/{pid}/status") as status:
             rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
@@ -102,7 +127,7 @@ def process_sample(pid):
         with open(f"/proc/{pid}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
         cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        return {"rss_kib": rss, "fds": fds, "cpu_s": cpu}
+        return {"rss_kib": rss, "fds": fds, "cpu_s": cpu, "udp_drops": udp_drops(pid)}
     except (OSError, StopIteration, IndexError, ValueError):
         return None
 
@@ -369,6 +394,8 @@ def main():
         "transceiver_drops": metric_by_label(final_metrics, "parley_packets_dropped_total", "reason"),
         "audio_repaired": metric_by_label(final_metrics, "parley_audio_frames_repaired_total", "method"),
         "relay_drops": metric_by_label(relay_metrics, "parley_relay_packets_dropped_total", "reason"),
+        "udp_receive_drops": {role: max((point[role].get("udp_drops", 0) for point in samples if point.get(role)), default=None)
+                              for role in ("relay", "transceiver", "impair", "loadgen")},
         "kernel_udp_during_run": {key: udp_after[key] - udp_before.get(key, 0) for key in udp_after
                                   if key in ("InDatagrams", "InErrors", "RcvbufErrors", "SndbufErrors")},
         "impair": impair_log.splitlines()[-6:],
@@ -486,6 +513,7 @@ def render(report):
         f"| signaling refused | {report.get('signaling_rejected') or 'none'} |",
         f"| transceiver drops / frames repaired | {report.get('transceiver_drops')} / {report.get('audio_repaired')} |",
         f"| relay drops | {report.get('relay_drops')} |",
+        f"| UDP datagrams the kernel dropped at each process's sockets (receive buffer full) | {report.get('udp_receive_drops')} |",
         f"| kernel UDP counters over the run (whole machine) | {report.get('kernel_udp_during_run')} |",
         "",
         "impair: " + " / ".join(report.get("impair") or []),
