@@ -9,8 +9,9 @@
 # Chromium pressing DTMF keys that reach the example backend;
 # voice-agent scenarios (turn, barge-in, events) against a built-in-agent transceiver; the
 # example WebSocket backend answering a turn, then killed mid-call; relay scenarios; abuse of the
-# signaling port; a UDP flood; misbehaving
-# WebSocket backends; the load generator; a 2-shard transceiver behind a relay; then every session must be gone. Starts everything on free ports and stops it by PID, whatever happens.
+# signaling port; a UDP flood; misbehaving WebSocket backends; the load generator; a short soak
+# (agent calls redialling through the relay and a lossy path); a 2-shard transceiver behind a
+# relay; then every session must be gone. Starts everything on free ports and stops it by PID, whatever happens.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 parley=${1:-.build/debug/parley}
@@ -133,6 +134,10 @@ run "WebSocket backend faults: bursty and slow backends keep the echoed audio pa
     "$python" Tests/Interop/backend_faults.py --parley "$parley"
 run "overload: 150 full-voice calls offered to one shard: those past its limit get 503 overloaded (and /readyz says so), the admitted ones no failure and loss under 1%" \
     "$python" Tests/Interop/overload.py --parley "$parley"
+
+run "soak, short: 20 built-in-agent calls for 50 s through the relay and a lossy path (impair: 2 % loss, 30 ms jitter, 1 % reordering), taking turns and hanging up three ways (DELETE, BYE, vanishing) and redialling: no call fails, every call hears answers, every table of both servers empties, open fds back to baseline" \
+    python3 Benchmarks/soak.py --parley "$parley" --calls 20 --minutes 0.84 --shards 1 --lifetime 10-20 \
+        --flow-idle-timeout 10 --interval 2 --settle-limit 60 --out "$workdir/soak" --check
 
 # A transceiver with 2 shards behind a relay: one UDP socket per shard (each on a port of
 # its own), calls placed on both shards, and every call hears its own tone back.

@@ -28,6 +28,11 @@ struct SessionTable {
 
     var count: Int { byID.count }
 
+    /// Entries of the indexes that follow live calls; none is left once every call ended.
+    var indexSizes: (ufrags: Int, paths: Int, clients: Int) {
+        (byUfrag.count, byPath.count, byClient.count)
+    }
+
     func call(_ id: SessionID) -> Call? {
         byID[id]
     }

@@ -179,6 +179,28 @@ public final class TransceiverEndpoint {
     /// Live calls.
     public var callCount: Int { table.count }
 
+    /// Entries in the tables that follow live calls: every index of the session table and
+    /// the deadline heap. All are zero when no call is live, so a soak can check they return
+    /// there after its calls end.
+    public struct TableSizes: Sendable, Equatable {
+        public var sessions: Int
+        public var ufrags: Int
+        public var paths: Int
+        public var clients: Int
+        public var deadlines: Int
+
+        /// Each table by the name metrics give it.
+        public var named: [(table: String, entries: Int)] {
+            [("sessions", sessions), ("ufrags", ufrags), ("paths", paths), ("clients", clients), ("deadlines", deadlines)]
+        }
+    }
+
+    public var tableSizes: TableSizes {
+        let indexes = table.indexSizes
+        return TableSizes(sessions: table.count, ufrags: indexes.ufrags, paths: indexes.paths, clients: indexes.clients,
+                          deadlines: deadlines.count)
+    }
+
     // MARK: Signaling
 
     /// Answers a parsed SDP offer (RFC 8829 §5.3) and creates the call that will own it.

@@ -29,6 +29,17 @@ public struct CallResult: Sendable {
     public var paceResyncs = 0
     /// Datagrams the peer connection refused, by reason.
     public var drops: [String: Int] = [:]
+    /// With turns (`TurnTaking`): turns whose pause ended, those the agent answered, the
+    /// packets heard in pauses and, per answered turn, end of speech to the answer's first packet.
+    public var turnsTaken = 0
+    public var turnsAnswered = 0
+    public var answerPackets: UInt64 = 0
+    public var answerLatencies: [Duration] = []
+    /// With events: whether `oai-events` opened, and the `response.done` events it carried.
+    public var eventsChannelOpened = false
+    public var responsesDone = 0
+    /// How the call hung up when it did so before the end of the run.
+    public var hangUp: HangUpStyle?
 
     public init(index: Int, frequency: Int) {
         self.index = index

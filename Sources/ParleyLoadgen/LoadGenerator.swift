@@ -11,7 +11,9 @@ import Synchronization
 /// Phases: idle baseline of the server (`/proc`), ramp (calls started at `rampPerSecond`),
 /// settle (until every call is keyed for SRTP or failed), steady (`duration`, the window the
 /// server's CPU is measured over), drain (sending stops, echoes are waited for), results,
-/// then hang-up (DELETE and close of every call).
+/// then hang-up (DELETE and close of every call). With `callLifetime` calls also hang up
+/// during the steady phase, each when its lifetime is over, and their places dial new calls
+/// (a soak); the calls dialled last settle before the drain.
 public final class LoadGenerator: Sendable {
     public let configuration: LoadgenConfiguration
     private let logger: Logger
@@ -45,35 +47,44 @@ public final class LoadGenerator: Sendable {
         let loops = Array(group.makeIterator())
         let signaling = SignalingClient(url: configuration.url, bearerKey: configuration.bearerKey, group: signalingGroup)
         let settings = try makeSettings()
-        let calls = try (0..<configuration.sessions).map { index in
-            LoadgenCall.Handle(index: index, driver: UDPDriver(
-                endpoint: try LoadgenCall(index: index, settings: settings), eventLoop: loops[index % loops.count]))
-        }
+        let slots = CallSlots(try (0..<configuration.sessions).map { index in
+            try LoadgenCall.Handle(index: index, settings: settings, eventLoop: loops[index % loops.count])
+        })
         let baseline = configuration.serverPID.flatMap { ProcessSample.read(pid: $0) }
         if let pid = configuration.serverPID, baseline == nil {
             logger.warning("cannot read /proc for the server process", metadata: ["pid": "\(pid)"])
         }
 
         let reporter = Task {
-            await self.reportProgress(calls: calls, loops: loops, progress: progress)
+            await self.reportProgress(slots: slots, loops: loops, progress: progress)
         }
         defer { reporter.cancel() }
 
         setStage("ramp")
-        await ramp(calls, settings: settings, signaling: signaling)
+        await ramp(slots, settings: settings, signaling: signaling)
         setStage("settle")
-        await settle(calls, loops: loops)
+        await settle(slots.current, loops: loops)
 
         setStage("steady")
         let serverBefore = configuration.serverPID.flatMap { ProcessSample.read(pid: $0) }
         let loadgenBefore = ProcessSample.read(pid: 0)
         let steadyStart = ContinuousClock.now
-        try? await Task.sleep(for: configuration.duration)
+        if let lifetime = configuration.callLifetime {
+            await redial(slots, lifetime: lifetime, until: steadyStart + configuration.duration, loops: loops,
+                         settings: settings, signaling: signaling)
+        } else {
+            try? await Task.sleep(for: configuration.duration)
+        }
         let steadySeconds = seconds(ContinuousClock.now - steadyStart)
         let serverAfter = configuration.serverPID.flatMap { ProcessSample.read(pid: $0) }
         let loadgenAfter = ProcessSample.read(pid: 0)
+        if configuration.callLifetime != nil {
+            setStage("settle")
+            await settle(slots.current, loops: loops)
+        }
 
         setStage("drain")
+        let calls = slots.current
         _ = await onLoops(loops, calls) { call, _ in call.stopAudio() }
         if configuration.audio != .idle {
             try? await Task.sleep(for: configuration.drain)
@@ -82,10 +93,12 @@ public final class LoadGenerator: Sendable {
 
         setStage("hang-up")
         let hangUpFailures = await hangUp(calls, signaling: signaling)
-        for (index, reason) in hangUpFailures where results[index].failure == nil {
-            results[index].failure = reason
+        for (index, reason) in hangUpFailures {
+            guard let position = results.firstIndex(where: { $0.index == index }), results[position].failure == nil else { continue }
+            results[position].failure = reason
         }
         reporter.cancel()
+        results = (slots.ended + results).sorted { $0.index < $1.index }
 
         let connected = results.filter { $0.dtls != nil }.count
         var server: LoadReport.ServerUsage?
@@ -108,27 +121,32 @@ public final class LoadGenerator: Sendable {
     private func makeSettings() throws -> CallSettings {
         var preEncoded: [Int: [[UInt8]]] = [:]
         if configuration.audio == .preEncoded {
-            for frequency in Set((0..<configuration.sessions).map(ToneAudio.frequency(forCall:))) {
+            // Calls that redial take indexes past `sessions`: they may have any tone.
+            let indexes = configuration.callLifetime == nil ? configuration.sessions : ToneAudio.frequencies.count
+            for frequency in Set((0..<indexes).map(ToneAudio.frequency(forCall:))) {
                 preEncoded[frequency] = try ToneAudio.preEncodedSecond(frequency: frequency)
             }
         }
+        let silence = configuration.audio == .preEncoded && configuration.turns != nil ? try ToneAudio.preEncodedSilence() : []
         SRTPSession.prepareLibrary()
         return CallSettings(
             certificate: try DTLSCertificate.generateSelfSigned(commonName: "parley-loadgen"),
             audio: configuration.audio, echoCheck: configuration.echoCheck,
-            bindHost: configuration.bindHost, setupTimeout: configuration.setupTimeout, preEncoded: preEncoded)
+            bindHost: configuration.bindHost, setupTimeout: configuration.setupTimeout, preEncoded: preEncoded,
+            preEncodedSilence: silence, turns: configuration.turns, events: configuration.events)
     }
 
     // MARK: Phases
 
     /// Starts call `i` at `i / rampPerSecond` seconds; returns once every offer was answered or failed.
-    private func ramp(_ calls: [LoadgenCall.Handle], settings: CallSettings, signaling: SignalingClient) async {
+    private func ramp(_ slots: CallSlots, settings: CallSettings, signaling: SignalingClient) async {
         let start = ContinuousClock.now
         let rate = max(configuration.rampPerSecond, 0.001)
         await withTaskGroup(of: Void.self) { tasks in
-            for call in calls {
+            for (slot, call) in slots.current.enumerated() {
                 let due = start + .nanoseconds(Int64(Double(call.index) / rate * 1e9))
                 try? await Task.sleep(until: due, clock: .continuous)
+                slots.replace(slot, with: call)
                 tasks.addTask { await LoadgenCall.start(call, settings: settings, signaling: signaling) }
             }
         }
@@ -142,6 +160,70 @@ public final class LoadGenerator: Sendable {
             if unsettled == 0 { return }
             try? await Task.sleep(for: .milliseconds(50))
         }
+    }
+
+    /// The steady phase of a soak: each place hangs its call up once the lifetime drawn for it
+    /// has passed (`HangUpStyle.forCall` says how) and dials a new call at once, until `end`;
+    /// a call whose lifetime reaches past `end` lives on to the end of the run.
+    private func redial(
+        _ slots: CallSlots, lifetime: SecondsRange, until end: ContinuousClock.Instant, loops: [any EventLoop],
+        settings: CallSettings, signaling: SignalingClient
+    ) async {
+        await withTaskGroup(of: Void.self) { tasks in
+            for slot in 0..<configuration.sessions {
+                tasks.addTask {
+                    var random = SystemRandomNumberGenerator()
+                    while true {
+                        let (call, startedAt) = slots.call(in: slot)
+                        let hangUpAt = startedAt + lifetime.random(using: &random)
+                        guard hangUpAt < end else { return }
+                        try? await Task.sleep(until: hangUpAt, clock: .continuous)
+                        let result = await self.hangUpEarly(call, signaling: signaling)
+                        let index = slots.nextIndex()
+                        guard let handle = try? LoadgenCall.Handle(index: index, settings: settings, eventLoop: loops[slot % loops.count]) else {
+                            slots.ended(result)
+                            return
+                        }
+                        slots.replace(slot, with: handle, ending: result)
+                        await LoadgenCall.start(handle, settings: settings, signaling: signaling)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hangs one call up before the end of the run: sending stops, its echoes drain, its
+    /// result is taken, then it goes the way `HangUpStyle.forCall` gives its index.
+    private func hangUpEarly(_ call: LoadgenCall.Handle, signaling: SignalingClient) async -> CallResult {
+        let style = HangUpStyle.forCall(call.index)
+        _ = try? await call.driver.run { call, _ in call.stopAudio() }
+        if configuration.audio != .idle {
+            try? await Task.sleep(for: configuration.drain)
+        }
+        let taken = try? await call.driver.run { call, _ -> (CallResult, String?) in
+            let result = call.result()
+            call.beginHangUp()
+            return (result, call.location)
+        }
+        var result = taken?.0 ?? CallResult(index: call.index, frequency: ToneAudio.frequency(forCall: call.index))
+        result.hangUp = style
+        switch style {
+        case .delete:
+            if let location = taken?.1 {
+                do {
+                    let status = try await signaling.deleteCall(at: location)
+                    if status != 204 { result.failure = result.failure ?? "DELETE answered \(status)" }
+                } catch {
+                    result.failure = result.failure ?? "DELETE failed: \(error)"
+                }
+            }
+            _ = try? await call.driver.run { call, now in call.close(now: now) }
+        case .bye:
+            _ = try? await call.driver.run { call, now in call.close(now: now) }
+        case .vanish:
+            _ = try? await call.driver.run { call, _ in call.vanish() }
+        }
+        return result
     }
 
     /// DELETEs every call the server answered, at most 32 at once, then closes it.
@@ -201,17 +283,19 @@ public final class LoadGenerator: Sendable {
         await onLoops(loops, calls) { call, _ in predicate(call) }.filter { $0 }.count
     }
 
+    /// Each call's result, in the order of `calls`.
     private func collect(_ calls: [LoadgenCall.Handle], loops: [any EventLoop]) async -> [CallResult] {
         var results: [CallResult] = calls.map { CallResult(index: $0.index, frequency: ToneAudio.frequency(forCall: $0.index)) }
+        let position = Dictionary(uniqueKeysWithValues: calls.enumerated().map { ($1.index, $0) })
         for result in await onLoops(loops, calls, { call, _ in call.result() }) {
-            results[result.index] = result
+            if let at = position[result.index] { results[at] = result }
         }
         return results
     }
 
     // MARK: Progress
 
-    private struct Tally: Sendable {
+    struct Tally: Sendable {
         var started = 0
         var connecting = 0
         var media = 0
@@ -226,7 +310,7 @@ public final class LoadGenerator: Sendable {
         }
     }
 
-    private func reportProgress(calls: [LoadgenCall.Handle], loops: [any EventLoop], progress: @Sendable (String) -> Void) async {
+    private func reportProgress(slots: CallSlots, loops: [any EventLoop], progress: @Sendable (String) -> Void) async {
         let start = ContinuousClock.now
         var previous = Tally()
         let serverPID = configuration.serverPID
@@ -234,7 +318,7 @@ public final class LoadGenerator: Sendable {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
             if Task.isCancelled { return }
-            let tally = await onLoops(loops, calls) { call, _ in
+            let tally = await onLoops(loops, slots.current) { call, _ in
                 var tally = Tally()
                 if call.phase > .pending { tally.started += 1 }
                 if call.failure != nil {
@@ -247,11 +331,15 @@ public final class LoadGenerator: Sendable {
                 tally.sent = call.framesSent
                 tally.received = call.echoesReceived
                 return tally
-            }.reduce(Tally(), +)
+            }.reduce(slots.endedPackets, +)
             var line = "[\(Int(seconds(ContinuousClock.now - start)))s \(stage.withLock { $0 })] "
                 + "started \(tally.started)/\(configuration.sessions), setting up \(tally.connecting), "
-                + "in media \(tally.media), failed \(tally.failed) | audio tx \(tally.sent - previous.sent)/s "
-                + "rx \(tally.received - previous.received)/s"
+                + "in media \(tally.media), failed \(tally.failed)"
+                + (configuration.callLifetime == nil ? "" : ", ended \(slots.endedCount)")
+                // A call's packets move to the ended tally as they were when it hung up: a few
+                // that arrived after that leave the count, so a second may show fewer.
+                + " | audio tx \(max(0, Int64(tally.sent) - Int64(previous.sent)))/s "
+                + "rx \(max(0, Int64(tally.received) - Int64(previous.received)))/s"
             if let serverPID, let sample = ProcessSample.read(pid: serverPID) {
                 if let previousServer {
                     line += " | server CPU \(Int(((sample.cpuSeconds - previousServer.cpuSeconds) * 100).rounded()))%"
@@ -271,5 +359,75 @@ public final class LoadGenerator: Sendable {
 
     private func seconds(_ duration: Duration) -> Double {
         Double(duration.nanosecondsRounded) / 1e9
+    }
+}
+
+/// The calls of a run by place: the call each place has now, with when it was started, and
+/// the results of the calls that hung up before the end of the run.
+final class CallSlots: Sendable {
+    private struct State {
+        var current: [(call: LoadgenCall.Handle, startedAt: ContinuousClock.Instant)]
+        var ended: [CallResult] = []
+        var nextIndex: Int
+    }
+
+    private let state: Mutex<State>
+
+    init(_ calls: [LoadgenCall.Handle]) {
+        let now = ContinuousClock.now
+        state = Mutex(State(current: calls.map { ($0, now) }, nextIndex: calls.count))
+    }
+
+    var current: [LoadgenCall.Handle] {
+        state.withLock { $0.current.map(\.call) }
+    }
+
+    func call(in slot: Int) -> (LoadgenCall.Handle, ContinuousClock.Instant) {
+        state.withLock { $0.current[slot] }
+    }
+
+    /// Call `call` takes place `slot`, started now.
+    func replace(_ slot: Int, with call: LoadgenCall.Handle) {
+        state.withLock { $0.current[slot] = (call, .now) }
+    }
+
+    /// The index of the next call dialled (indexes are never reused).
+    func nextIndex() -> Int {
+        state.withLock { state in
+            defer { state.nextIndex += 1 }
+            return state.nextIndex
+        }
+    }
+
+    /// Call `next` takes place `slot` from the call that hung up with `result`, started now.
+    func replace(_ slot: Int, with next: LoadgenCall.Handle, ending result: CallResult) {
+        state.withLock { state in
+            state.current[slot] = (next, .now)
+            state.ended.append(result)
+        }
+    }
+
+    func ended(_ result: CallResult) {
+        state.withLock { $0.ended.append(result) }
+    }
+
+    /// Audio packets the calls that hung up sent and received, for the progress lines.
+    var endedPackets: LoadGenerator.Tally {
+        state.withLock { state in
+            var tally = LoadGenerator.Tally()
+            for result in state.ended {
+                tally.sent += result.packetsSent
+                tally.received += result.packetsReceived
+            }
+            return tally
+        }
+    }
+
+    var ended: [CallResult] {
+        state.withLock { $0.ended }
+    }
+
+    var endedCount: Int {
+        state.withLock { $0.ended.count }
     }
 }

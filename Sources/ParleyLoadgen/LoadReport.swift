@@ -57,6 +57,34 @@ public struct LoadReport: Sendable, Codable {
         public var failed: Int
     }
 
+    /// Calls that took turns with a voice agent (`--turns`).
+    public struct Conversation: Sendable, Codable {
+        public var speechSeconds: Double
+        public var pauseSeconds: Double
+        /// Turns whose pause ended, and those the agent answered in it.
+        public var turnsTaken: Int
+        public var turnsAnswered: Int
+        /// Connected calls that took at least one turn and heard no answer to any.
+        public var callsUnanswered: Int
+        /// Connected calls that ended before their first pause did.
+        public var callsWithoutTurns: Int
+        public var answerPackets: UInt64
+        /// End of the caller's speech to the answer's first packet (the agent's end-of-turn
+        /// silence window included).
+        public var answerLatencyMilliseconds: Distribution?
+        /// With `--events`: calls whose `oai-events` channel opened, and `response.done` events.
+        public var eventChannelsOpened: Int?
+        public var responsesDone: Int?
+    }
+
+    /// Calls hanging up and redialling during the steady phase (`--call-lifetime`).
+    public struct Redial: Sendable, Codable {
+        public var minimumLifetimeSeconds: Double
+        public var maximumLifetimeSeconds: Double
+        /// Calls hung up before the end of the run, by `HangUpStyle`.
+        public var hangUps: [String: Int]
+    }
+
     /// The server's process during the run, from `/proc`.
     public struct ServerUsage: Sendable, Codable {
         public var pid: Int32
@@ -71,7 +99,10 @@ public struct LoadReport: Sendable, Codable {
     }
 
     public var url: String
+    /// Calls at once.
     public var sessions: Int
+    /// Calls made in all (more than `sessions` when calls redial).
+    public var callsStarted: Int
     public var rampPerSecond: Double
     public var durationSeconds: Double
     public var audio: LoadgenConfiguration.AudioMode
@@ -85,6 +116,8 @@ public struct LoadReport: Sendable, Codable {
     public var upstreamJitterMilliseconds: Distribution?
     public var roundTripMilliseconds: Distribution?
     public var echoCheck: EchoCheck?
+    public var conversation: Conversation?
+    public var redial: Redial?
     public var failures: [Failure]
     /// Datagrams our peer connections refused, by reason.
     public var drops: [String: Int]
@@ -96,6 +129,7 @@ public struct LoadReport: Sendable, Codable {
     init(configuration: LoadgenConfiguration, results: [CallResult], server: ServerUsage?, loadgenCPUCores: Double?) {
         url = configuration.url.description
         sessions = configuration.sessions
+        callsStarted = results.count
         rampPerSecond = configuration.rampPerSecond
         durationSeconds = Double(configuration.duration.nanosecondsRounded) / 1e9
         audio = configuration.audio
@@ -129,6 +163,26 @@ public struct LoadReport: Sendable, Codable {
         let checks = results.compactMap(\.toneCheck)
         echoCheck = configuration.echoCheck
             ? EchoCheck(passed: checks.filter(\.passed).count, failed: checks.filter { !$0.passed }.count) : nil
+        if let turns = configuration.turns {
+            let connected = results.filter { $0.dtls != nil }
+            conversation = Conversation(
+                speechSeconds: Double(turns.speech.nanosecondsRounded) / 1e9, pauseSeconds: Double(turns.pause.nanosecondsRounded) / 1e9,
+                turnsTaken: results.reduce(0) { $0 + $1.turnsTaken }, turnsAnswered: results.reduce(0) { $0 + $1.turnsAnswered },
+                callsUnanswered: connected.filter { $0.turnsTaken > 0 && $0.turnsAnswered == 0 }.count,
+                callsWithoutTurns: connected.filter { $0.turnsTaken == 0 }.count,
+                answerPackets: results.reduce(0) { $0 + $1.answerPackets },
+                answerLatencyMilliseconds: milliseconds(results.flatMap(\.answerLatencies)),
+                eventChannelsOpened: configuration.events ? results.filter(\.eventsChannelOpened).count : nil,
+                responsesDone: configuration.events ? results.reduce(0) { $0 + $1.responsesDone } : nil)
+        }
+        if let lifetime = configuration.callLifetime {
+            redial = Redial(
+                minimumLifetimeSeconds: Double(lifetime.lowerBound.nanosecondsRounded) / 1e9,
+                maximumLifetimeSeconds: Double(lifetime.upperBound.nanosecondsRounded) / 1e9,
+                hangUps: results.reduce(into: [:]) { counts, result in
+                    if let style = result.hangUp { counts[style.rawValue, default: 0] += 1 }
+                })
+        }
         drops = results.reduce(into: [:]) { total, result in total.merge(result.drops, uniquingKeysWith: +) }
         paceResyncs = results.reduce(0) { $0 + $1.paceResyncs }
         self.server = server
@@ -144,6 +198,11 @@ public struct LoadReport: Sendable, Codable {
     public var text: String {
         var lines: [String] = []
         lines.append("parley loadgen: \(sessions) calls to \(url), ramp \(format(rampPerSecond))/s, steady \(format(durationSeconds)) s, audio \(audio.rawValue)\(echoCheckEnabled ? " + echo check" : ""), \(threads) thread(s)")
+        if let redial {
+            let styles = redial.hangUps.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            lines.append("redial: each call lives \(format(redial.minimumLifetimeSeconds))-\(format(redial.maximumLifetimeSeconds)) s; "
+                + "\(callsStarted) calls made, hung up before the end: \(styles.isEmpty ? "none" : styles)")
+        }
         lines.append("calls: \(callsConnected) connected, \(callsFailed) failed")
         lines.append("setup (ms from offer)        count      p50      p95      p99      max")
         for (name, distribution) in [("signaling (answer)", setupMilliseconds.signaling), ("ICE connected", setupMilliseconds.ice),
@@ -166,6 +225,15 @@ public struct LoadReport: Sendable, Codable {
         lines.append(row("RTT, RTCP (ms)", roundTripMilliseconds))
         if let echoCheck {
             lines.append("echo check: \(echoCheck.passed) passed, \(echoCheck.failed) failed")
+        }
+        if let conversation {
+            lines.append("turns (\(format(conversation.speechSeconds)) s speech, \(format(conversation.pauseSeconds)) s pause): "
+                + "\(conversation.turnsAnswered) of \(conversation.turnsTaken) answered, \(conversation.answerPackets) answer packets; "
+                + "calls with no answer \(conversation.callsUnanswered), calls that ended before a turn \(conversation.callsWithoutTurns)")
+            lines.append(row("answer latency (ms)", conversation.answerLatencyMilliseconds))
+            if let opened = conversation.eventChannelsOpened, let done = conversation.responsesDone {
+                lines.append("oai-events: opened on \(opened) calls, \(done) response.done")
+            }
         }
         if paceResyncs > 0 { lines.append("sender fell behind schedule \(paceResyncs) time(s)") }
         if !drops.isEmpty {

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import ParleyNIO
 import ParleyWebRTC
@@ -12,11 +13,16 @@ struct CallSettings: Sendable {
     var setupTimeout: Duration
     /// Pre-encoded one-second loops by frequency (empty for live encoding and idle calls).
     var preEncoded: [Int: [[UInt8]]]
+    /// One pre-encoded second of silence, for the pauses of calls that take turns.
+    var preEncodedSilence: [[UInt8]]
+    var turns: TurnPattern?
+    var events: Bool
 }
 
 /// One WebRTC call made by Parley's client role (ICE controlling, RFC 8445 §7.2): a
 /// `PeerConnection`, a tone sent every 20 ms, and the accounting of what the echo brought
-/// back. It is the endpoint of its own `UDPDriver` (one socket, one timer at the earliest of
+/// back; or, talking to a voice agent, turns of tone and silence (`TurnTaking`) and the
+/// answers heard, with the agent's events on `oai-events` when asked for. It is the endpoint of its own `UDPDriver` (one socket, one timer at the earliest of
 /// the connection's deadline, the next audio frame and the set-up timeout), the same driver a
 /// transceiver shard runs on, so it lives on that driver's event loop for its whole life.
 final class LoadgenCall: DatagramEndpoint {
@@ -30,6 +36,12 @@ final class LoadgenCall: DatagramEndpoint {
     struct Handle: Sendable {
         let index: Int
         let driver: UDPDriver<LoadgenCall>
+
+        /// A new call `index` on a driver of its own on `eventLoop`.
+        init(index: Int, settings: CallSettings, eventLoop: any EventLoop) throws(OpusError) {
+            self.index = index
+            driver = UDPDriver(endpoint: try LoadgenCall(index: index, settings: settings), eventLoop: eventLoop)
+        }
 
         var eventLoop: any EventLoop { driver.eventLoop }
     }
@@ -60,12 +72,17 @@ final class LoadgenCall: DatagramEndpoint {
     private var paceResyncs = 0
     private var framesSentAtFirstEcho: UInt64 = 0
     private var framesSentAtStop: UInt64?
+    private var lastFrameWasSpeech = false
     /// Echoes that arrive after this instant answer packets sent after the first echo came
     /// back: the first echo's delay, added to its arrival.
     private var echoCountingFrom: Instant?
     private var echoesCounted: UInt64 = 0
     /// With --echo-check: the decoder for the echo and its last second of samples.
     private var echo: (decoder: OpusDecoder, samples: SampleRing)?
+    /// With --turns: which frames are speech, and the answers heard.
+    private var conversation: TurnTaking?
+    private var eventsChannelOpened = false
+    private var responsesDone = 0
 
     init(index: Int, settings: CallSettings) throws(OpusError) {
         self.index = index
@@ -73,12 +90,14 @@ final class LoadgenCall: DatagramEndpoint {
         frequency = ToneAudio.frequency(forCall: index)
         switch settings.audio {
         case .preEncoded:
-            tone = ToneSender(frequency: frequency, preEncoded: settings.preEncoded[frequency] ?? [])
+            tone = ToneSender(frequency: frequency, preEncoded: settings.preEncoded[frequency] ?? [],
+                              preEncodedSilence: settings.preEncodedSilence)
         case .live:
             tone = try ToneSender(liveFrequency: frequency)
         case .idle:
             tone = nil
         }
+        conversation = settings.turns.map(TurnTaking.init(pattern:))
         if settings.echoCheck {
             echo = (try OpusDecoder(sampleRate: Int32(ToneAudio.sampleRate), channels: 1),
                     SampleRing(capacity: ToneAudio.sampleRate))
@@ -105,7 +124,8 @@ final class LoadgenCall: DatagramEndpoint {
         let offer = SDPOfferBuilder.offer(with: SDPOfferParameters(
             iceUfrag: ice.ufrag, icePassword: ice.password,
             fingerprint: DTLSFingerprintLine(algorithm: certificate.fingerprint.algorithm, digest: certificate.fingerprint.bytes),
-            sessionID: UInt64.random(in: 1...UInt64(Int64.max)), audioSSRC: ssrc, cname: "loadgen-\(call.index)"))
+            sessionID: UInt64.random(in: 1...UInt64(Int64.max)), audioSSRC: ssrc, cname: "loadgen-\(call.index)",
+            offerApplication: settings.events))
         // Set-up time counts from the POST, as a browser's would from its fetch: the socket
         // and the offer are the client's own preparation.
         let startedAt = Instant.now
@@ -142,6 +162,9 @@ final class LoadgenCall: DatagramEndpoint {
         guard let fingerprint = DTLSFingerprint(algorithm: answer.fingerprint.algorithm, hex: answer.fingerprint.value) else {
             return fail("answer fingerprint unsupported: \(answer.fingerprint.algorithm)", now: now)
         }
+        let dtlsRole: DTLSRole = answer.setup == .active ? .server : .client
+        let dataChannels = settings.events && answer.application != nil
+            ? SCTPAssociation.Configuration(isDTLSClient: dtlsRole == .client) : nil
         do {
             connection = try PeerConnection(
                 configuration: .init(
@@ -150,8 +173,9 @@ final class LoadgenCall: DatagramEndpoint {
                         remote: ICECredentials(ufrag: answer.iceUfrag, password: answer.icePassword),
                         candidates: candidates, tieBreaker: .random(in: .min ... .max)),
                     certificate: settings.certificate, remoteFingerprint: fingerprint,
-                    dtlsRole: answer.setup == .active ? .server : .client,
-                    audioPayloadType: answer.audio.opusPayloadType, localSSRC: ssrc, cname: "loadgen-\(index)"),
+                    dtlsRole: dtlsRole,
+                    audioPayloadType: answer.audio.opusPayloadType, localSSRC: ssrc, cname: "loadgen-\(index)",
+                    dataChannels: dataChannels),
                 now: now)
         } catch {
             return fail("DTLS setup failed: \(error)", now: now)
@@ -174,6 +198,14 @@ final class LoadgenCall: DatagramEndpoint {
     func beginHangUp() {
         guard phase < .ending else { return }
         phase = .ending
+    }
+
+    /// Drops the call without a word: nothing more is sent or handled, and the orchestrator
+    /// closes the socket (`HangUpStyle.vanish`).
+    func vanish() {
+        phase = .ended
+        setupDeadline = nil
+        connection = nil
     }
 
     /// Closes the connection (RTCP BYE and DTLS close_notify go out); the driver then closes
@@ -259,11 +291,34 @@ final class LoadgenCall: DatagramEndpoint {
                 nextAudioAt = now
             }
         case .audio(let audio):
-            receiveEcho(audio, now: now)
-        case .dataChannel, .dataChannelDropped, .telephoneEvent:
+            if conversation != nil {
+                echoesReceived += 1
+                conversation?.audioReceived(now: now)
+            } else {
+                receiveEcho(audio, now: now)
+            }
+        case .dataChannel(let event):
+            handle(event, now: now)
+        case .dataChannelDropped, .telephoneEvent:
             break
         case .closed(let reason):
             if phase < .ending { fail("connection closed: \(reason.rawValue)", now: now) }
+        }
+    }
+
+    /// The agent's `oai-events` channel: opened once SCTP is up (RFC 8832), and each
+    /// `response.done` counted.
+    private func handle(_ event: SCTPAssociation.Event, now: Instant) {
+        switch event {
+        case .connected:
+            _ = try? connection?.openDataChannel(label: "oai-events", now: now)
+        case .channelOpened(let info) where info.label == "oai-events":
+            eventsChannelOpened = true
+        case .message(_, .text(let text)):
+            let fields = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
+            if fields?["type"] as? String == "response.done" { responsesDone += 1 }
+        default:
+            break
         }
     }
 
@@ -291,13 +346,17 @@ final class LoadgenCall: DatagramEndpoint {
         }
         while due <= now {
             let payload: [UInt8]
+            let speech = conversation?.willSend(frame: framesSent, now: now) ?? true
             do {
-                payload = try tone.nextFrame()
+                payload = try tone.nextFrame(speech: speech)
             } catch {
                 return fail("Opus encode failed: \(error)", now: now)
             }
             let ticks = (due - start).nanosecondsRounded * 48 / 1_000_000
-            connection.sendAudio(payload, mediaTime: UInt32(truncatingIfNeeded: ticks), marker: framesSent == 0, now: now)
+            // A talkspurt starts with the marker bit (RFC 3551 §4.1): the first frame and each turn's first.
+            let marker = framesSent == 0 || (conversation != nil && speech && !lastFrameWasSpeech)
+            lastFrameWasSpeech = speech
+            connection.sendAudio(payload, mediaTime: UInt32(truncatingIfNeeded: ticks), marker: marker, now: now)
             if firstSendAt == nil { firstSendAt = now }
             framesSent += 1
             due = due + .milliseconds(20) + (framesSent == 1 ? sendPhaseOffset : .zero)
@@ -340,7 +399,17 @@ final class LoadgenCall: DatagramEndpoint {
         result.packetsReceived = echoesReceived
         result.paceResyncs = paceResyncs
         result.drops = drops
-        if tone != nil, dtlsConnectedAt != nil {
+        result.eventsChannelOpened = eventsChannelOpened
+        result.responsesDone = responsesDone
+        if let conversation {
+            result.turnsTaken = conversation.turnsTaken
+            result.turnsAnswered = conversation.turnsAnswered
+            result.answerPackets = conversation.answerPackets
+            result.answerLatencies = conversation.answerLatencies
+            if conversation.turnsTaken > 0, conversation.turnsAnswered == 0 {
+                result.failure = result.failure ?? "the agent answered none of \(conversation.turnsTaken) turns"
+            }
+        } else if tone != nil, dtlsConnectedAt != nil {
             if firstEchoAt != nil {
                 let sentAfterFirstEcho = (framesSentAtStop ?? framesSent) - framesSentAtFirstEcho
                 result.echoExpected = sentAfterFirstEcho
@@ -361,6 +430,9 @@ final class LoadgenCall: DatagramEndpoint {
                 result.downstreamExpected = Int64(receive.packetsReceived) + receive.cumulativeLost
                 result.downstreamJitterMilliseconds = Double(block.jitter) / 48
             }
+        }
+        if settings.events, dtlsConnectedAt != nil, !eventsChannelOpened {
+            result.failure = result.failure ?? "oai-events never opened"
         }
         if let echo, tone != nil, dtlsConnectedAt != nil {
             let check = ToneCheck(samples: echo.samples.ordered(), frequency: frequency)

@@ -32,11 +32,20 @@ public struct LoadgenConfiguration: Sendable {
     public var setupTimeout: Duration
     /// How long echoes are waited for after sending stops.
     public var drain: Duration
+    /// Talk to a voice agent in turns (tone, then silence for its answer) instead of
+    /// sending a tone to be echoed.
+    public var turns: TurnPattern?
+    /// Open the `oai-events` data channel and count the agent's `response.done` events.
+    public var events: Bool
+    /// During the steady phase each call hangs up after a lifetime drawn from this range and
+    /// its place dials a new call (`HangUpStyle` says how each one hangs up).
+    public var callLifetime: SecondsRange?
 
     public init(
         url: SignalingURL, sessions: Int, rampPerSecond: Double, duration: Duration, audio: AudioMode = .preEncoded,
         echoCheck: Bool = false, threads: Int = 1, serverPID: Int32? = nil, bearerKey: String? = nil,
-        bindHost: String = "0.0.0.0", setupTimeout: Duration = .seconds(10), drain: Duration = .seconds(1)
+        bindHost: String = "0.0.0.0", setupTimeout: Duration = .seconds(10), drain: Duration = .seconds(1),
+        turns: TurnPattern? = nil, events: Bool = false, callLifetime: SecondsRange? = nil
     ) {
         self.url = url
         self.sessions = sessions
@@ -50,5 +59,8 @@ public struct LoadgenConfiguration: Sendable {
         self.bindHost = bindHost
         self.setupTimeout = setupTimeout
         self.drain = drain
+        self.turns = turns
+        self.events = events
+        self.callLifetime = callLifetime
     }
 }

@@ -42,13 +42,25 @@ public enum ToneAudio {
         }
         return frames
     }
+
+    /// One second of digital silence as 50 Opus frames: the pauses of a call that takes turns.
+    public static func preEncodedSilence() throws(OpusError) -> [[UInt8]] {
+        let encoder = try OpusEncoder(sampleRate: Int32(sampleRate), channels: 1)
+        let silence = [Int16](repeating: 0, count: samplesPerFrame)
+        var frames: [[UInt8]] = []
+        for _ in 0..<framesPerSecond {
+            frames.append(try encoder.encode(silence))
+        }
+        return frames
+    }
 }
 
 /// Where one call's outgoing Opus frames come from: a pre-encoded one-second loop (cheap, so
-/// the load generator is not the bottleneck) or a live encoder per call (`--opus`).
+/// the load generator is not the bottleneck) or a live encoder per call (`--opus`). A frame
+/// is the tone or, in the pauses of a call that takes turns, silence.
 final class ToneSender {
     private enum Source {
-        case loop([[UInt8]])
+        case loop(tone: [[UInt8]], silence: [[UInt8]])
         case live(OpusEncoder)
     }
 
@@ -56,9 +68,9 @@ final class ToneSender {
     private let source: Source
     private var frameIndex = 0
 
-    init(frequency: Int, preEncoded: [[UInt8]]) {
+    init(frequency: Int, preEncoded: [[UInt8]], preEncodedSilence: [[UInt8]]) {
         self.frequency = frequency
-        source = .loop(preEncoded)
+        source = .loop(tone: preEncoded, silence: preEncodedSilence)
     }
 
     init(liveFrequency frequency: Int) throws(OpusError) {
@@ -66,12 +78,15 @@ final class ToneSender {
         source = .live(try OpusEncoder(sampleRate: Int32(ToneAudio.sampleRate), channels: 1))
     }
 
-    func nextFrame() throws(OpusError) -> [UInt8] {
+    /// The next 20 ms frame: the tone, or silence when `speech` is false.
+    func nextFrame(speech: Bool = true) throws(OpusError) -> [UInt8] {
         defer { frameIndex += 1 }
         switch source {
-        case .loop(let frames):
+        case .loop(let tone, let silence):
+            let frames = speech ? tone : silence
             return frames[frameIndex % frames.count]
         case .live(let encoder):
+            guard speech else { return try encoder.encode([Int16](repeating: 0, count: ToneAudio.samplesPerFrame)) }
             let start = (frameIndex % ToneAudio.framesPerSecond) * ToneAudio.samplesPerFrame
             return try encoder.encode(ToneAudio.samples(frequency: frequency, start: start, count: ToneAudio.samplesPerFrame))
         }

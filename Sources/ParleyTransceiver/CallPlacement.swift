@@ -73,6 +73,11 @@ final class CallPlacement: Sendable {
         state.withLock { $0.shardOf[id] }
     }
 
+    /// Calls in the map from call to shard (live calls, once created).
+    var mappedCalls: Int {
+        state.withLock { $0.shardOf.count }
+    }
+
     /// Calls live or being set up, over all shards.
     var total: Int {
         state.withLock { $0.total }

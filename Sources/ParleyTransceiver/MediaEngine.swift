@@ -145,6 +145,7 @@ public final class MediaEngine: Sendable {
     /// The Prometheus exposition, with `parley_session_utilisation` brought up to date.
     public func metricsExposition() -> String {
         metrics.sessionUtilisation.set(Double(placement.total) / Double(max(1, configuration.maxSessions)))
+        metrics.placementEntries.set(Double(placement.mappedCalls))
         return metrics.exposition()
     }
 

@@ -29,6 +29,8 @@ final class MediaShard: DatagramEndpoint {
     private var pressure: ShardPressure?
     /// The verdict the placement ledger has.
     private var reportedPressure = false
+    /// The table sizes last published (`parley_shard_table_entries`).
+    private var publishedTables: TransceiverEndpoint.TableSizes?
 
     init(index: Int, endpoint: TransceiverEndpoint, metrics: TransceiverMetrics, placement: CallPlacement,
          overloadLimits: ShardPressure.Limits?, logger: Logger) {
@@ -78,6 +80,7 @@ final class MediaShard: DatagramEndpoint {
             metrics.drop(reason.rawValue, count: count)
         }
         dropped.removeAll(keepingCapacity: true)
+        publishTableSizes()
         if received > 0 {
             metrics.packetsReceived.increment(by: received)
             shardMetrics.packetsReceived.increment(by: received)
@@ -87,6 +90,17 @@ final class MediaShard: DatagramEndpoint {
             metrics.packetsSent.increment(by: sent)
             shardMetrics.packetsSent.increment(by: sent)
             sent = 0
+        }
+    }
+
+    /// Publishes the endpoint's table sizes when they changed: after every batch, so the
+    /// gauges are current even when the last call ends and the shard falls silent.
+    private func publishTableSizes() {
+        let sizes = endpoint.tableSizes
+        guard sizes != publishedTables else { return }
+        publishedTables = sizes
+        for (table, entries) in sizes.named {
+            shardMetrics.tableEntries[table]?.set(Int64(entries))
         }
     }
 

@@ -15,6 +15,8 @@ public final class TransceiverMetrics: Sendable {
         public let lateTimerShare: Gauge
         /// The share of the last second the shard's loop thread was on the CPU.
         public let loopUtilisation: Gauge
+        /// Entries in each of the shard's tables (`TransceiverEndpoint.TableSizes`), by name.
+        public let tableEntries: [String: Gauge]
     }
 
     public let registry: PrometheusCollectorRegistry
@@ -35,6 +37,8 @@ public final class TransceiverMetrics: Sendable {
     public let clientSecretsIssued: Counter
     /// Open connections to the signaling port (`HTTPConnectionGuard`).
     public let httpConnections: Gauge
+    /// Calls in the placement ledger's map from call to shard.
+    public let placementEntries: Gauge
     private let drops: Mutex<[String: Counter]> = Mutex([:])
     private let endings: Mutex<[String: Counter]> = Mutex([:])
     private let rejections: Mutex<[String: Counter]> = Mutex([:])
@@ -64,6 +68,7 @@ public final class TransceiverMetrics: Sendable {
         sessionUtilisation = registry.makeGauge(descriptor: Self.describe("parley_session_utilisation", "Live calls over the configured maximum (0-1)"))
         clientSecretsIssued = registry.makeCounter(descriptor: Self.describe("parley_client_secrets_issued_total", "Ephemeral client secrets minted"))
         httpConnections = registry.makeGauge(descriptor: Self.describe("parley_http_connections", "Open connections to the signaling port"))
+        placementEntries = registry.makeGauge(descriptor: Self.describe("parley_call_placement_entries", "Calls in the map from call to shard"))
         turnLatency = registry.makeDurationHistogram(
             descriptor: Self.describe("parley_turn_latency_seconds", "End of the caller's speech (as detected) to the first answer packet sent"), buckets: buckets)
     }
@@ -86,6 +91,7 @@ public final class TransceiverMetrics: Sendable {
     /// The per-shard metrics of shard `index`.
     public func shard(_ index: Int) -> Shard {
         let label = [("shard", String(index))]
+        let tables = ["sessions", "ufrags", "paths", "clients", "deadlines"]
         return Shard(
             sessions: registry.makeGauge(descriptor: Self.describe("parley_shard_sessions", "Live WebRTC sessions, by shard"), labels: label),
             sessionsCreated: registry.makeCounter(descriptor: Self.describe("parley_shard_sessions_created_total", "Sessions created, by shard"), labels: label),
@@ -94,7 +100,12 @@ public final class TransceiverMetrics: Sendable {
             lateTimerShare: registry.makeGauge(descriptor: Self.describe(
                 "parley_shard_late_timer_share", "Share of timer runs later than the overload lateness in the last second, by shard"), labels: label),
             loopUtilisation: registry.makeGauge(descriptor: Self.describe(
-                "parley_shard_loop_utilisation", "Share of the last second the shard's loop thread was on the CPU, by shard"), labels: label))
+                "parley_shard_loop_utilisation", "Share of the last second the shard's loop thread was on the CPU, by shard"), labels: label),
+            tableEntries: Dictionary(uniqueKeysWithValues: tables.map { table in
+                (table, registry.makeGauge(descriptor: Self.describe(
+                    "parley_shard_table_entries", "Entries in each table that follows live calls, by shard and table"),
+                    labels: label + [("table", table)]))
+            }))
     }
 
     /// Counts `count` datagrams dropped for `reason` (`parley_packets_dropped_total{reason}`).

@@ -12,6 +12,11 @@ struct LoadgenCommand: AsyncParsableCommand {
             the server is expected to echo it. The steady phase starts once every call is up or failed and \
             lasts --duration seconds; --server-pid measures the server's CPU over it and its resident memory \
             at its end against an idle baseline taken before the first call. Exits non-zero if any call failed.
+
+            Against a voice agent (a soak): --turns 1:3 talks in turns (1 s of tone, 3 s of silence in which \
+            the agent's answer is expected), --events opens oai-events and counts response.done, and \
+            --call-lifetime 20-60 hangs each call up after 20 to 60 s during the steady phase (by DELETE, by \
+            RTCP BYE alone, or vanishing without a word) and dials a new one in its place.
             """)
 
     @Option(help: "The signaling URL calls are POSTed to.")
@@ -34,6 +39,17 @@ struct LoadgenCommand: AsyncParsableCommand {
 
     @Flag(help: "Calls connect but send no audio (memory per idle session).")
     var idle = false
+
+    @Option(help: ArgumentHelp("Talk to a voice agent in turns: seconds of tone, then seconds of silence for its answer.",
+                               valueName: "SPEECH:PAUSE"))
+    var turns: TurnPattern?
+
+    @Flag(help: "Open the oai-events data channel and count the agent's response.done events.")
+    var events = false
+
+    @Option(help: ArgumentHelp("During the steady phase, hang each call up after MIN to MAX seconds and dial a new one.",
+                               valueName: "MIN-MAX"))
+    var callLifetime: SecondsRange?
 
     @Flag(help: "Print the report as JSON on stdout.")
     var json = false
@@ -64,6 +80,9 @@ struct LoadgenCommand: AsyncParsableCommand {
         guard (1...64).contains(threads) else { throw ValidationError("--threads must be 1...64") }
         guard setupTimeout > 0 else { throw ValidationError("--setup-timeout must be positive") }
         guard !(idle && (opus || echoCheck)) else { throw ValidationError("--idle sends no audio: it excludes --opus and --echo-check") }
+        guard turns == nil || !(idle || echoCheck) else {
+            throw ValidationError("--turns talks to an agent: it excludes --idle and --echo-check")
+        }
     }
 
     func run() async throws {
@@ -75,7 +94,8 @@ struct LoadgenCommand: AsyncParsableCommand {
             duration: .nanoseconds(Int64(duration * 1e9)),
             audio: idle ? .idle : (opus ? .live : .preEncoded), echoCheck: echoCheck, threads: threads,
             serverPID: serverPid, bearerKey: apiKey ?? ProcessInfo.processInfo.environment["PARLEY_API_KEY"],
-            bindHost: bind, setupTimeout: .nanoseconds(Int64(setupTimeout * 1e9)))
+            bindHost: bind, setupTimeout: .nanoseconds(Int64(setupTimeout * 1e9)),
+            turns: turns, events: events, callLifetime: callLifetime)
         let report = try await LoadGenerator(configuration: configuration, logger: logger).run { line in
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }
@@ -83,3 +103,7 @@ struct LoadgenCommand: AsyncParsableCommand {
         if report.callsFailed > 0 { throw ExitCode(1) }
     }
 }
+
+extension TurnPattern: ExpressibleByArgument {}
+
+extension SecondsRange: ExpressibleByArgument {}

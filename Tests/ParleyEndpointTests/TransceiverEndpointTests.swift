@@ -126,6 +126,32 @@ import Testing
         #expect(endpoint.endCall(calls[1], now: harness.now))
     }
 
+    /// However a call ends (DELETE; the client's RTCP BYE and close_notify; consent running
+    /// out after the client vanished), no table of the endpoint keeps anything of it: what a
+    /// soak checks of a running transceiver through `parley_shard_table_entries`.
+    @Test func everyTableEmptiesWhicheverWayCallsEnd() throws {
+        let harness = try EndpointHarness()
+        let endpoint = harness.endpoint.endpoint
+        let vanishing = PeerAddress("203.0.113.7:40000")!
+        let deleted = try harness.call(from: Self.alice, relayed: true, tone: 440)
+        let closed = try harness.call(from: Self.bob, relayed: true, tone: 440)
+        let vanished = try harness.call(from: vanishing, relayed: true, tone: 440)
+        let clients = [deleted, closed, vanished]
+        #expect(harness.run(until: { clients.allSatisfy { $0.audioReceived >= 10 } }, limit: .seconds(3)))
+        #expect(endpoint.tableSizes.named.map(\.entries) == [3, 3, 3, 3, 3])
+
+        #expect(endpoint.endCall(deleted.answer.id, now: harness.now))
+        closed.connection.close(now: harness.now)
+        harness.network.setConditions(LinkConditions(loss: .random(1)), from: vanishing, to: EndpointHarness.relayPublic)
+        harness.advance(to: harness.now + .seconds(31))
+
+        #expect(harness.endpoint.endedCalls.map(\.1) == ["local_close", "rtcp_bye", "consent_expired"])
+        for (table, entries) in endpoint.tableSizes.named {
+            #expect(entries == 0, "\(table)")
+        }
+        #expect(endpoint.nextDeadline() == nil)
+    }
+
     @Test func deadlinesAreKeptInOrderAcrossCalls() throws {
         let harness = try EndpointHarness()
         let endpoint = harness.endpoint.endpoint
