@@ -1,19 +1,21 @@
 # Parley: the commands.
 #   make demo   the demo on loopback: open http://127.0.0.1:8080
-#   make test   every test: unit, two-peer, real peers (aiortc, headless Chromium), the
-#               Kubernetes manifests validated offline, and the image run as a fleet would
+#   make test   every test: unit, two-peer, each fuzz target for a few seconds, real peers
+#               (aiortc, headless Chromium), the Kubernetes manifests validated offline, and
+#               the image run as a fleet would
+#   make fuzz   every fuzz target for FUZZ_SECONDS (default 600) each (Fuzz/README.md)
 #   make image  the OCI image parley:latest, built offline (scripts/build-image.sh)
 
 SWIFT ?= swift
 PARLEY := .build/debug/parley
 RELEASE_PARLEY := .build/release/parley
 
-.PHONY: demo test build release image unit-test interop-test manifest-test image-test deps image-deps test-deps
+.PHONY: demo test build release image unit-test fuzz-test fuzz interop-test manifest-test image-test deps image-deps test-deps
 
 demo: deps build
 	$(PARLEY) demo
 
-test: test-deps unit-test interop-test manifest-test image-test
+test: test-deps unit-test fuzz-test interop-test manifest-test image-test
 
 deps:
 	scripts/install-deps.sh
@@ -37,6 +39,14 @@ image: image-deps release
 unit-test:
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+# Each fuzz target briefly, from its seed corpus: the targets build and nothing known crashes.
+fuzz-test:
+	scripts/fuzz.sh 5
+
+FUZZ_SECONDS ?= 600
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 interop-test: build
 	scripts/interop-tests.sh $(PARLEY)

@@ -6,11 +6,15 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "parley", targets: ["parley"]),
-        // For Benchmarks/Micro, a separate package that measures the hot paths.
+        // For Benchmarks/Micro, a separate package that measures the hot paths, and Fuzz, the
+        // libFuzzer targets.
         .library(name: "ParleyWire", targets: ["ParleyWire"]),
         .library(name: "ParleyRouting", targets: ["ParleyRouting"]),
         .library(name: "ParleyWebRTC", targets: ["ParleyWebRTC"]),
         .library(name: "ParleyRelay", targets: ["ParleyRelay"]),
+        .library(name: "ParleyAgent", targets: ["ParleyAgent"]),
+        .library(name: "ParleyEndpoint", targets: ["ParleyEndpoint"]),
+        .library(name: "ParleyTransceiver", targets: ["ParleyTransceiver"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
@@ -37,7 +41,8 @@ let package = Package(
         .target(name: "ParleyWire", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // Sans-IO WebRTC peer: ICE-lite, DTLS, SRTP, RTP/RTCP, Opus.
         .target(name: "ParleyWebRTC", dependencies: ["ParleyWire", "COpenSSL", "CSRTP", "COpus"]),
-        // The built-in voice agent and the Realtime event vocabulary; sans-IO.
+        // The built-in voice agent, the Realtime event vocabulary and the backend protocol's
+        // audio frame; sans-IO.
         .target(name: "ParleyAgent", dependencies: ["ParleyWire"]),
         // The routing token carried in the server ICE ufrag: encode, verify, key rotation.
         .target(name: "ParleyRouting", dependencies: ["ParleyWire", .product(name: "Crypto", package: "swift-crypto")]),

@@ -1,5 +1,5 @@
 /// One RESP2 value (Redis serialization protocol, https://redis.io/docs/latest/develop/reference/protocol-spec/).
-enum RedisRESPValue: Sendable, Equatable {
+public enum RedisRESPValue: Sendable, Equatable {
     case simpleString(String)
     case error(String)
     case integer(Int64)
@@ -10,7 +10,7 @@ enum RedisRESPValue: Sendable, Equatable {
 }
 
 /// Why bytes from Redis are not RESP2.
-enum RedisRESPParseError: Error, Equatable {
+public enum RedisRESPParseError: Error, Equatable {
     /// The first byte of a value is none of `+ - : $ *`.
     case unknownType(UInt8)
     /// A length or integer line is not a decimal number.
@@ -26,7 +26,8 @@ enum RedisRESPParseError: Error, Equatable {
 }
 
 /// Reads and writes RESP2 (the subset a flow store needs: commands out, any reply in).
-enum RedisRESP {
+/// `parse` is public for the fuzz targets (Fuzz/).
+public enum RedisRESP {
     /// Replies larger than this are refused: flow store values are short addresses.
     static let maximumBulkLength: Int64 = 1 << 20
     static let maximumArrayCount: Int64 = 1 << 16
@@ -46,7 +47,7 @@ enum RedisRESP {
 
     /// Parses one value from the start of `bytes`: the value and the bytes it used, nil when
     /// more bytes are needed, or an error when the bytes cannot be RESP2.
-    static func parse(_ bytes: UnsafeRawBufferPointer) throws(RedisRESPParseError) -> (value: RedisRESPValue, length: Int)? {
+    public static func parse(_ bytes: UnsafeRawBufferPointer) throws(RedisRESPParseError) -> (value: RedisRESPValue, length: Int)? {
         var offset = 0
         guard let value = try parseValue(bytes, at: &offset, depth: 0) else { return nil }
         return (value, offset)

@@ -2,17 +2,18 @@ import Foundation
 
 /// `multipart/form-data` bodies (RFC 7578, framing from RFC 2046 §5.1.1), as the Realtime
 /// API's `POST /v1/realtime/calls` accepts them: an `sdp` part and an optional `session` part.
-struct MultipartFormData {
-    struct Part: Equatable {
-        var name: String
-        var body: [UInt8]
+/// Public for the fuzz targets (Fuzz/), which feed it any bytes.
+public struct MultipartFormData: Sendable {
+    public struct Part: Sendable, Equatable {
+        public var name: String
+        public var body: [UInt8]
     }
 
-    enum ParseError: Error, Equatable, CustomStringConvertible {
+    public enum ParseError: Error, Equatable, CustomStringConvertible {
         case missingBoundary
         case malformed(String)
 
-        var description: String {
+        public var description: String {
             switch self {
             case .missingBoundary: return "multipart/form-data needs a boundary parameter in Content-Type"
             case .malformed(let reason): return "the multipart body is malformed: \(reason)"
@@ -20,10 +21,10 @@ struct MultipartFormData {
         }
     }
 
-    let parts: [Part]
+    public let parts: [Part]
 
     /// The `boundary` parameter of a `multipart/form-data` Content-Type, unquoted.
-    static func boundary(inContentType contentType: String) -> String? {
+    public static func boundary(inContentType contentType: String) -> String? {
         for parameter in contentType.split(separator: ";").dropFirst() {
             let pair = parameter.split(separator: "=", maxSplits: 1)
             guard pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces).lowercased() == "boundary" else { continue }
@@ -35,7 +36,8 @@ struct MultipartFormData {
         return nil
     }
 
-    init(body: [UInt8], boundary: String) throws(ParseError) {
+    /// Splits `body` at `--boundary` delimiter lines into named parts.
+    public init(body: [UInt8], boundary: String) throws(ParseError) {
         let delimiter = Array("--\(boundary)".utf8)
         var positions: [Int] = []
         var index = 0
@@ -63,7 +65,8 @@ struct MultipartFormData {
         self.parts = parts
     }
 
-    func part(named name: String) -> Part? {
+    /// The first part named `name`.
+    public func part(named name: String) -> Part? {
         parts.first { $0.name == name }
     }
 

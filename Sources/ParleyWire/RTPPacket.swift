@@ -117,12 +117,14 @@ public struct RTPPacket: Sendable, Equatable {
     }
 
     /// RFC 8285 §4.2 (one-byte: ID and length-1 in a byte, ID 15 stops parsing) and §4.3
-    /// (two-byte: ID byte, length byte); zero bytes between elements are padding.
+    /// (two-byte: ID byte, length byte); zero bytes between elements are padding. IDs start at
+    /// 1, so in the one-byte form a byte with ID 0 is one byte of padding whatever its length
+    /// nibble says, as libwebrtc reads it: an element with ID 0 would not survive re-encoding.
     private static func parseElements(_ body: [UInt8], twoByte: Bool) throws(RTPParseError) -> [RTPHeaderExtension] {
         var elements: [RTPHeaderExtension] = []
         var reader = BigEndianReader(body)
         while let first = reader.read(UInt8.self) {
-            if first == 0 { continue }
+            if first == 0 || (!twoByte && first >> 4 == 0) { continue }
             let start = reader.offset - 1
             let id: UInt8
             let length: Int

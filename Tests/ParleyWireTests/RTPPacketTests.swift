@@ -59,6 +59,16 @@ import ParleyWire
     #expect(packet.payload == [0x55])
 }
 
+// Found by the rtp fuzz target (Fuzz/): 0x06 was read as an element with ID 0 and 7 bytes of
+// data, which the encoder drops, so the packet did not survive encode and parse.
+@Test func oneByteIDZeroIsPaddingWhateverItsLength() throws {
+    let bytes: [UInt8] = [0x90, 0x6F, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0xBE, 0xDE, 0x00, 0x03,
+                          0x06, 1, 2, 3, 4, 5, 6, 7, 0x10, 0xAA, 0, 0, 0x55]
+    let packet = try RTPPacket(parsing: bytes)
+    #expect(packet.extensions == [RTPHeaderExtension(id: 1, data: [0xAA])])
+    #expect(try RTPPacket(parsing: packet.encoded()) == packet)
+}
+
 @Test func otherExtensionProfilesAreKeptOpaque() throws {
     let packet = RTPPacket(payloadType: 8, sequenceNumber: 1, timestamp: 1, ssrc: 1, extensionProfile: 0xABCD,
                            extensionData: [1, 2, 3, 4, 5, 6, 7, 8], payload: [0])
