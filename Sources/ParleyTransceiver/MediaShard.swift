@@ -108,7 +108,7 @@ final class MediaShard: DatagramEndpoint {
     /// and tells the placement ledger when the verdict changed.
     private func judgePressure() {
         guard var judged = pressure else { return }
-        judged.closeWindow(now: .now, threadCPU: Self.threadCPUTime())
+        judged.closeWindow(now: .now, threadDemand: Self.threadDemand())
         pressure = judged
         shardMetrics.lateTimerShare.set(judged.lastLateShare)
         shardMetrics.loopUtilisation.set(judged.lastUtilisation)
@@ -120,8 +120,23 @@ final class MediaShard: DatagramEndpoint {
                                   "lateTimerShare": "\(judged.lastLateShare)"])
     }
 
-    /// CPU time the calling thread (this shard's loop) has used.
-    private static func threadCPUTime() -> Duration {
+    /// Time the calling thread (this shard's loop) has run or waited in the run queue to run:
+    /// the first two fields of `/proc/thread-self/schedstat` (Linux `CONFIG_SCHED_INFO`).
+    /// A loop that wants the CPU but shares its core with another process (a neighbour, a
+    /// throttling quota) waits instead of running, and that wait is load too. Where the file
+    /// cannot be read, the thread's CPU time alone.
+    private static func threadDemand() -> Duration {
+        let fd = open("/proc/thread-self/schedstat", O_RDONLY)
+        if fd >= 0 {
+            defer { close(fd) }
+            var bytes = [UInt8](repeating: 0, count: 96)
+            let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count > 0 {
+                let fields = bytes[..<count].split(whereSeparator: { $0 == 0x20 || $0 == 0x0A }).prefix(2)
+                    .compactMap { UInt64(String(decoding: $0, as: UTF8.self)) }
+                if fields.count == 2 { return .nanoseconds(Int64(clamping: fields[0] &+ fields[1])) }
+            }
+        }
         var time = timespec()
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
         return .seconds(time.tv_sec) + .nanoseconds(time.tv_nsec)

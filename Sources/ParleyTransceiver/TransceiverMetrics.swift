@@ -100,7 +100,7 @@ public final class TransceiverMetrics: Sendable {
             lateTimerShare: registry.makeGauge(descriptor: Self.describe(
                 "parley_shard_late_timer_share", "Share of timer runs later than the overload lateness in the last second, by shard"), labels: label),
             loopUtilisation: registry.makeGauge(descriptor: Self.describe(
-                "parley_shard_loop_utilisation", "Share of the last second the shard's loop thread was on the CPU, by shard"), labels: label),
+                "parley_shard_loop_utilisation", "Share of the last second the shard's loop thread ran or waited to run, by shard"), labels: label),
             tableEntries: Dictionary(uniqueKeysWithValues: tables.map { table in
                 (table, registry.makeGauge(descriptor: Self.describe(
                     "parley_shard_table_entries", "Entries in each table that follows live calls, by shard and table"),

@@ -41,7 +41,7 @@ struct TransceiverOptions: ParsableArguments {
     var regionIngressTCP: [RegionAddressesArgument] = []
 
     @Option(name: .customLong("overload-utilisation"),
-            help: "A shard whose loop thread is on the CPU for more than this share of a second takes no new calls; with every loaded shard so, new calls get 503 'overloaded' (0: overload control off).")
+            help: "A shard whose loop thread is on the CPU or waiting for it for more than this share of a second takes no new calls; with every loaded shard so, new calls get 503 'overloaded' (0: overload control off).")
     var overloadUtilisation: Double = 0.8
 
     @Option(name: .customLong("overload-lateness-ms"),

@@ -19,7 +19,7 @@ import Testing
             now = now + .milliseconds(20)
         }
         cpu = cpu + .milliseconds(Int64(busy * 1_000))
-        pressure.closeWindow(now: now, threadCPU: cpu)
+        pressure.closeWindow(now: now, threadDemand: cpu)
         return now
     }
 
