@@ -2,7 +2,9 @@
 public struct RTCPBye: Sendable, Equatable {
     /// At most 31 (a five-bit count); more are not written.
     public var sources: [UInt32]
-    /// Optional reason, at most 255 UTF-8 bytes on the wire.
+    /// Optional reason, UTF-8 text of at most 255 bytes on the wire (RFC 3550 §6.6); a
+    /// received reason that is not valid UTF-8 is dropped (the sources still leave), and a
+    /// longer one is cut at the last whole character that fits.
     public var reason: String?
 
     public init(sources: [UInt32], reason: String? = nil) {
@@ -21,7 +23,7 @@ public struct RTCPBye: Sendable, Equatable {
         var reason: String?
         if reader.remaining > 0 {
             guard let length = reader.read(UInt8.self), let text = reader.readBytes(Int(length)) else { return nil }
-            reason = String(decoding: text, as: UTF8.self)
+            reason = String(validating: text, as: UTF8.self)
         }
         self.init(sources: sources, reason: reason)
     }
@@ -31,7 +33,13 @@ public struct RTCPBye: Sendable, Equatable {
         var body: [UInt8] = []
         for source in written { body.appendBigEndian(source) }
         if let reason {
-            let text = reason.utf8.prefix(255)
+            var text = Array(reason.utf8)
+            if text.count > 255 {
+                // Back off to a character boundary: continuation bytes are 0b10xxxxxx.
+                var end = 255
+                while end > 0, text[end] & 0xC0 == 0x80 { end -= 1 }
+                text.removeSubrange(end...)
+            }
             body.append(UInt8(text.count))
             body += text
             body.padToFourBytes()

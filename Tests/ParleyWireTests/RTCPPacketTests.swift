@@ -56,6 +56,25 @@ private let block = RTCPReportBlock(
     #expect(try RTCPCompoundPacket.parse(bytes) == packets)
 }
 
+/// Found by the `rtcp` fuzz target: a BYE reason of invalid UTF-8 was decoded with
+/// replacement characters (3 bytes each), so it re-encoded longer than the 255 bytes its
+/// length field holds and came back cut short.
+@Test func byeReasonThatIsNotUTF8IsDroppedAndTheSourcesStillLeave() throws {
+    let reason: [UInt8] = [UInt8](repeating: 0xFF, count: 100) + Array("bye".utf8)
+    var body: [UInt8] = [0, 0, 0, 7, UInt8(reason.count)] + reason
+    while body.count % 4 != 0 { body.append(0) }
+    let bytes: [UInt8] = [0x81, 203, 0, UInt8(body.count / 4)] + body
+    let packets = try RTCPCompoundPacket.parse(bytes)
+    #expect(packets == [.bye(RTCPBye(sources: [7]))])
+    #expect(try RTCPCompoundPacket.parse(RTCPCompoundPacket.encode(packets)) == packets)
+}
+
+@Test func byeReasonLongerThan255BytesIsCutAtACharacterBoundary() throws {
+    let reason = String(repeating: "é", count: 200)  // 400 bytes of UTF-8
+    let packets = try RTCPCompoundPacket.parse(RTCPCompoundPacket.encode([.bye(RTCPBye(sources: [1], reason: reason))]))
+    #expect(packets == [.bye(RTCPBye(sources: [1], reason: String(repeating: "é", count: 127)))])
+}
+
 @Test func genericNACKRoundTripsAndListsLostSequenceNumbers() throws {
     let lost: [UInt16] = [100, 101, 105, 116, 117, 65_534, 65_535, 0, 3, 101]
     let nack = RTCPGenericNACK(senderSSRC: 1, mediaSSRC: 2, lostSequenceNumbers: lost)
