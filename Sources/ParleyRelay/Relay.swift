@@ -157,6 +157,12 @@ public final class Relay: Sendable {
         return replacement
     }
 
+    /// The routing-key file could not be read; the loaded keys stay
+    /// (`parley_relay_key_reloads_total{result="unreadable"}`).
+    public func keyFileUnreadable() {
+        metrics.keyReloadsUnreadable.increment()
+    }
+
     /// Starts the worker threads and the flow-store task.
     public func start() {
         phase.withLock { phase in

@@ -37,6 +37,7 @@ final class RelayMetrics: Sendable {
     /// Routing-key reloads, applied and rejected.
     let keyReloadsApplied: Counter
     let keyReloadsRejected: Counter
+    let keyReloadsUnreadable: Counter
     private let reported: Mutex<Reported>
 
     init() {
@@ -94,6 +95,7 @@ final class RelayMetrics: Sendable {
         }
         keyReloadsApplied = keyReloads("applied")
         keyReloadsRejected = keyReloads("rejected")
+        keyReloadsUnreadable = keyReloads("unreadable")
         reported = Mutex(Reported(workerTotals: Array(repeating: 0, count: RelayCounter.count),
                                   tcpTotals: Array(repeating: 0, count: RelayTCPCounter.count),
                                   storeTotals: Array(repeating: 0, count: FlowStoreBridge.Outcome.allCases.count)))

@@ -76,7 +76,16 @@ public final class TransceiverMetrics: Sendable {
     /// A secret file re-read after a change (`routing_keys`, `api_keys`), applied or refused:
     /// `parley_secret_reloads_total{secret,result}`.
     public func secretReloaded(_ secret: String, applied: Bool) {
-        let result = applied ? "applied" : "rejected"
+        countSecretReload(secret, result: applied ? "applied" : "rejected")
+    }
+
+    /// A secret file that could not be read; the loaded secret stays
+    /// (`parley_secret_reloads_total{secret,result="unreadable"}`).
+    public func secretUnreadable(_ secret: String) {
+        countSecretReload(secret, result: "unreadable")
+    }
+
+    private func countSecretReload(_ secret: String, result: String) {
         let counter = secretReloads.withLock { counters in
             if let counter = counters[secret + result] { return counter }
             let counter = registry.makeCounter(

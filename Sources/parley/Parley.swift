@@ -203,7 +203,7 @@ struct TransceiverOptions: ParsableArguments {
         let engine = transceiver.engine
         var watched: [SecretFileWatcher.File] = []
         if let path = routingKeys.keys {
-            watched.append(.init(name: "routing keys", path: path) { text in
+            watched.append(.init(name: "routing keys", path: path, countUnreadable: { engine.metrics.secretUnreadable("routing_keys") }) { text in
                 let keyring = try engine.reloadRoutingKeys(text: text)
                 return "keys \(keyring.keyIDs), signing \(keyring.signingKeyID)"
             })
@@ -211,7 +211,7 @@ struct TransceiverOptions: ParsableArguments {
         if let path = apiKeysFile {
             // Keys given by flag or environment stay; the file's set is what rotates.
             let fixed = Set(apiKey).union(APIKeyList.parse(ProcessInfo.processInfo.environment["PARLEY_API_KEYS"] ?? ""))
-            watched.append(.init(name: "API keys", path: path) { text in
+            watched.append(.init(name: "API keys", path: path, countUnreadable: { engine.metrics.secretUnreadable("api_keys") }) { text in
                 "\(try engine.reloadAPIKeys(text: text, keeping: fixed).count) keys"
             })
         }

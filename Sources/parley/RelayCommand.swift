@@ -127,7 +127,7 @@ struct RelayCommand: AsyncParsableCommand {
         }
         let relay = try Relay(configuration: configuration, keyring: keyring, flowStore: store, logger: logger)
         let watcher = routingKeys.keys.map { path in
-            SecretFileWatcher(files: [.init(name: "routing keys", path: path) { text in
+            SecretFileWatcher(files: [.init(name: "routing keys", path: path, countUnreadable: { relay.keyFileUnreadable() }) { text in
                 let keyring = try relay.reloadRoutingKeys(text: text)
                 return "keys \(keyring.keyIDs), signing \(keyring.signingKeyID)"
             }], interval: .milliseconds(Int64(secretReloadSeconds * 1_000)), logger: logger)

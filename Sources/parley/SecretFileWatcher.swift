@@ -6,12 +6,15 @@ import ServiceLifecycle
 /// a volume, which the kubelet updates in place) or editing a key file needs no restart.
 /// Every `interval` each file is read; content that differs from what was last applied is
 /// handed to its `apply`, which loads and installs it or throws, keeping the old secret. A
-/// file that cannot be read keeps the old secret too. Errors are logged, never the secrets.
+/// file that cannot be read keeps the old secret too (counted). Errors are logged, never the
+/// secrets.
 struct SecretFileWatcher: Service {
     struct File: Sendable {
         /// What the file holds, for logs: "routing keys", "API keys".
         var name: String
         var path: String
+        /// Counts a read that failed (the loaded secret stays).
+        var countUnreadable: @Sendable () -> Void
         /// Installs the file's new text; returns a loggable summary (key ids, counts).
         var apply: @Sendable (String) throws -> String
     }
@@ -39,6 +42,7 @@ struct SecretFileWatcher: Service {
                 do {
                     text = try String(contentsOfFile: file.path, encoding: .utf8)
                 } catch {
+                    file.countUnreadable()
                     logger.error("secret file unreadable; keeping the loaded secret",
                                  metadata: ["secret": "\(file.name)", "path": "\(file.path)", "error": "\(error)"])
                     continue

@@ -31,7 +31,8 @@ Scenarios (all by default, or --scenario NAME, repeatable):
   key-rotation      routing keys and API keys rotated by rewriting their files, as a Secret
                     update does: calls through the relay (UDP, and ICE-TCP checks through
                     its TCP port) work at each step with no restart, old API keys stop
-                    working, a file that would open the API is refused; a process that
+                    working, a file that would open the API is refused, an unreadable file
+                    keeps the keys and is counted; a process that
                     watches its files still exits at once on SIGTERM
   tcp-hostile       the relay's TCP port (ICE-TCP): the answer's tcptype passive candidate
                     takes a real check; a bad first frame, a forged token, an oversize frame
@@ -721,6 +722,15 @@ def key_rotation(parley: str) -> dict:
         write_secret(keys, new + "\n")                      # step two: the old key retired
         reloaded(2, "old key retired")
         call("with the new key alone")
+
+        # The file gone for a moment (a Secret volume being swapped, a bad mount): the keys in
+        # force stay, and both processes count the failed reads.
+        os.rename(keys, keys + ".away")
+        wait_for(lambda: series_value(admin, "parley_relay_key_reloads_total", 'result="unreadable"') >= 1
+                 and series_value(url, "parley_secret_reloads_total", 'secret="routing_keys",result="unreadable"') >= 1,
+                 5, "an unreadable routing-key file was not counted")
+        call("with the key file unreadable")
+        os.rename(keys + ".away", keys)
 
         api = {"sk-one before": status("sk-one")}
         write_secret(api_keys, "sk-two\n")
