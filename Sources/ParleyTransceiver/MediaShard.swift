@@ -122,9 +122,9 @@ final class MediaShard: DatagramEndpoint {
 
     /// Time the calling thread (this shard's loop) has run or waited in the run queue to run:
     /// the first two fields of `/proc/thread-self/schedstat` (Linux `CONFIG_SCHED_INFO`).
-    /// A loop that wants the CPU but shares its core with another process (a neighbour, a
-    /// throttling quota) waits instead of running, and that wait is load too. Where the file
-    /// cannot be read, the thread's CPU time alone.
+    /// A loop that wants the CPU but shares its core with another process waits instead of
+    /// running, and that wait is load too. Where the file cannot be read, the thread's CPU
+    /// time alone.
     private static func threadDemand() -> Duration {
         let fd = open("/proc/thread-self/schedstat", O_RDONLY)
         if fd >= 0 {
