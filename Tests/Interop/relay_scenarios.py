@@ -616,9 +616,8 @@ def transceiver_killed(parley: str) -> dict:
                 while call.ended_at is None and time.monotonic() - killed < 45:
                     await asyncio.sleep(0.25)
                 caller_gave_up = time.monotonic()
-                stale_drops = {line.split("{", 1)[1].split("}", 1)[0]: float(line.rsplit(None, 1)[-1])
-                               for line in peers.read_metrics(url).splitlines()
-                               if line.startswith("parley_packets_dropped_total{")}
+                stale_drops = {reason: labelled(url, "parley_packets_dropped_total", "reason", reason)
+                               for reason in ("unknown_address", "unknown_ufrag")}
                 last_audio = max((p.arrival for p in call.recorder.packets), default=killed)
                 # The caller is silent now; its flow goes idle, then its store entry lapses.
                 flows_left = entries_left = None
@@ -649,7 +648,7 @@ def transceiver_killed(parley: str) -> dict:
         reasons.append("the restarted transceiver did not take a new call at once")
     if result["caller_gave_up_s"] is None or result["caller_gave_up_s"] > 40:
         reasons.append(f"the caller did not give up within its consent timeout (after {result['caller_gave_up_s']} s)")
-    if not result["restarted_drops"].get('reason="unknown_ufrag"'):
+    if not result["restarted_drops"]["unknown_ufrag"]:
         reasons.append(f"the caller's consent checks were not dropped and counted by the restarted transceiver: "
                        f"{result['restarted_drops']}")
     if result["relay_flows_left"] != 0 or result["store_entries_left"]:
