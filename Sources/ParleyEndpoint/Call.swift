@@ -13,7 +13,8 @@ final class Call: DeadlineHeapElement {
     /// What a call reports to its endpoint, which tags it with the call's id.
     enum Event: Equatable {
         case iceConnected(after: Duration)
-        case dtlsConnected(after: Duration)
+        /// `embeddedInSTUN`: SPED carried the handshake (`DTLSInSTUN`).
+        case dtlsConnected(after: Duration, embeddedInSTUN: Bool)
         case firstAudio(after: Duration)
         /// The caller's end of speech (as detected) to the first answer packet sent.
         case turnLatency(Duration)
@@ -267,7 +268,8 @@ final class Call: DeadlineHeapElement {
                 "transport": .string(path(toward: address)?.transport.description ?? "udp"),
             ]))
         case .dtlsConnected:
-            events.append(.dtlsConnected(after: now - createdAt))
+            let sped = connection.dtlsInSTUNState
+            events.append(.dtlsConnected(after: now - createdAt, embeddedInSTUN: sped != nil && sped != .off))
             nextLinkStatistics = now + Self.linkStatisticsInterval
         case .audio(let audio):
             switch mediaMode {

@@ -82,7 +82,8 @@ public final class TransceiverEndpoint {
     public enum Event: Sendable, Equatable {
         /// Times count from the offer's arrival (`createCall`).
         case iceConnected(SessionID, after: Duration)
-        case dtlsConnected(SessionID, after: Duration)
+        /// `embeddedInSTUN`: SPED carried the handshake.
+        case dtlsConnected(SessionID, after: Duration, embeddedInSTUN: Bool)
         case firstAudio(SessionID, after: Duration)
         /// The caller's end of speech (as detected) to the first answer packet sent.
         case turnLatency(SessionID, Duration)
@@ -218,8 +219,11 @@ public final class TransceiverEndpoint {
             throw .unsupportedFingerprint(offer.fingerprint.algorithm)
         }
         // RFC 8842 §5.2: an actpass or passive offerer lets us be the DTLS client, which
-        // starts the handshake the moment ICE succeeds and saves half a round trip.
-        guard let answerSetup = offer.setup.answerRole(preferring: .active) else {
+        // starts the handshake the moment ICE succeeds and saves half a round trip. With SPED
+        // (draft-hancke-webrtc-sped) we would rather be the server: the caller's ClientHello
+        // rides its first check and our whole first flight the response, a round trip sooner.
+        let spedOptions = SPEDICEOption.accepted(from: offer.iceOptions)
+        guard let answerSetup = offer.setup.answerRole(preferring: spedOptions.isEmpty ? .active : .passive) else {
             throw .offer(.unsupportedSetup(offer.setup.rawValue))
         }
         // The server ufrag is a signed routing token naming this endpoint's socket, so a
@@ -244,7 +248,8 @@ public final class TransceiverEndpoint {
                         isDTLSClient: dtlsRole == .client,
                         remotePort: offer.application?.sctpPort ?? 5000,
                         maxMessageSize: Int(min(offer.application?.maxMessageSize ?? 65_536, 262_144))) : nil,
-                    telephoneEventPayloadType: offer.audio.telephoneEventPayloadType),
+                    telephoneEventPayloadType: offer.audio.telephoneEventPayloadType,
+                    embedsDTLSInSTUN: !spedOptions.isEmpty),
                 now: now, using: &random)
         } catch {
             throw .internalFailure("\(error)")
@@ -268,7 +273,8 @@ public final class TransceiverEndpoint {
             sessionID: UInt64.random(in: 1...UInt64(Int64.max), using: &random),
             audioSSRC: connection.configuration.localSSRC,
             cname: connection.configuration.cname,
-            acceptApplication: connection.configuration.dataChannels != nil))
+            acceptApplication: connection.configuration.dataChannels != nil,
+            iceOptions: spedOptions))
         table.insert(call)
         drive(call, now: now)
         return CallAnswer(id: id, sdp: answer)
@@ -466,7 +472,7 @@ public final class TransceiverEndpoint {
         while let event = call.pollEvent() {
             switch event {
             case .iceConnected(let after): events.append(.iceConnected(call.id, after: after))
-            case .dtlsConnected(let after): events.append(.dtlsConnected(call.id, after: after))
+            case .dtlsConnected(let after, let embedded): events.append(.dtlsConnected(call.id, after: after, embeddedInSTUN: embedded))
             case .firstAudio(let after): events.append(.firstAudio(call.id, after: after))
             case .turnLatency(let latency): events.append(.turnLatency(call.id, latency))
             case .dropped(let reason): events.append(.dropped(reason))

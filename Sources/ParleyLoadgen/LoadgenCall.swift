@@ -17,6 +17,8 @@ struct CallSettings: Sendable {
     var preEncodedSilence: [[UInt8]]
     var turns: TurnPattern?
     var events: Bool
+    /// Offer SPED and use it when the answer accepts it.
+    var sped: Bool
 }
 
 /// One WebRTC call made by Parley's client role (ICE controlling, RFC 8445 §7.2): a
@@ -125,7 +127,7 @@ final class LoadgenCall: DatagramEndpoint {
             iceUfrag: ice.ufrag, icePassword: ice.password,
             fingerprint: DTLSFingerprintLine(algorithm: certificate.fingerprint.algorithm, digest: certificate.fingerprint.bytes),
             sessionID: UInt64.random(in: 1...UInt64(Int64.max)), audioSSRC: ssrc, cname: "loadgen-\(call.index)",
-            offerApplication: settings.events))
+            offerApplication: settings.events, iceOptions: settings.sped ? [SPEDICEOption.draft] : []))
         // Set-up time counts from the POST, as a browser's would from its fetch: the socket
         // and the offer are the client's own preparation.
         let startedAt = Instant.now
@@ -175,7 +177,8 @@ final class LoadgenCall: DatagramEndpoint {
                     certificate: settings.certificate, remoteFingerprint: fingerprint,
                     dtlsRole: dtlsRole,
                     audioPayloadType: answer.audio.opusPayloadType, localSSRC: ssrc, cname: "loadgen-\(index)",
-                    dataChannels: dataChannels),
+                    dataChannels: dataChannels,
+                    embedsDTLSInSTUN: settings.sped && !SPEDICEOption.accepted(from: answer.iceOptions).isEmpty),
                 now: now)
         } catch {
             return fail("DTLS setup failed: \(error)", now: now)

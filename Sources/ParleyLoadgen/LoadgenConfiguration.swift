@@ -40,13 +40,17 @@ public struct LoadgenConfiguration: Sendable {
     /// During the steady phase each call hangs up after a lifetime drawn from this range and
     /// its place dials a new call (`HangUpStyle` says how each one hangs up).
     public var callLifetime: SecondsRange?
+    /// Offer SPED (the `sped` ICE option) and, when the answer accepts it, carry the DTLS
+    /// handshake in the ICE checks (draft-hancke-webrtc-sped).
+    public var sped: Bool
 
     public init(
         url: SignalingURL, sessions: Int, rampPerSecond: Double, duration: Duration, audio: AudioMode = .preEncoded,
         echoCheck: Bool = false, threads: Int = 1, serverPID: Int32? = nil, bearerKey: String? = nil,
         bindHost: String = "0.0.0.0", setupTimeout: Duration = .seconds(10), drain: Duration = .seconds(1),
-        turns: TurnPattern? = nil, events: Bool = false, callLifetime: SecondsRange? = nil
+        turns: TurnPattern? = nil, events: Bool = false, callLifetime: SecondsRange? = nil, sped: Bool = true
     ) {
+        self.sped = sped
         self.url = url
         self.sessions = sessions
         self.rampPerSecond = rampPerSecond

@@ -200,8 +200,9 @@ final class MediaShard: DatagramEndpoint {
         switch event {
         case .iceConnected(_, let after):
             metrics.iceConnectedAfter.record(after)
-        case .dtlsConnected(_, let after):
+        case .dtlsConnected(_, let after, let embeddedInSTUN):
             metrics.dtlsConnectedAfter.record(after)
+            metrics.dtlsHandshake(carriedBy: embeddedInSTUN ? "stun" : "records")
         case .firstAudio(_, let after):
             metrics.firstAudioAfter.record(after)
         case .turnLatency(_, let latency):

@@ -47,6 +47,7 @@ public final class TransceiverMetrics: Sendable {
     private let steering: Mutex<[String: Counter]> = Mutex([:])
     private let httpRejections: Mutex<[String: Counter]> = Mutex([:])
     private let backendSendDrops: Mutex<[String: Counter]> = Mutex([:])
+    private let dtlsHandshakes: Mutex<[String: Counter]> = Mutex([:])
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -128,6 +129,14 @@ public final class TransceiverMetrics: Sendable {
     public func audioFramesRepaired(_ method: String, frames: Int) {
         counter(in: repairs, name: "parley_audio_frames_repaired_total", label: "method", value: method,
                 help: "Caller audio frames rebuilt from in-band FEC or concealed, by method").increment(by: Int64(frames))
+    }
+
+    /// Counts one completed DTLS handshake by what carried it: "stun" when SPED embedded it in
+    /// the ICE checks (draft-hancke-webrtc-sped), "records" for DTLS records on their own:
+    /// `parley_dtls_handshakes_total{carrier}`.
+    public func dtlsHandshake(carriedBy carrier: String) {
+        counter(in: dtlsHandshakes, name: "parley_dtls_handshakes_total", label: "carrier", value: carrier,
+                help: "DTLS handshakes completed, by what carried them (SPED's STUN or DTLS records)").increment()
     }
 
     /// Counts one session ended for `reason` (`parley_sessions_ended_total{reason}`).

@@ -99,6 +99,9 @@ final class DTLSDatagramBIO {
         outbound.popFirst()
     }
 
+    /// The datagram `popTransmit()` would return, left in place.
+    var nextTransmit: [UInt8]? { outbound.first }
+
     private func popInbound() -> [UInt8]? {
         defer { inbound = nil }
         return inbound

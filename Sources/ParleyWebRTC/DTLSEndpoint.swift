@@ -111,9 +111,23 @@ public final class DTLSEndpoint {
         }
     }
 
-    /// The next datagram to send, one DTLS datagram each, in order.
+    /// The next datagram to send, in order. OpenSSL writes every handshake message in a record
+    /// and datagram of its own; consecutive handshake and change_cipher_spec records are put
+    /// together here, as many as fit `DTLSDatagramBIO.maximumDatagramSize` (RFC 6347 §4.1.1
+    /// allows several records per datagram), so a flight takes one datagram where it fits:
+    /// fewer packets to lose, and one datagram for SPED to embed in one STUN message.
     public func pollTransmit() -> [UInt8]? {
-        link.popTransmit()
+        guard var datagram = link.popTransmit() else { return nil }
+        while Self.isHandshake(datagram), let next = link.nextTransmit, Self.isHandshake(next),
+              datagram.count + next.count <= DTLSDatagramBIO.maximumDatagramSize, let record = link.popTransmit() {
+            datagram += record
+        }
+        return datagram
+    }
+
+    /// True for a datagram that starts with a change_cipher_spec (20) or handshake (22) record.
+    private static func isHandshake(_ datagram: [UInt8]) -> Bool {
+        datagram.first == 20 || datagram.first == 22
     }
 
     public func pollEvent() -> Event? {

@@ -9,9 +9,15 @@ import ParleyWire
 /// connected, a consent check goes out every 5 s ± 20 % and consent ends after 30 s without an
 /// authenticated response (`.consentExpired`). Binding requests from the peer are answered
 /// when they authenticate under the local password.
+///
+/// With SPED negotiated (`embedsDTLS`), checks and responses carry the DTLS handshake
+/// (`DTLSInSTUN`), so every message is encoded when it is polled, with the flight pending then;
+/// a retransmitted check keeps its transaction ID and carries the next pending datagram.
 public struct ICEControllingAgent: Sendable {
     public enum Event: Sendable, Equatable {
         case connected(PeerAddress)
+        /// An authenticated message carried this new DTLS datagram (SPED), for DTLS.
+        case embeddedDTLS([UInt8])
         case failed
         case consentExpired
     }
@@ -31,14 +37,21 @@ public struct ICEControllingAgent: Sendable {
     public let tieBreaker: UInt64
     /// The nominated address once connected.
     public private(set) var selectedAddress: PeerAddress?
+    /// SPED's state when it was negotiated; nil otherwise.
+    public private(set) var dtlsInSTUN: DTLSInSTUN?
 
     private struct Check: Sendable {
         var destination: PeerAddress
         var transactionID: STUNTransactionID
-        var request: [UInt8]
         var transmissions: Int
         var rto: Duration
         var nextTransmission: Instant
+    }
+
+    /// A message to send, encoded when polled.
+    private enum Outgoing: Sendable {
+        case request(to: PeerAddress, STUNTransactionID, nominating: Bool)
+        case response(to: PeerAddress, STUNTransactionID)
     }
 
     private enum Phase: Sendable {
@@ -51,27 +64,28 @@ public struct ICEControllingAgent: Sendable {
     private var random: ICERandomSource
     private let remoteKey: [UInt8]
     private let localKey: [UInt8]
-    private var transmits: [Transmit] = []
+    private var outgoing: [Outgoing] = []
     private var events: [Event] = []
 
     /// Starts checking `remoteCandidates` now. Transaction IDs (RFC 8489 §5) and consent-check
     /// jitter come from the system's secure generator, or, given `randomSeed`, from a seeded
     /// generator so that a test or simulation replays exactly.
     public init(local: ICECredentials, remote: ICECredentials, remoteCandidates: [PeerAddress], tieBreaker: UInt64,
-                now: Instant, randomSeed: UInt64? = nil) {
+                now: Instant, randomSeed: UInt64? = nil, embedsDTLS: Bool = false) {
         self.local = local
         self.remote = remote
         self.tieBreaker = tieBreaker
         self.random = ICERandomSource(seed: randomSeed)
         self.remoteKey = Array(remote.password.utf8)
         self.localKey = Array(local.password.utf8)
+        self.dtlsInSTUN = embedsDTLS ? DTLSInSTUN() : nil
         self.phase = .finished
         var checks: [Check] = []
         for candidate in remoteCandidates where !checks.contains(where: { $0.destination == candidate }) {
-            let (transactionID, request) = makeRequest(nominating: true)
-            checks.append(Check(destination: candidate, transactionID: transactionID, request: request,
+            let transactionID = STUNTransactionID.random(using: &random)
+            checks.append(Check(destination: candidate, transactionID: transactionID,
                                 transmissions: 1, rto: Self.initialRTO, nextTransmission: now + Self.initialRTO))
-            transmits.append(Transmit(destination: candidate, payload: request))
+            outgoing.append(.request(to: candidate, transactionID, nominating: true))
         }
         if checks.isEmpty {
             events.append(.failed)
@@ -81,15 +95,36 @@ public struct ICEControllingAgent: Sendable {
     }
 
     /// A Binding request as RFC 8445 §7.2.2 wants it: USERNAME "remote:local", PRIORITY,
-    /// ICE-CONTROLLING, USE-CANDIDATE when nominating, MESSAGE-INTEGRITY, FINGERPRINT.
-    private mutating func makeRequest(nominating: Bool) -> (STUNTransactionID, [UInt8]) {
-        let transactionID = STUNTransactionID.random(using: &random)
+    /// ICE-CONTROLLING, USE-CANDIDATE when nominating, SPED's attributes when negotiated,
+    /// MESSAGE-INTEGRITY, FINGERPRINT.
+    private mutating func encodeRequest(_ transactionID: STUNTransactionID, nominating: Bool) -> [UInt8] {
         var attributes: [STUNAttribute] = [
             .username("\(remote.ufrag):\(local.ufrag)"), .priority(Self.checkPriority), .iceControlling(tieBreaker),
         ]
         if nominating { attributes.append(.useCandidate) }
+        attributes += dtlsInSTUN?.attributesToSend() ?? []
         let message = STUNMessage(class: .request, method: .binding, transactionID: transactionID, attributes: attributes)
-        return (transactionID, message.encoded(integrityKey: remoteKey, fingerprint: true))
+        return message.encoded(integrityKey: remoteKey, fingerprint: true)
+    }
+
+    /// A new DTLS flight to embed in the checks (SPED); see `DTLSInSTUN.embed(flight:)`.
+    public mutating func embed(flight: [[UInt8]]) {
+        dtlsInSTUN?.embed(flight: flight)
+    }
+
+    /// Our DTLS handshake completed; see `DTLSInSTUN.handshakeCompleted(isDTLSClient:)`.
+    public mutating func dtlsHandshakeCompleted(isDTLSClient: Bool) {
+        dtlsInSTUN?.handshakeCompleted(isDTLSClient: isDTLSClient)
+    }
+
+    /// SRTP or data-channel records came from the peer; see `DTLSInSTUN.peerConnected()`.
+    public mutating func peerConnected() {
+        dtlsInSTUN?.peerConnected()
+    }
+
+    /// Hands SPED's part of an authenticated message to `DTLSInSTUN`.
+    private mutating func readEmbedded(_ message: STUNMessage) {
+        if let datagram = dtlsInSTUN?.receive(message) { events.append(.embeddedDTLS(datagram)) }
     }
 
     /// Handles one STUN message from `source`. Returns true when it was ours: an authenticated
@@ -118,6 +153,7 @@ public struct ICEControllingAgent: Sendable {
                 events.append(.connected(source))
                 phase = .connected(consentDeadline: now + Self.consentTimeout,
                                    nextConsentCheck: now + jitteredConsentInterval(), outstanding: [])
+                readEmbedded(message)
             } else {
                 checks.remove(at: index)
                 finishChecking(checks)
@@ -129,6 +165,7 @@ public struct ICEControllingAgent: Sendable {
             outstanding.remove(at: index)
             let refreshed = message.messageClass == .successResponse ? now + Self.consentTimeout : consentDeadline
             phase = .connected(consentDeadline: refreshed, nextConsentCheck: nextConsentCheck, outstanding: outstanding)
+            readEmbedded(message)
             return true
         case .finished:
             return false
@@ -140,9 +177,8 @@ public struct ICEControllingAgent: Sendable {
         if case .finished = phase { return false }
         guard message.username == "\(local.ufrag):\(remote.ufrag)",
               message.hasValidMessageIntegrity(key: localKey) else { return false }
-        let response = STUNMessage(class: .successResponse, method: .binding, transactionID: message.transactionID,
-                                   attributes: [.xorMappedAddress(source)])
-        transmits.append(Transmit(destination: source, payload: response.encoded(integrityKey: localKey, fingerprint: true)))
+        outgoing.append(.response(to: source, message.transactionID))
+        readEmbedded(message)
         return true
     }
 
@@ -173,7 +209,7 @@ public struct ICEControllingAgent: Sendable {
                 checks[index].transmissions += 1
                 checks[index].rto = min(checks[index].rto * 2, Self.maximumRTO)
                 checks[index].nextTransmission = now + checks[index].rto
-                transmits.append(Transmit(destination: checks[index].destination, payload: checks[index].request))
+                outgoing.append(.request(to: checks[index].destination, checks[index].transactionID, nominating: true))
                 index += 1
             }
             finishChecking(checks)
@@ -184,8 +220,8 @@ public struct ICEControllingAgent: Sendable {
                 return
             }
             guard now >= nextConsentCheck, let destination = selectedAddress else { return }
-            let (transactionID, request) = makeRequest(nominating: false)
-            transmits.append(Transmit(destination: destination, payload: request))
+            let transactionID = STUNTransactionID.random(using: &random)
+            outgoing.append(.request(to: destination, transactionID, nominating: false))
             // Responses to the last few checks still count; older ones are forgotten.
             outstanding = Array((outstanding + [transactionID]).suffix(8))
             phase = .connected(consentDeadline: consentDeadline, nextConsentCheck: now + jitteredConsentInterval(),
@@ -200,7 +236,15 @@ public struct ICEControllingAgent: Sendable {
     }
 
     public mutating func pollTransmit() -> Transmit? {
-        transmits.isEmpty ? nil : transmits.removeFirst()
+        guard !outgoing.isEmpty else { return nil }
+        switch outgoing.removeFirst() {
+        case .request(let destination, let transactionID, let nominating):
+            return Transmit(destination: destination, payload: encodeRequest(transactionID, nominating: nominating))
+        case .response(let destination, let transactionID):
+            let response = STUNMessage(class: .successResponse, method: .binding, transactionID: transactionID,
+                                       attributes: [.xorMappedAddress(destination)] + (dtlsInSTUN?.attributesToSend() ?? []))
+            return Transmit(destination: destination, payload: response.encoded(integrityKey: localKey, fingerprint: true))
+        }
     }
 
     public mutating func pollEvent() -> Event? {

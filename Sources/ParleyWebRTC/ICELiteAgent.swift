@@ -13,10 +13,17 @@ import ParleyWire
 /// for nomination; a later check with USE-CANDIDATE from another address selects that one.
 /// Valid checks from the selected address refresh consent; `consentTimeout` without one (counted
 /// from `init` until the first check) ends it with `.consentExpired`.
+///
+/// With SPED negotiated (`embedsDTLS`), checks carry the peer's DTLS handshake and responses
+/// carry ours (`DTLSInSTUN`). A response is therefore encoded when it is polled, not when its
+/// check arrives: the DTLS flight that answers an embedded datagram rides the response to the
+/// very check that carried it.
 public struct ICELiteAgent: Sendable {
     public enum Event: Sendable, Equatable {
         /// Media now goes to this address.
         case selected(PeerAddress)
+        /// A valid check carried this new DTLS datagram (SPED), for DTLS.
+        case embeddedDTLS([UInt8])
         /// No valid check from the selected address (or none at all) within the consent timeout.
         case consentExpired
     }
@@ -48,23 +55,35 @@ public struct ICELiteAgent: Sendable {
     /// Where media goes, once a valid check arrived.
     public private(set) var selectedAddress: PeerAddress?
 
+    /// SPED's state when it was negotiated; nil otherwise.
+    public private(set) var dtlsInSTUN: DTLSInSTUN?
+
+    /// A success response owed to a valid check, encoded when polled.
+    private struct Response: Sendable {
+        var destination: PeerAddress
+        var transactionID: STUNTransactionID
+    }
+
     private let integrityKey: [UInt8]
     /// When consent runs out; nil once it has.
     private var consentDeadline: Instant?
-    private var transmits: [Transmit] = []
+    private var responses: [Response] = []
     private var events: [Event] = []
 
-    public init(local: ICECredentials, remoteUfrag: String?, now: Instant, consentTimeout: Duration = .seconds(30)) {
+    public init(local: ICECredentials, remoteUfrag: String?, now: Instant, consentTimeout: Duration = .seconds(30),
+                embedsDTLS: Bool = false) {
         self.local = local
         self.remoteUfrag = remoteUfrag
         self.consentTimeout = consentTimeout
         self.integrityKey = Array(local.password.utf8)
         self.consentDeadline = now + consentTimeout
+        self.dtlsInSTUN = embedsDTLS ? DTLSInSTUN() : nil
     }
 
     /// Checks one STUN message from `source` and queues the success response when it is a
     /// valid connectivity check (RFC 8445 §7.3.1, RFC 8489 §6.3.1): XOR-MAPPED-ADDRESS set to
-    /// `source`, MESSAGE-INTEGRITY under the local password, FINGERPRINT.
+    /// `source`, SPED's attributes when negotiated, MESSAGE-INTEGRITY under the local
+    /// password, FINGERPRINT.
     public mutating func handle(_ message: STUNMessage, from source: PeerAddress, now: Instant) -> Verdict {
         handleTimeout(now: now)
         guard consentDeadline != nil else { return .dropped(.consentExpired) }
@@ -83,16 +102,29 @@ public struct ICELiteAgent: Sendable {
         guard !hasUnknownRequired else { return .dropped(.unknownRequiredAttribute) }
 
         if remoteUfrag == nil { remoteUfrag = String(parts[1]) }
-        let response = STUNMessage(
-            class: .successResponse, method: .binding, transactionID: message.transactionID,
-            attributes: [.xorMappedAddress(source)])
-        transmits.append(Transmit(destination: source, payload: response.encoded(integrityKey: integrityKey, fingerprint: true)))
+        responses.append(Response(destination: source, transactionID: message.transactionID))
         if selectedAddress == nil || (message.useCandidate && selectedAddress != source) {
             selectedAddress = source
             events.append(.selected(source))
         }
+        if let datagram = dtlsInSTUN?.receive(message) { events.append(.embeddedDTLS(datagram)) }
         if source == selectedAddress { consentDeadline = now + consentTimeout }
         return .answered
+    }
+
+    /// A new DTLS flight to embed in the responses (SPED); see `DTLSInSTUN.embed(flight:)`.
+    public mutating func embed(flight: [[UInt8]]) {
+        dtlsInSTUN?.embed(flight: flight)
+    }
+
+    /// Our DTLS handshake completed; see `DTLSInSTUN.handshakeCompleted(isDTLSClient:)`.
+    public mutating func dtlsHandshakeCompleted(isDTLSClient: Bool) {
+        dtlsInSTUN?.handshakeCompleted(isDTLSClient: isDTLSClient)
+    }
+
+    /// SRTP or data-channel records came from the peer; see `DTLSInSTUN.peerConnected()`.
+    public mutating func peerConnected() {
+        dtlsInSTUN?.peerConnected()
     }
 
     /// Ends consent once its deadline has passed (RFC 7675 §5.1).
@@ -103,7 +135,13 @@ public struct ICELiteAgent: Sendable {
     }
 
     public mutating func pollTransmit() -> Transmit? {
-        transmits.isEmpty ? nil : transmits.removeFirst()
+        guard !responses.isEmpty else { return nil }
+        let owed = responses.removeFirst()
+        let embedded = dtlsInSTUN?.attributesToSend() ?? []
+        let response = STUNMessage(
+            class: .successResponse, method: .binding, transactionID: owed.transactionID,
+            attributes: [.xorMappedAddress(owed.destination)] + embedded)
+        return Transmit(destination: owed.destination, payload: response.encoded(integrityKey: integrityKey, fingerprint: true))
     }
 
     public mutating func pollEvent() -> Event? {

@@ -33,14 +33,19 @@ public final class PeerConnection {
         public var rtcpInterval: Duration
         /// The SCTP association for data channels; nil when the SDP negotiated none.
         public var dataChannels: SCTPAssociation.Configuration?
+        /// SPED was negotiated (the `sped` ICE option in offer and answer): the DTLS handshake
+        /// also rides in STUN (`DTLSInSTUN`), and a DTLS client starts it before ICE connects.
+        public var embedsDTLSInSTUN: Bool
 
         public init(
             localICE: ICECredentials, ice: ICEMode, certificate: DTLSCertificate,
             remoteFingerprint: DTLSFingerprint, dtlsRole: DTLSRole, audioPayloadType: UInt8,
             localSSRC: UInt32 = .random(in: 1...UInt32.max), cname: String = "parley",
             rtcpInterval: Duration = .seconds(1),
-            dataChannels: SCTPAssociation.Configuration? = nil, telephoneEventPayloadType: UInt8? = nil
+            dataChannels: SCTPAssociation.Configuration? = nil, telephoneEventPayloadType: UInt8? = nil,
+            embedsDTLSInSTUN: Bool = false
         ) {
+            self.embedsDTLSInSTUN = embedsDTLSInSTUN
             self.dataChannels = dataChannels
             self.telephoneEventPayloadType = telephoneEventPayloadType
             self.localICE = localICE
@@ -143,6 +148,11 @@ public final class PeerConnection {
     private var lastSendInstant: Instant?
     private var lastSenderReportReceived: (middle: UInt32, at: Instant)?
     private var sentForRetransmission = RetransmissionBuffer(capacity: 128)
+    /// Our last DTLS handshake flight, which a SPED client sends again on its own once ICE
+    /// connects if the peer did not take it from the checks.
+    private var lastHandshakeFlight: [[UInt8]] = []
+    /// True once SRTP or data-channel records came from the peer.
+    private var peerHasKeys = false
 
     /// Sets up the connection, drawing its random choices from the system's secure generator.
     public convenience init(configuration: Configuration, now: Instant) throws(DTLSError) {
@@ -166,19 +176,22 @@ public final class PeerConnection {
         self.configuration = configuration
         rtpSequenceBase = .random(in: 0...UInt16.max, using: &generator)
         rtpTimestampBase = .random(in: 0...UInt32.max, using: &generator)
+        let embedsDTLS = configuration.embedsDTLSInSTUN
         switch configuration.ice {
         case .liteResponder(let remoteUfrag):
-            ice = .lite(ICELiteAgent(local: configuration.localICE, remoteUfrag: remoteUfrag, now: now))
+            ice = .lite(ICELiteAgent(local: configuration.localICE, remoteUfrag: remoteUfrag, now: now, embedsDTLS: embedsDTLS))
         case .controlling(let remote, let candidates, let tieBreaker):
             ice = .controlling(ICEControllingAgent(
                 local: configuration.localICE, remote: remote, remoteCandidates: candidates,
-                tieBreaker: tieBreaker, now: now, randomSeed: seedingICE ? generator.next() : nil))
+                tieBreaker: tieBreaker, now: now, randomSeed: seedingICE ? generator.next() : nil, embedsDTLS: embedsDTLS))
             validatedSources = Set(candidates)
         }
         dtls = try DTLSEndpoint(
             role: configuration.dtlsRole, certificate: configuration.certificate,
             remoteFingerprint: configuration.remoteFingerprint, now: now)
         sctp = configuration.dataChannels.map { SCTPAssociation(configuration: $0, now: now, using: &generator) }
+        // SPED: the ClientHello is ready before the first check, which carries it.
+        if embedsDTLS, configuration.dtlsRole == .client { dtls.start(now: now) }
         drainICE(now: now)
     }
 
@@ -250,6 +263,9 @@ public final class PeerConnection {
     /// True once SRTP keys exist, so audio can be sent.
     public var isMediaReady: Bool { srtp != nil && !isClosed }
 
+    /// Where SPED stands (`DTLSInSTUN.State`); nil when it was not negotiated.
+    public var dtlsInSTUNState: DTLSInSTUN.State? { ice.dtlsInSTUNState }
+
     /// Sends one Opus frame. `mediaTime` counts 48 kHz ticks from the start of our stream
     /// (RFC 7587 §4.1: the RTP clock is always 48 kHz); `marker` flags the first packet
     /// after silence (RFC 3551 §4.1).
@@ -294,7 +310,7 @@ public final class PeerConnection {
             drainSCTP()
         }
         dtls.close()
-        drainDTLSTransmits()
+        send(takeDTLSFlight())
         finish(.localClose)
     }
 
@@ -307,14 +323,15 @@ public final class PeerConnection {
         events.append(.closed(reason))
     }
 
+    /// ICE events first (an embedded DTLS datagram goes to DTLS), then DTLS's answering flight
+    /// is handed to the agent, which embeds it in the STUN messages it encodes next (SPED),
+    /// then those messages go out, and the flight's own datagrams after them.
     private func drainICE(now: Instant) {
-        while true {
-            let transmit = ice.pollTransmit()
-            let event = ice.pollEvent()
-            if let transmit { transmits.append(transmit) }
-            if let event { handleICEEvent(event, now: now) }
-            if transmit == nil, event == nil { return }
-        }
+        while let event = ice.pollEvent() { handleICEEvent(event, now: now) }
+        let flight = takeDTLSFlight()
+        while let transmit = ice.pollTransmit() { transmits.append(transmit) }
+        send(flight)
+        drainDTLS(now: now)
     }
 
     private func handleICEEvent(_ event: ICEEvent, now: Instant) {
@@ -325,10 +342,16 @@ public final class PeerConnection {
             validatedSources.insert(address)
             guard first else { return }
             events.append(.iceConnected(address))
-            if configuration.dtlsRole == .client {
+            guard configuration.dtlsRole == .client else { return }
+            if configuration.embedsDTLSInSTUN {
+                // SPED "For pairs in SUCCEEDED state": the pair works, so our flight may go on
+                // its own; it must when the peer did not read it from the checks.
+                if ice.dtlsInSTUNState == .tentative || ice.dtlsInSTUNState == .off { send(lastHandshakeFlight) }
+            } else {
                 dtls.start(now: now)
-                drainDTLS(now: now)
             }
+        case .embeddedDTLS(let datagram):
+            dtls.handle(datagram, now: now)
         case .failed:
             finish(.iceFailed)
         case .consentExpired:
@@ -337,10 +360,11 @@ public final class PeerConnection {
     }
 
     private func drainDTLS(now: Instant) {
-        drainDTLSTransmits()
+        send(takeDTLSFlight())
         while let event = dtls.pollEvent() {
             switch event {
             case .connected(let keying):
+                ice.dtlsHandshakeCompleted(isDTLSClient: configuration.dtlsRole == .client)
                 do {
                     srtp = try SRTPSession(keying: keying)
                     nextReport = now + configuration.rtcpInterval
@@ -353,6 +377,7 @@ public final class PeerConnection {
                     finish(.dtlsFailed)
                 }
             case .applicationData(let data):
+                notePeerHasKeys()
                 guard let sctp else { continue }
                 if case .dropped(let reason) = sctp.handle(data, now: now) {
                     events.append(.dataChannelDropped(reason))
@@ -372,17 +397,37 @@ public final class PeerConnection {
         while let packet = sctp.pollTransmit() {
             try? dtls.send(packet)
         }
-        drainDTLSTransmits()
+        send(takeDTLSFlight())
         while let event = sctp.pollEvent() {
             events.append(.dataChannel(event))
         }
     }
 
-    private func drainDTLSTransmits() {
-        while let datagram = dtls.pollTransmit() {
-            guard let destination = selectedAddress else { continue }
-            transmits.append(Transmit(destination: destination, payload: datagram))
+    /// Everything DTLS wrote since the last call. A handshake flight (handshake or
+    /// change_cipher_spec records, RFC 6347 §4.1) also goes to the ICE agent to embed (SPED),
+    /// new flights and retransmitted ones alike.
+    private func takeDTLSFlight() -> [[UInt8]] {
+        var flight: [[UInt8]] = []
+        while let datagram = dtls.pollTransmit() { flight.append(datagram) }
+        if let first = flight.first?.first, first == 20 || first == 22 {
+            lastHandshakeFlight = flight
+            ice.embed(flight: flight)
         }
+        return flight
+    }
+
+    /// Sends DTLS datagrams on the selected pair; before ICE selected one they only travel
+    /// embedded in STUN (SPED), or not at all.
+    private func send(_ datagrams: [[UInt8]]) {
+        guard let destination = selectedAddress else { return }
+        for datagram in datagrams { transmits.append(Transmit(destination: destination, payload: datagram)) }
+    }
+
+    /// SPED ends once the peer shows it holds the keys.
+    private func notePeerHasKeys() {
+        guard !peerHasKeys else { return }
+        peerHasKeys = true
+        ice.peerConnected()
     }
 
     /// What SRTP and SRTCP input share (RFC 3711 §3.3, §3.4): keys must exist, the source
@@ -394,7 +439,9 @@ public final class PeerConnection {
         guard let srtp else { throw .srtpNotReady }
         guard validatedSources.contains(source) else { throw .unvalidatedSource }
         do {
-            return try operation(srtp, datagram)
+            let clear = try operation(srtp, datagram)
+            notePeerHasKeys()
+            return clear
         } catch .replay {
             throw .srtpReplay
         } catch {
@@ -572,17 +619,59 @@ private enum ICEAgent {
         case .controlling(let agent): return agent.nextDeadline()
         }
     }
+
+    var dtlsInSTUNState: DTLSInSTUN.State? {
+        switch self {
+        case .lite(let agent): return agent.dtlsInSTUN?.state
+        case .controlling(let agent): return agent.dtlsInSTUN?.state
+        }
+    }
+
+    mutating func embed(flight: [[UInt8]]) {
+        switch self {
+        case .lite(var agent):
+            agent.embed(flight: flight)
+            self = .lite(agent)
+        case .controlling(var agent):
+            agent.embed(flight: flight)
+            self = .controlling(agent)
+        }
+    }
+
+    mutating func dtlsHandshakeCompleted(isDTLSClient: Bool) {
+        switch self {
+        case .lite(var agent):
+            agent.dtlsHandshakeCompleted(isDTLSClient: isDTLSClient)
+            self = .lite(agent)
+        case .controlling(var agent):
+            agent.dtlsHandshakeCompleted(isDTLSClient: isDTLSClient)
+            self = .controlling(agent)
+        }
+    }
+
+    mutating func peerConnected() {
+        switch self {
+        case .lite(var agent):
+            agent.peerConnected()
+            self = .lite(agent)
+        case .controlling(var agent):
+            agent.peerConnected()
+            self = .controlling(agent)
+        }
+    }
 }
 
 /// ICE events of either agent, in one vocabulary.
 private enum ICEEvent {
     case selected(PeerAddress)
+    case embeddedDTLS([UInt8])
     case failed
     case consentExpired
 
     init(_ event: ICELiteAgent.Event) {
         switch event {
         case .selected(let address): self = .selected(address)
+        case .embeddedDTLS(let datagram): self = .embeddedDTLS(datagram)
         case .consentExpired: self = .consentExpired
         }
     }
@@ -590,6 +679,7 @@ private enum ICEEvent {
     init(_ event: ICEControllingAgent.Event) {
         switch event {
         case .connected(let address): self = .selected(address)
+        case .embeddedDTLS(let datagram): self = .embeddedDTLS(datagram)
         case .failed: self = .failed
         case .consentExpired: self = .consentExpired
         }

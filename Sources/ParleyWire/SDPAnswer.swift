@@ -18,6 +18,8 @@ public struct SDPAnswer: Sendable {
     public let application: OfferedApplication?
     /// The `a=group:BUNDLE` mids of the group holding the audio section, nil when unbundled.
     public let bundleGroup: [String]?
+    /// `a=ice-options` tokens of the transport section or session (RFC 8839 §5.6).
+    public let iceOptions: [String]
 
     /// Parses and checks an answer. Throws `noAudio` when the audio section was rejected,
     /// `noCommonCodec` when it does not carry opus/48000/2, `noFingerprint`, `noICECredentials`,
@@ -36,5 +38,6 @@ public struct SDPAnswer: Sendable {
         audio = remote.audio
         application = remote.application
         bundleGroup = remote.bundleGroup
+        iceOptions = remote.iceOptions
     }
 }

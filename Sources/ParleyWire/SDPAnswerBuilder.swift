@@ -17,10 +17,14 @@ public struct SDPAnswerParameters: Sendable {
     public var cname: String
     /// Whether to accept the offer's data channel section; when false it is rejected with port 0.
     public var acceptApplication: Bool
+    /// `a=ice-options` tokens (RFC 8839 §5.6) written with the transport attributes, e.g. the
+    /// SPED options the offer carried (`SPEDICEOption`); none when empty.
+    public var iceOptions: [String]
 
     public init(iceUfrag: String, icePassword: String, fingerprint: DTLSFingerprintLine, setup: DTLSSetup = .active,
                 candidates: [PeerAddress], tcpCandidates: [PeerAddress] = [], sessionID: UInt64, audioSSRC: UInt32,
-                cname: String, acceptApplication: Bool = false) {
+                cname: String, acceptApplication: Bool = false, iceOptions: [String] = []) {
+        self.iceOptions = iceOptions
         self.iceUfrag = iceUfrag
         self.icePassword = icePassword
         self.fingerprint = fingerprint
@@ -93,9 +97,12 @@ public enum SDPAnswerBuilder {
 
     private static func transportAttributes(_ offer: SDPOffer, _ parameters: SDPAnswerParameters) -> [SDPAttribute] {
         let setup = offer.setup.answerRole(preferring: parameters.setup) ?? .active
-        return [
+        var attributes = [
             SDPAttribute("ice-ufrag", parameters.iceUfrag),
             SDPAttribute("ice-pwd", parameters.icePassword),
+        ]
+        if !parameters.iceOptions.isEmpty { attributes.append(SDPAttribute("ice-options", parameters.iceOptions.joined(separator: " "))) }
+        return attributes + [
             SDPAttribute("fingerprint", parameters.fingerprint.description),
             SDPAttribute("setup", setup.rawValue),
         ]

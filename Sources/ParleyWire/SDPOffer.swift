@@ -21,6 +21,8 @@ public struct SDPOffer: Sendable {
     public let bundleGroup: [String]?
     /// Candidates of the transport section, in order (RFC 8839 §5.1).
     public let candidates: [SDPCandidate]
+    /// `a=ice-options` tokens of the transport section or session (RFC 8839 §5.6).
+    public let iceOptions: [String]
 
     /// Parses and checks an offer. Throws `noAudio`, `noCommonCodec`, `noFingerprint`,
     /// `unsupportedFingerprintAlgorithm`, `noICECredentials`, `unsupportedSetup` (holdconn),
@@ -38,6 +40,7 @@ public struct SDPOffer: Sendable {
         application = remote.application
         bundleGroup = remote.bundleGroup
         candidates = remote.candidates
+        iceOptions = remote.iceOptions
     }
 }
 

@@ -10,9 +10,13 @@ public struct SDPOfferParameters: Sendable {
     public var opusPayloadType: UInt8
     /// Adds a bundled `m=application` data channel section with mid `1` (RFC 8841).
     public var offerApplication: Bool
+    /// `a=ice-options` tokens (RFC 8839 §5.6), e.g. `SPEDICEOption.draft`; none when empty.
+    public var iceOptions: [String]
 
     public init(iceUfrag: String, icePassword: String, fingerprint: DTLSFingerprintLine, sessionID: UInt64,
-                audioSSRC: UInt32, cname: String, opusPayloadType: UInt8 = 111, offerApplication: Bool = false) {
+                audioSSRC: UInt32, cname: String, opusPayloadType: UInt8 = 111, offerApplication: Bool = false,
+                iceOptions: [String] = []) {
+        self.iceOptions = iceOptions
         self.iceUfrag = iceUfrag
         self.icePassword = icePassword
         self.fingerprint = fingerprint
@@ -35,9 +39,12 @@ public enum SDPOfferBuilder {
 
     /// The offer as a `SessionDescription`.
     public static func offerDescription(with parameters: SDPOfferParameters) -> SessionDescription {
-        let transport = [
+        var transport = [
             SDPAttribute("ice-ufrag", parameters.iceUfrag),
             SDPAttribute("ice-pwd", parameters.icePassword),
+        ]
+        if !parameters.iceOptions.isEmpty { transport.append(SDPAttribute("ice-options", parameters.iceOptions.joined(separator: " "))) }
+        transport += [
             SDPAttribute("fingerprint", parameters.fingerprint.description),
             SDPAttribute("setup", DTLSSetup.actpass.rawValue),
         ]

@@ -10,6 +10,8 @@ struct RemoteDescription {
     let bundleGroup: [String]?
     let candidates: [SDPCandidate]
     let isICELite: Bool
+    /// `a=ice-options` tokens of the transport (RFC 8839 §5.6), e.g. `trickle`, `sped`.
+    let iceOptions: [String]
 
     init(_ description: SessionDescription) throws(SDPError) {
         try Self.checkMids(description)
@@ -27,6 +29,7 @@ struct RemoteDescription {
               let password = transportAttributes("ice-pwd").first?.value else { throw .noICECredentials }
         iceUfrag = ufrag
         icePassword = password
+        iceOptions = transportAttributes("ice-options").flatMap { ($0.value ?? "").split(separator: " ").map(String.init) }
         fingerprint = try Self.fingerprint(transportAttributes("fingerprint"))
         if let attribute = transportAttributes("setup").first {
             guard let setup = attribute.value.flatMap(DTLSSetup.init(rawValue:)) else {

@@ -19,6 +19,13 @@ public enum STUNAttribute: Sendable, Equatable {
     case iceControlling(UInt64)
     /// ERROR-CODE (§14.8): `code` is 300-699; `reason` is at most 763 UTF-8 bytes on the wire.
     case errorCode(code: Int, reason: String)
+    /// META-DTLS-IN-STUN (SPED, draft-hancke-webrtc-sped-00 "META-DTLS-IN-STUN"): one DTLS
+    /// datagram of a handshake flight, or nothing, which only says the sender speaks SPED.
+    case dtlsInSTUN([UInt8])
+    /// META-DTLS-IN-STUN-ACKNOWLEDGEMENT (SPED): the CRC-32s (ISO-HDLC, as FINGERPRINT's) of up
+    /// to four embedded DTLS datagrams the sender received. A value that is not a whole number
+    /// of CRC-32s, or holds more than four, is kept as `.unknown`, which discards it.
+    case dtlsInSTUNAcknowledgement([UInt32])
     /// Any other attribute, kept as it came.
     case unknown(type: UInt16, value: [UInt8])
 
@@ -37,7 +44,13 @@ public enum STUNAttribute: Sendable, Equatable {
         static let fingerprint: UInt16 = 0x8028
         static let iceControlled: UInt16 = 0x8029
         static let iceControlling: UInt16 = 0x802A
+        /// SPED's provisional codes (the draft leaves them to IANA), as libwebrtc sends them.
+        static let dtlsInSTUN: UInt16 = 0xC070
+        static let dtlsInSTUNAcknowledgement: UInt16 = 0xC071
     }
+
+    /// The most CRC-32s one META-DTLS-IN-STUN-ACKNOWLEDGEMENT holds (16 bytes).
+    public static let maximumDTLSAcknowledgements = 4
 
     /// The attribute's type code on the wire.
     public var type: UInt16 {
@@ -51,6 +64,8 @@ public enum STUNAttribute: Sendable, Equatable {
         case .iceControlled: TypeCode.iceControlled
         case .iceControlling: TypeCode.iceControlling
         case .errorCode: TypeCode.errorCode
+        case .dtlsInSTUN: TypeCode.dtlsInSTUN
+        case .dtlsInSTUNAcknowledgement: TypeCode.dtlsInSTUNAcknowledgement
         case .unknown(let type, _): type
         }
     }
@@ -79,6 +94,10 @@ public enum STUNAttribute: Sendable, Equatable {
         case .errorCode(let code, let reason):
             value = [0, 0, UInt8(truncatingIfNeeded: code / 100) & 0x07, UInt8(truncatingIfNeeded: code % 100)]
             value += reason.utf8.prefix(763)
+        case .dtlsInSTUN(let datagram):
+            value = datagram
+        case .dtlsInSTUNAcknowledgement(let hashes):
+            for hash in hashes { value.appendBigEndian(hash) }
         case .unknown(_, let bytes):
             value = bytes
         }
@@ -128,6 +147,15 @@ public enum STUNAttribute: Sendable, Equatable {
             }
             let reason = String(decoding: value[4...], as: UTF8.self)
             return .errorCode(code: Int(value[2] & 0x07) * 100 + Int(value[3]), reason: reason)
+        case TypeCode.dtlsInSTUN:
+            return .dtlsInSTUN(value)
+        case TypeCode.dtlsInSTUNAcknowledgement:
+            guard value.count % 4 == 0, value.count <= 4 * maximumDTLSAcknowledgements else {
+                return .unknown(type: type, value: value)
+            }
+            var hashes: [UInt32] = []
+            while let hash = reader.read(UInt32.self) { hashes.append(hash) }
+            return .dtlsInSTUNAcknowledgement(hashes)
         default:
             return .unknown(type: type, value: value)
         }

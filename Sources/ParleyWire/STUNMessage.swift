@@ -237,4 +237,16 @@ public struct STUNMessage: Sendable, Equatable {
         for case .errorCode(let code, let reason) in attributes { return (code, reason) }
         return nil
     }
+
+    /// META-DTLS-IN-STUN's datagram (SPED), empty when the attribute carries none.
+    public var dtlsInSTUN: [UInt8]? {
+        for case .dtlsInSTUN(let datagram) in attributes { return datagram }
+        return nil
+    }
+
+    /// META-DTLS-IN-STUN-ACKNOWLEDGEMENT's CRC-32s (SPED).
+    public var dtlsInSTUNAcknowledgement: [UInt32]? {
+        for case .dtlsInSTUNAcknowledgement(let hashes) in attributes { return hashes }
+        return nil
+    }
 }

@@ -51,6 +51,9 @@ struct LoadgenCommand: AsyncParsableCommand {
                                valueName: "MIN-MAX"))
     var callLifetime: SecondsRange?
 
+    @Flag(inversion: .prefixedNo, help: "Offer SPED: the DTLS handshake rides the ICE checks when the answer accepts it.")
+    var sped = true
+
     @Flag(help: "Print the report as JSON on stdout.")
     var json = false
 
@@ -95,7 +98,7 @@ struct LoadgenCommand: AsyncParsableCommand {
             audio: idle ? .idle : (opus ? .live : .preEncoded), echoCheck: echoCheck, threads: threads,
             serverPID: serverPid, bearerKey: apiKey ?? ProcessInfo.processInfo.environment["PARLEY_API_KEY"],
             bindHost: bind, setupTimeout: .nanoseconds(Int64(setupTimeout * 1e9)),
-            turns: turns, events: events, callLifetime: callLifetime)
+            turns: turns, events: events, callLifetime: callLifetime, sped: sped)
         let report = try await LoadGenerator(configuration: configuration, logger: logger).run { line in
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }

@@ -198,7 +198,7 @@ import Testing
             let stages = harness.endpoint.events.compactMap { event -> String? in
                 switch event {
                 case .iceConnected(id, _): "ice"
-                case .dtlsConnected(id, _): "dtls"
+                case .dtlsConnected(id, _, _): "dtls"
                 case .firstAudio(id, _): "audio"
                 default: nil
                 }

@@ -3,8 +3,9 @@ import ParleyWebRTC
 import ParleyWire
 
 /// Parley's client role against Parley's server role on a `SimulatedNetwork`: the server an
-/// ICE-lite responder and DTLS client, the client a controlling agent and DTLS server. Every
-/// random choice (credentials, SSRCs, RTP bases, SCTP tags, path) comes from the seed.
+/// ICE-lite responder and DTLS client, the client a controlling agent and DTLS server (the
+/// roles swap for SPED, as Parley answers a SPED offer `passive`). Every random choice
+/// (credentials, SSRCs, RTP bases, SCTP tags, path) comes from the seed.
 final class PeerPair {
     static let serverAddress = PeerAddress("192.0.2.1:3478")!
     static let clientAddress = PeerAddress("198.51.100.7:50000")!
@@ -19,8 +20,12 @@ final class PeerPair {
                       seed: seed, dataChannels: dataChannels)
     }
 
-    /// Both directions of the path under `path`.
-    init(path: LinkConditions, seed: UInt64 = 1, dataChannels: Bool = false) throws {
+    /// Both directions of the path under `path`. `serverEmbeds` and `clientEmbeds` turn SPED on
+    /// at either end (the server then is the DTLS server, unless `serverIsDTLSClient` says
+    /// otherwise), so one end can speak it to an end that does not.
+    init(path: LinkConditions, seed: UInt64 = 1, dataChannels: Bool = false,
+         serverEmbeds: Bool = false, clientEmbeds: Bool = false, serverIsDTLSClient: Bool? = nil) throws {
+        let serverRole: DTLSRole = (serverIsDTLSClient ?? !serverEmbeds) ? .client : .server
         network = SimulatedNetwork(seed: seed, defaultConditions: path)
         var random = SeededGenerator(seed: seed ^ 0x9E11)
         let now = network.now
@@ -32,16 +37,17 @@ final class PeerPair {
             configuration: .init(
                 localICE: serverICE, ice: .liteResponder(remoteUfrag: clientICE.ufrag),
                 certificate: serverCertificate, remoteFingerprint: clientCertificate.fingerprint,
-                dtlsRole: .client, audioPayloadType: 111, localSSRC: .random(in: 1...UInt32.max, using: &random),
-                dataChannels: dataChannels ? .init(isDTLSClient: true) : nil),
+                dtlsRole: serverRole, audioPayloadType: 111, localSSRC: .random(in: 1...UInt32.max, using: &random),
+                dataChannels: dataChannels ? .init(isDTLSClient: serverRole == .client) : nil, embedsDTLSInSTUN: serverEmbeds),
             now: now, using: &random)
         let client = try PeerConnection(
             configuration: .init(
                 localICE: clientICE,
                 ice: .controlling(remote: serverICE, candidates: [Self.serverAddress], tieBreaker: random.next()),
                 certificate: clientCertificate, remoteFingerprint: serverCertificate.fingerprint,
-                dtlsRole: .server, audioPayloadType: 111, localSSRC: .random(in: 1...UInt32.max, using: &random),
-                dataChannels: dataChannels ? .init(isDTLSClient: false) : nil),
+                dtlsRole: serverRole == .client ? .server : .client, audioPayloadType: 111,
+                localSSRC: .random(in: 1...UInt32.max, using: &random),
+                dataChannels: dataChannels ? .init(isDTLSClient: serverRole == .server) : nil, embedsDTLSInSTUN: clientEmbeds),
             now: now, using: &random)
         serverHost = PeerConnectionHost(server, at: Self.serverAddress)
         clientHost = PeerConnectionHost(client, at: Self.clientAddress)
