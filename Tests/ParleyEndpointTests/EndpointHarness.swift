@@ -52,16 +52,18 @@ final class EndpointHarness {
     /// Signals a call for a client at `address` with the echo backend or `backend` (through
     /// the relay when `relayed`, or through the relay whose public address is `relay`), and
     /// makes the client's connection from the answer; with `events`, the client offers a data
-    /// channel and opens `oai-events` once the association is up.
+    /// channel and opens `oai-events` once the association is up; with `sped`, it offers SPED
+    /// and embeds its handshake in the checks when the answer accepts.
     @discardableResult
     func call(from address: PeerAddress, relayed: Bool = false, via relay: PeerAddress? = nil,
-              tone: Int? = nil, events: Bool = false, backend: (any CallBackend)? = nil,
+              tone: Int? = nil, events: Bool = false, sped: Bool = false, backend: (any CallBackend)? = nil,
               maxDuration: Duration? = nil) throws -> ClientHost {
         let ice = ICECredentials.random(using: &random)
         let offer = try SDPOffer(parsing: SDPOfferBuilder.offer(with: SDPOfferParameters(
             iceUfrag: ice.ufrag, icePassword: ice.password,
             fingerprint: DTLSFingerprintLine(algorithm: clientCertificate.fingerprint.algorithm, digest: clientCertificate.fingerprint.bytes),
-            sessionID: 7, audioSSRC: 1_234, cname: "client", offerApplication: events)))
+            sessionID: 7, audioSSRC: 1_234, cname: "client", offerApplication: events,
+            iceOptions: sped ? ["trickle", SPEDICEOption.draft] : [])))
         let answer = try endpoint.endpoint.createCall(offer: offer, maxDuration: maxDuration, now: now) { _ in backend ?? EchoBackend() }
         let sdp = try SDPAnswer(parsing: answer.sdp)
         let connection = try PeerConnection(
@@ -76,7 +78,8 @@ final class EndpointHarness {
                 remoteFingerprint: DTLSFingerprint(algorithm: sdp.fingerprint.algorithm, hex: sdp.fingerprint.value)!,
                 dtlsRole: sdp.setup == .active ? .server : .client,
                 audioPayloadType: sdp.audio.opusPayloadType, localSSRC: 4_321, cname: "client",
-                dataChannels: events ? SCTPAssociation.Configuration(isDTLSClient: sdp.setup != .active) : nil),
+                dataChannels: events ? SCTPAssociation.Configuration(isDTLSClient: sdp.setup != .active) : nil,
+                embedsDTLSInSTUN: sped && !SPEDICEOption.accepted(from: sdp.iceOptions).isEmpty),
             now: now, using: &random)
         let client = try ClientHost(connection, at: address, answer: answer, tone: tone)
         clients.append(client)

@@ -41,6 +41,26 @@ import Testing
         #expect(tonePower(heard, frequency: 440) > 100 * tonePower(heard, frequency: 500))
     }
 
+    /// SPED (draft-hancke-webrtc-sped) through the relay: the answer takes the DTLS server
+    /// role and echoes the `sped` option, the first check (larger by its ClientHello) is
+    /// routed by its token like any other, the handshake rides the checks, and the call carries
+    /// audio and `oai-events` as usual.
+    @Test func aSPEDCallThroughTheRelayCoreEmbedsItsHandshake() throws {
+        let harness = try EndpointHarness(seed: 23)
+        let relay = Self.relay(in: harness, usesFlowStore: false)
+        let client = try harness.call(from: Self.client(0), via: Self.relayPublic, tone: 440, events: true, sped: true)
+        let answer = try SDPAnswer(parsing: client.answer.sdp)
+        #expect(answer.setup == .passive && answer.iceOptions == [SPEDICEOption.draft])
+        #expect(harness.run(until: { client.audioReceived >= 50 && client.hasEventsChannel && !client.serverEvents.isEmpty },
+                            limit: .seconds(5)))
+        #expect(client.serverEvents.first?.event.type == "session.created")
+        #expect(harness.endpoint.drops.isEmpty && relay.statistics.droppedTotal == 0)
+        let id = client.answer.id
+        let embedded = harness.endpoint.events.compactMap { if case .dtlsConnected(id, _, let embedded) = $0 { embedded } else { nil } }
+        #expect(embedded == [true])
+        #expect(client.connection.dtlsInSTUNState == .complete)
+    }
+
     /// The relay restarts 2 s into a call, losing its flows. With the flow store, the caller's
     /// next media packet makes the relay look its flow up and the call carries on within a few
     /// packets; without it, media is dropped until the caller's next consent check (RFC 7675,

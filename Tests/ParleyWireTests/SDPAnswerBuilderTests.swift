@@ -179,3 +179,26 @@ func answerMirrorsTheOfferedDirection(offered: MediaDirection, answered: MediaDi
     #expect(answer.description.media[1].port == 0)
     #expect(answer.bundleGroup == ["0"])
 }
+
+/// SPED (draft-hancke-webrtc-sped): Chromium 156 with `WebRTC-IceHandshakeDtls` offers
+/// `a=ice-options:trickle sped googspedv1`; an answer that accepts lists the SPED options it
+/// recognised with the transport attributes, and the offer without them answers as before.
+@Test func answerEchoesTheOfferedSPEDOptions() throws {
+    let spedOffer = SDPFixtures.chromium.split(separator: "\n", omittingEmptySubsequences: false)
+        .map { $0.hasPrefix("a=ice-options:trickle") ? "a=ice-options:trickle sped googspedv1" + ($0.hasSuffix("\r") ? "\r" : "") : String($0) }
+        .joined(separator: "\n")
+    let offer = try SDPOffer(parsing: spedOffer)
+    #expect(offer.iceOptions == ["trickle", "sped", "googspedv1"])
+    var parameters = SDPFixtures.serverParameters
+    parameters.acceptApplication = true
+    parameters.setup = .passive
+    parameters.iceOptions = SPEDICEOption.accepted(from: offer.iceOptions)
+    let answer = try SDPAnswer(parsing: SDPAnswerBuilder.answer(to: offer, with: parameters))
+    #expect(answer.iceOptions == ["sped", "googspedv1"])
+    #expect(answer.setup == .passive)
+    let accepted = answer.description.media.filter { $0.port != 0 }
+    #expect(accepted.count == 2 && accepted.allSatisfy { $0.attribute("ice-options") == "sped googspedv1" })
+    let plain = try SDPAnswer(parsing: SDPAnswerBuilder.answer(to: try SDPOffer(parsing: SDPFixtures.chromium),
+                                                              with: SDPFixtures.serverParameters))
+    #expect(plain.iceOptions.isEmpty)
+}
