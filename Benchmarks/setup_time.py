@@ -8,6 +8,8 @@ then creates its offer and POSTs it, a few ms).
   signaling      the answer has been received
   ice            ICE connected
   dtls           DTLS connected
+  channel        the oai-events data channel is open (Chromium only: the demo page opens it;
+                 not required, for servers without data channels)
   first_audio    first audio received (aiortc: first decoded frame of the echo;
                  Chromium: the remote track's unmute event, i.e. its first packet)
 
@@ -37,11 +39,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import chromium_demo  # noqa: E402  (found through the path above)
 import peers  # noqa: E402
 
-STAGES = ("signaling", "ice", "dtls", "first_audio")
-PAGE_TIMINGS = {"signaling": "signalingMs", "ice": "iceMs", "dtls": "dtlsMs", "first_audio": "firstAudioMs"}
+STAGES = ("signaling", "ice", "dtls", "channel", "first_audio")
+PAGE_TIMINGS = {"signaling": "signalingMs", "ice": "iceMs", "dtls": "dtlsMs", "channel": "eventsMs",
+                "first_audio": "firstAudioMs"}
 # Audio the aiortc client records after the first echoed frame: the least echo_call accepts.
 AIORTC_RECORD_SECONDS = 0.3
 CHROMIUM_POLL_SECONDS = 0.02
+# How long a Chromium call waits for its data channel once every other stage is in.
+CHANNEL_GRACE_SECONDS = 2.0
 
 
 def percentile(values: list, fraction: float) -> float:
@@ -95,7 +100,7 @@ async def aiortc_calls(url: str, count: int, timeout: float, pause: float) -> li
         if not error and call.delete_status != 204:
             error = f"DELETE returned {call.delete_status}, expected 204"
         calls.append({"signaling": call.post_ms, "ice": call.ice_connected_ms, "dtls": call.dtls_connected_ms,
-                      "first_audio": call.first_audio_ms, "error": error})
+                      "channel": None, "first_audio": call.first_audio_ms, "error": error})
         await asyncio.sleep(pause)
     return calls
 
@@ -114,12 +119,14 @@ def chromium_call(driver: chromium_demo.WebDriver, page: str, timeout: float) ->
         timings = status.get("timings") or {}
         if status.get("error") or status.get("state") == "failed":
             break
-        if all(timings.get(key) is not None for key in PAGE_TIMINGS.values()):
-            break
+        if all(timings.get(key) is not None for stage, key in PAGE_TIMINGS.items() if stage != "channel"):
+            if timings.get("eventsMs") is not None:
+                break
+            deadline = min(deadline, time.monotonic() + CHANNEL_GRACE_SECONDS)
         time.sleep(CHROMIUM_POLL_SECONDS)
     timings = status.get("timings") or {}
     call = {stage: timings.get(key) for stage, key in PAGE_TIMINGS.items()}
-    missing = [stage for stage in STAGES if call[stage] is None]
+    missing = [stage for stage in STAGES if call[stage] is None and stage != "channel"]
     if status.get("error"):
         call["error"] = f"page reported: {status['error']}"
     elif missing:
@@ -132,14 +139,15 @@ def chromium_call(driver: chromium_demo.WebDriver, page: str, timeout: float) ->
     return call
 
 
-def chromium_calls(url: str, count: int, timeout: float, pause: float, chromedriver: str, chromium: str) -> list:
+def chromium_calls(url: str, count: int, timeout: float, pause: float, chromedriver: str, chromium: str,
+                   extra_flags: list = ()) -> list:
     page = url.rstrip("/") + "/"
     calls = []
     with tempfile.TemporaryDirectory(prefix="parley-setup-") as scratch:
         wav = os.path.join(scratch, "tone.wav")
         chromium_demo.write_tone_wav(wav, 440.0)
         flags = chromium_demo.CHROMIUM_FLAGS + [f"--use-file-for-fake-audio-capture={wav}",
-                                                f"--user-data-dir={os.path.join(scratch, 'profile')}"]
+                                                f"--user-data-dir={os.path.join(scratch, 'profile')}", *extra_flags]
         port = peers.free_port()
         with open(os.path.join(scratch, "chromedriver.log"), "wb") as log:
             process = subprocess.Popen([chromedriver, f"--port={port}"], stdout=log, stderr=subprocess.STDOUT,
@@ -177,6 +185,8 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout (the table on stderr)")
     parser.add_argument("--chromedriver", default="/usr/bin/chromedriver", help="chromedriver binary")
     parser.add_argument("--chromium", default="", help="Chromium binary (default: chromedriver's choice)")
+    parser.add_argument("--chromium-flag", action="append", default=[],
+                        help="an extra Chromium switch, e.g. --enable-features=WebRtcSctpSnap (repeatable)")
     args = parser.parse_args()
     if args.calls < 1 or args.warmup < 0:
         parser.error("--calls must be at least 1 and --warmup at least 0")
@@ -187,7 +197,8 @@ def main() -> int:
     if args.client == "aiortc":
         calls = asyncio.run(aiortc_calls(args.url, total, args.timeout, args.pause))
     else:
-        calls = chromium_calls(args.url, total, args.timeout, args.pause, args.chromedriver, args.chromium)
+        calls = chromium_calls(args.url, total, args.timeout, args.pause, args.chromedriver, args.chromium,
+                               args.chromium_flag)
     counted = calls[args.warmup:]
     succeeded = [call for call in counted if not call["error"]]
     report = {
