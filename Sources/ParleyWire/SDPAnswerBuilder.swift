@@ -17,10 +17,14 @@ public struct SDPAnswerParameters: Sendable {
     public var cname: String
     /// Whether to accept the offer's data channel section; when false it is rejected with port 0.
     public var acceptApplication: Bool
+    /// Our SCTP INIT chunk for the accepted data channel section's `a=sctp-init` (SNAP,
+    /// draft-hancke-tsvwg-snap-00). Written only when the offer carried one: an answer
+    /// must not have it otherwise.
+    public var sctpInitiation: SCTPInitChunk?
 
     public init(iceUfrag: String, icePassword: String, fingerprint: DTLSFingerprintLine, setup: DTLSSetup = .active,
                 candidates: [PeerAddress], tcpCandidates: [PeerAddress] = [], sessionID: UInt64, audioSSRC: UInt32,
-                cname: String, acceptApplication: Bool = false) {
+                cname: String, acceptApplication: Bool = false, sctpInitiation: SCTPInitChunk? = nil) {
         self.iceUfrag = iceUfrag
         self.icePassword = icePassword
         self.fingerprint = fingerprint
@@ -31,6 +35,7 @@ public struct SDPAnswerParameters: Sendable {
         self.audioSSRC = audioSSRC
         self.cname = cname
         self.acceptApplication = acceptApplication
+        self.sctpInitiation = sctpInitiation
     }
 }
 
@@ -38,7 +43,7 @@ public struct SDPAnswerParameters: Sendable {
 ///
 /// One answer m= line per offered m= line, same order and kind. The chosen audio section
 /// keeps only the offer's Opus payload type; the data channel section is accepted when asked
-/// and bundled with audio; every other section is rejected with port 0 and only `a=mid`
+/// and bundled with audio, with our `a=sctp-init` when the offer had one (SNAP); every other section is rejected with port 0 and only `a=mid`
 /// (RFC 8829 §5.3.1, RFC 8843 §7.3.3). `a=group:BUNDLE` lists the accepted mids. ICE
 /// credentials, fingerprint and setup appear at session level and in each accepted section.
 public enum SDPAnswerBuilder {
@@ -133,6 +138,9 @@ public enum SDPAnswerBuilder {
         if let mid = offered.mid { attributes.append(SDPAttribute("mid", mid)) }
         attributes.append(SDPAttribute("sctp-port", String(sctpPort)))
         attributes.append(SDPAttribute("max-message-size", String(maxMessageSize)))
+        if offer.application?.sctpInitiation != nil, let initiation = parameters.sctpInitiation {
+            attributes.append(SDPAttribute("sctp-init", Base64.encodePadded(initiation.chunk)))
+        }
         attributes += candidateAttributes(parameters)
         return SDPMediaDescription(kind: "application", port: 9, proto: offered.proto, formats: ["webrtc-datachannel"],
                                    connection: SDPConnection(), attributes: attributes)
