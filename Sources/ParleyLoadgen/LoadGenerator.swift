@@ -133,7 +133,8 @@ public final class LoadGenerator: Sendable {
             certificate: try DTLSCertificate.generateSelfSigned(commonName: "parley-loadgen"),
             audio: configuration.audio, echoCheck: configuration.echoCheck,
             bindHost: configuration.bindHost, setupTimeout: configuration.setupTimeout, preEncoded: preEncoded,
-            preEncodedSilence: silence, turns: configuration.turns, events: configuration.events)
+            preEncodedSilence: silence, turns: configuration.turns, events: configuration.events,
+            snap: configuration.snap)
     }
 
     // MARK: Phases
