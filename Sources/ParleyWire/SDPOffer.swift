@@ -24,7 +24,8 @@ public struct SDPOffer: Sendable {
 
     /// Parses and checks an offer. Throws `noAudio`, `noCommonCodec`, `noFingerprint`,
     /// `unsupportedFingerprintAlgorithm`, `noICECredentials`, `unsupportedSetup` (holdconn),
-    /// or `malformed` for syntax errors, including ICE credentials that are not RFC 8839 ice-chars.
+    /// or `malformed` for syntax errors, including ICE credentials that are not RFC 8839 ice-chars
+    /// and an `a=sctp-init` that is not a base64 SCTP INIT chunk.
     public init(parsing text: String) throws(SDPError) {
         let description = try SessionDescription(parsing: text)
         let remote = try RemoteDescription(description)
