@@ -37,7 +37,7 @@ from soak import Stack, wait_http, load_average  # noqa: E402
 CHROMIUM_SWITCHES = ["--force-fieldtrials=WebRTC-IceHandshakeDtls/Enabled/", "--enable-features=WebRtcSctpSnap"]
 STAGES = ("signaling", "ice", "dtls", "channel", "first_audio")
 # The loadgen report's names for the stages.
-LOADGEN_STAGES = {"signaling": "signaling", "ice": "ice", "dtls": "dtls", "channel": "dataChannel",
+LOADGEN_STAGES = {"signaling": "signaling", "ice": "ice", "dtls": "dtls", "channel": "eventsChannel",
                   "first_audio": "firstAudio"}
 CLIENTS = {
     "loadgen, SPED + SNAP": ("loadgen", []),

@@ -247,7 +247,8 @@ public final class TransceiverEndpoint {
                     dataChannels: Self.acceptsDataChannel(offer) ? SCTPAssociation.Configuration(
                         isDTLSClient: dtlsRole == .client,
                         remotePort: offer.application?.sctpPort ?? 5000,
-                        maxMessageSize: Int(min(offer.application?.maxMessageSize ?? 65_536, 262_144))) : nil,
+                        maxMessageSize: Int(min(offer.application?.maxMessageSize ?? 65_536, 262_144)),
+                        peerInitiation: offer.application?.sctpInitiation) : nil,
                     telephoneEventPayloadType: offer.audio.telephoneEventPayloadType,
                     embedsDTLSInSTUN: !spedOptions.isEmpty),
                 now: now, using: &random)
@@ -274,10 +275,13 @@ public final class TransceiverEndpoint {
             audioSSRC: connection.configuration.localSSRC,
             cname: connection.configuration.cname,
             acceptApplication: connection.configuration.dataChannels != nil,
-            iceOptions: spedOptions))
+            iceOptions: spedOptions,
+            sctpInitiation: connection.localSCTPInitiation))
         table.insert(call)
         drive(call, now: now)
-        return CallAnswer(id: id, sdp: answer)
+        return CallAnswer(id: id, sdp: answer, sctpSetup: connection.configuration.dataChannels.map { dataChannels in
+            dataChannels.peerInitiation != nil ? .snap : .handshake
+        })
     }
 
     /// RFC 8841: one data-channel section, bundled with the audio (one transport per call).
@@ -499,6 +503,18 @@ public final class TransceiverEndpoint {
 public struct CallAnswer: Sendable {
     public let id: SessionID
     public let sdp: String
+    /// How the call's SCTP association for data channels comes up; nil when the answer
+    /// accepted no data channel.
+    public let sctpSetup: SCTPSetup?
+}
+
+/// How an SCTP association for data channels is set up.
+public enum SCTPSetup: String, Sendable {
+    /// SNAP (draft-hancke-tsvwg-snap-00): both INIT chunks went through the SDP
+    /// (`a=sctp-init`), so the association is up as soon as DTLS is.
+    case snap
+    /// The four-way handshake after DTLS (RFC 9260 §5.1).
+    case handshake
 }
 
 /// Why a call could not be set up, for the signaling API to turn into an HTTP answer.

@@ -11,6 +11,8 @@ public struct CallResult: Sendable {
     public var dtls: Duration?
     /// Call start → first echoed audio packet received.
     public var firstAudio: Duration?
+    /// Call start → `oai-events` open (acknowledged by the server, RFC 8832 §6), with events.
+    public var eventsChannel: Duration?
     public var packetsSent: UInt64 = 0
     public var packetsReceived: UInt64 = 0
     /// Our packets sent after the first echo came back, whose echoes were waited for.
@@ -38,6 +40,9 @@ public struct CallResult: Sendable {
     /// With events: whether `oai-events` opened, and the `response.done` events it carried.
     public var eventsChannelOpened = false
     public var responsesDone = 0
+    /// How the data channels' SCTP association came up: "snap" (draft-hancke-tsvwg-snap-00)
+    /// or "handshake" (RFC 9260 §5.1); nil when it did not.
+    public var sctpSetup: String?
     /// How the call hung up when it did so before the end of the run.
     public var hangUp: HangUpStyle?
 

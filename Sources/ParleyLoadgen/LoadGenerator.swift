@@ -133,7 +133,8 @@ public final class LoadGenerator: Sendable {
             certificate: try DTLSCertificate.generateSelfSigned(commonName: "parley-loadgen"),
             audio: configuration.audio, echoCheck: configuration.echoCheck,
             bindHost: configuration.bindHost, setupTimeout: configuration.setupTimeout, preEncoded: preEncoded,
-            preEncodedSilence: silence, turns: configuration.turns, events: configuration.events, sped: configuration.sped)
+            preEncodedSilence: silence, turns: configuration.turns, events: configuration.events,
+            sped: configuration.sped, snap: configuration.snap)
     }
 
     // MARK: Phases

@@ -29,6 +29,8 @@ public struct LoadReport: Sendable, Codable {
         public var ice: Distribution?
         public var dtls: Distribution?
         public var firstAudio: Distribution?
+        /// With `--events`: the `oai-events` channel open.
+        public var eventsChannel: Distribution?
     }
 
     public struct Packets: Sendable, Codable {
@@ -111,6 +113,8 @@ public struct LoadReport: Sendable, Codable {
     public var callsConnected: Int
     public var callsFailed: Int
     public var setupMilliseconds: Setup
+    /// With `--events`: calls by how their SCTP association came up, "snap" or "handshake".
+    public var sctpSetups: [String: Int]?
     public var packets: Packets
     public var downstreamJitterMilliseconds: Distribution?
     public var upstreamJitterMilliseconds: Distribution?
@@ -143,7 +147,10 @@ public struct LoadReport: Sendable, Codable {
         }
         setupMilliseconds = Setup(
             signaling: milliseconds(results.map(\.signaling)), ice: milliseconds(results.map(\.ice)),
-            dtls: milliseconds(results.map(\.dtls)), firstAudio: milliseconds(results.map(\.firstAudio)))
+            dtls: milliseconds(results.map(\.dtls)), firstAudio: milliseconds(results.map(\.firstAudio)),
+            eventsChannel: milliseconds(results.map(\.eventsChannel)))
+        sctpSetups = configuration.events
+            ? results.reduce(into: [:]) { counts, result in if let setup = result.sctpSetup { counts[setup, default: 0] += 1 } } : nil
         let sent = results.reduce(0) { $0 + $1.packetsSent }
         let echoExpected = results.reduce(0) { $0 + $1.echoExpected }
         let echoReceived = results.reduce(0) { $0 + $1.echoReceived }
@@ -208,6 +215,11 @@ public struct LoadReport: Sendable, Codable {
         for (name, distribution) in [("signaling (answer)", setupMilliseconds.signaling), ("ICE connected", setupMilliseconds.ice),
                                      ("DTLS/SRTP ready", setupMilliseconds.dtls), ("first echoed audio", setupMilliseconds.firstAudio)] {
             lines.append(row(name, distribution))
+        }
+        if let sctpSetups {
+            lines.append(row("oai-events open", setupMilliseconds.eventsChannel))
+            let setups = sctpSetups.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            lines.append("SCTP set up by: \(setups.isEmpty ? "none" : setups)")
         }
         lines.append("packets: sent \(packets.sent), received \(packets.received)")
         if let loss = packets.echoLoss {

@@ -19,6 +19,8 @@ struct CallSettings: Sendable {
     var events: Bool
     /// Offer SPED and use it when the answer accepts it.
     var sped: Bool
+    /// With `events`, offer `a=sctp-init` (SNAP).
+    var snap: Bool
 }
 
 /// One WebRTC call made by Parley's client role (ICE controlling, RFC 8445 §7.2): a
@@ -83,7 +85,9 @@ final class LoadgenCall: DatagramEndpoint {
     private var echo: (decoder: OpusDecoder, samples: SampleRing)?
     /// With --turns: which frames are speech, and the answers heard.
     private var conversation: TurnTaking?
-    private var eventsChannelOpened = false
+    private var eventsChannelOpenedAt: Instant?
+    /// How the association came up, once it did.
+    private var sctpSetup: String?
     private var responsesDone = 0
 
     init(index: Int, settings: CallSettings) throws(OpusError) {
@@ -123,11 +127,13 @@ final class LoadgenCall: DatagramEndpoint {
         let ice = ICECredentials.random()
         let ssrc = UInt32.random(in: 1...UInt32.max)
         let certificate = settings.certificate
+        let dataChannels = offeredDataChannels(settings)
         let offer = SDPOfferBuilder.offer(with: SDPOfferParameters(
             iceUfrag: ice.ufrag, icePassword: ice.password,
             fingerprint: DTLSFingerprintLine(algorithm: certificate.fingerprint.algorithm, digest: certificate.fingerprint.bytes),
             sessionID: UInt64.random(in: 1...UInt64(Int64.max)), audioSSRC: ssrc, cname: "loadgen-\(call.index)",
-            offerApplication: settings.events, iceOptions: settings.sped ? [SPEDICEOption.draft] : []))
+            offerApplication: dataChannels != nil, sctpInitiation: dataChannels?.localInitiation,
+            iceOptions: settings.sped ? [SPEDICEOption.draft] : []))
         // Set-up time counts from the POST, as a browser's would from its fetch: the socket
         // and the offer are the client's own preparation.
         let startedAt = Instant.now
@@ -147,14 +153,39 @@ final class LoadgenCall: DatagramEndpoint {
             call.answeredAt = answeredAt
             switch answer {
             case .success(let answer):
-                call.begin(answer: answer, local: ice, ssrc: ssrc, wantsIPv4: local.ip.isIPv4, now: now)
+                call.begin(answer: answer, local: ice, ssrc: ssrc, offered: dataChannels, wantsIPv4: local.ip.isIPv4, now: now)
             case .failure(let error):
                 call.fail("answer SDP rejected: \(error)", now: now)
             }
         }
     }
 
-    private func begin(answer: SDPAnswer, local: ICECredentials, ssrc: UInt32, wantsIPv4: Bool, now: Instant) {
+    /// The association an offer announces with `--events`: its INIT goes into the offer's
+    /// `a=sctp-init` unless `--no-snap`. The DTLS role is the answer's to decide.
+    static func offeredDataChannels(_ settings: CallSettings) -> SCTPAssociation.Configuration? {
+        guard settings.events else { return nil }
+        var configuration = SCTPAssociation.Configuration(isDTLSClient: false)
+        if settings.snap {
+            var generator = SystemRandomNumberGenerator()
+            configuration.localInitiation = configuration.makeInitiation(using: &generator)
+        }
+        return configuration
+    }
+
+    /// The offered association as the answer completes it: the DTLS role sets which stream
+    /// IDs we open channels on (RFC 8832 §6), and the answer's `a=sctp-init`, when our offer
+    /// had one, makes it SNAP (draft-hancke-tsvwg-snap-00). nil when the answer rejected the
+    /// data channel section.
+    static func answeredDataChannels(offered: SCTPAssociation.Configuration?, answer: SDPAnswer,
+                                     dtlsRole: DTLSRole) -> SCTPAssociation.Configuration? {
+        guard var configuration = offered, let application = answer.application else { return nil }
+        configuration.isDTLSClient = dtlsRole == .client
+        if configuration.localInitiation != nil { configuration.peerInitiation = application.sctpInitiation }
+        return configuration
+    }
+
+    private func begin(answer: SDPAnswer, local: ICECredentials, ssrc: UInt32, offered: SCTPAssociation.Configuration?,
+                       wantsIPv4: Bool, now: Instant) {
         guard phase == .signaling else { return }
         let candidates = answer.candidates
             .filter { $0.transport.lowercased() == "udp" && $0.component == 1 }
@@ -165,8 +196,7 @@ final class LoadgenCall: DatagramEndpoint {
             return fail("answer fingerprint unsupported: \(answer.fingerprint.algorithm)", now: now)
         }
         let dtlsRole: DTLSRole = answer.setup == .active ? .server : .client
-        let dataChannels = settings.events && answer.application != nil
-            ? SCTPAssociation.Configuration(isDTLSClient: dtlsRole == .client) : nil
+        let dataChannels = Self.answeredDataChannels(offered: offered, answer: answer, dtlsRole: dtlsRole)
         do {
             connection = try PeerConnection(
                 configuration: .init(
@@ -314,9 +344,10 @@ final class LoadgenCall: DatagramEndpoint {
     private func handle(_ event: SCTPAssociation.Event, now: Instant) {
         switch event {
         case .connected:
+            sctpSetup = connection?.configuration.dataChannels?.peerInitiation != nil ? "snap" : "handshake"
             _ = try? connection?.openDataChannel(label: "oai-events", now: now)
         case .channelOpened(let info) where info.label == "oai-events":
-            eventsChannelOpened = true
+            eventsChannelOpenedAt = now
         case .message(_, .text(let text)):
             let fields = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
             if fields?["type"] as? String == "response.done" { responsesDone += 1 }
@@ -397,12 +428,14 @@ final class LoadgenCall: DatagramEndpoint {
             result.ice = iceConnectedAt.map { $0 - startedAt }
             result.dtls = dtlsConnectedAt.map { $0 - startedAt }
             result.firstAudio = firstEchoAt.map { $0 - startedAt }
+            result.eventsChannel = eventsChannelOpenedAt.map { $0 - startedAt }
         }
         result.packetsSent = framesSent
         result.packetsReceived = echoesReceived
         result.paceResyncs = paceResyncs
         result.drops = drops
-        result.eventsChannelOpened = eventsChannelOpened
+        result.eventsChannelOpened = eventsChannelOpenedAt != nil
+        result.sctpSetup = sctpSetup
         result.responsesDone = responsesDone
         if let conversation {
             result.turnsTaken = conversation.turnsTaken
@@ -434,7 +467,7 @@ final class LoadgenCall: DatagramEndpoint {
                 result.downstreamJitterMilliseconds = Double(block.jitter) / 48
             }
         }
-        if settings.events, dtlsConnectedAt != nil, !eventsChannelOpened {
+        if settings.events, dtlsConnectedAt != nil, eventsChannelOpenedAt == nil {
             result.failure = result.failure ?? "oai-events never opened"
         }
         if let echo, tone != nil, dtlsConnectedAt != nil {

@@ -37,6 +37,10 @@ public struct LoadgenConfiguration: Sendable {
     public var turns: TurnPattern?
     /// Open the `oai-events` data channel and count the agent's `response.done` events.
     public var events: Bool
+    /// With `events`, offer our SCTP INIT in `a=sctp-init` (SNAP, draft-hancke-tsvwg-snap-00),
+    /// so a server that answers with its own skips the SCTP handshake; false (`--no-snap`)
+    /// offers the handshake only, to compare the two.
+    public var snap: Bool
     /// During the steady phase each call hangs up after a lifetime drawn from this range and
     /// its place dials a new call (`HangUpStyle` says how each one hangs up).
     public var callLifetime: SecondsRange?
@@ -48,7 +52,8 @@ public struct LoadgenConfiguration: Sendable {
         url: SignalingURL, sessions: Int, rampPerSecond: Double, duration: Duration, audio: AudioMode = .preEncoded,
         echoCheck: Bool = false, threads: Int = 1, serverPID: Int32? = nil, bearerKey: String? = nil,
         bindHost: String = "0.0.0.0", setupTimeout: Duration = .seconds(10), drain: Duration = .seconds(1),
-        turns: TurnPattern? = nil, events: Bool = false, callLifetime: SecondsRange? = nil, sped: Bool = true
+        turns: TurnPattern? = nil, events: Bool = false, snap: Bool = true, callLifetime: SecondsRange? = nil,
+        sped: Bool = true
     ) {
         self.sped = sped
         self.url = url
@@ -65,6 +70,7 @@ public struct LoadgenConfiguration: Sendable {
         self.drain = drain
         self.turns = turns
         self.events = events
+        self.snap = snap
         self.callLifetime = callLifetime
     }
 }

@@ -52,7 +52,7 @@ public struct ClientSecret: Sendable, Equatable {
         bytes.appendBigEndian(maxCallSeconds ?? 0)
         bytes += session
         bytes += keyring.signer.tag(label: Self.label, message: bytes, length: Self.tagLength)
-        return Self.prefix + bytes.withUnsafeBytes { ICEBase64.encode($0) }
+        return Self.prefix + bytes.withUnsafeBytes { Base64.encode($0) }
     }
 
     /// Reads and checks a secret: well formed, signed by a key of `keyring`, not expired at
@@ -60,12 +60,12 @@ public struct ClientSecret: Sendable, Equatable {
     public init(verifying text: some StringProtocol, keyring: RoutingKeyring, now: Int64) throws(ClientSecretError) {
         guard text.hasPrefix(Self.prefix) else { throw .malformed }
         let symbols = Array(text.utf8.dropFirst(Self.prefix.count))
-        guard let length = ICEBase64.decodedLength(ofCharacters: symbols.count),
+        guard let length = Base64.decodedLength(ofCharacters: symbols.count),
               length >= Self.headerLength + Self.tagLength,
               length <= Self.headerLength + Self.maxSessionBytes + Self.tagLength else { throw .malformed }
         var bytes = [UInt8](repeating: 0, count: length)
         let decoded = symbols.withUnsafeBytes { text in
-            bytes.withUnsafeMutableBytes { ICEBase64.decode(text, into: $0) }
+            bytes.withUnsafeMutableBytes { Base64.decode(text, into: $0) }
         }
         guard case .success = decoded, bytes[0] == Self.version else { throw .malformed }
         guard let authenticator = keyring.authenticator(for: bytes[1]) else { throw .unknownKey(bytes[1]) }

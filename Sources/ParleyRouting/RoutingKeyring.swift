@@ -1,4 +1,5 @@
 import Crypto
+import ParleyWire
 
 /// The keys a relay or transceiver knows: tokens signed with any of them verify, new tokens
 /// are signed with `signingKeyID`. Rotation: deploy the new key to every verifier first,
@@ -55,7 +56,7 @@ public struct RoutingKeyring: Sendable {
             }
             guard let colon = entry.firstIndex(of: ":") else { throw RoutingKeyringError.malformedEntry(index: index) }
             guard let id = UInt8(entry[..<colon]) else { throw RoutingKeyringError.invalidKeyID(index: index) }
-            guard let secret = ICEBase64.decodePadded(entry[entry.index(after: colon)...].utf8) else {
+            guard let secret = Base64.decodePadded(entry[entry.index(after: colon)...].utf8) else {
                 throw RoutingKeyringError.invalidSecretEncoding(keyID: id)
             }
             keys.append(RoutingKey(id: id, secret: secret))

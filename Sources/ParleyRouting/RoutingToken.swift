@@ -55,7 +55,7 @@ public struct RoutingToken: Sendable, Equatable {
     public static func verify(_ ufrag: UnsafeRawBufferPointer, keyring: RoutingKeyring) -> RoutingToken? {
         guard ufrag.count == ipv4EncodedLength || ufrag.count == ipv6EncodedLength else { return nil }
         return withUnsafeTemporaryAllocation(byteCount: 36, alignment: 8) { buffer -> RoutingToken? in
-            guard case .success(let length) = ICEBase64.decode(ufrag, into: buffer) else { return nil }
+            guard case .success(let length) = Base64.decode(ufrag, into: buffer) else { return nil }
             let bytes = UnsafeRawBufferPointer(rebasing: buffer[..<length])
             guard case .success(let token) = decodeFields(bytes),
                   let authenticator = keyring.authenticator(for: token.keyID) else { return nil }
@@ -87,7 +87,7 @@ public struct RoutingToken: Sendable, Equatable {
                 return .failure(.wrongLength(text.count))
             }
             return withUnsafeTemporaryAllocation(byteCount: 36, alignment: 8) { buffer in
-                switch ICEBase64.decode(UnsafeRawBufferPointer(text), into: buffer) {
+                switch Base64.decode(UnsafeRawBufferPointer(text), into: buffer) {
                 case .failure(.invalidSymbol(let offset)):
                     return .failure(.invalidCharacter(offset: offset))
                 case .failure(.nonZeroTrailingBits):
@@ -152,6 +152,6 @@ public struct RoutingToken: Sendable, Equatable {
             authenticator.writeTag(of: UnsafeRawBufferPointer(rebasing: all[..<messageLength]),
                                    into: UnsafeMutableRawBufferPointer(rebasing: all[messageLength...]))
         }
-        return bytes.withUnsafeBytes { ICEBase64.encode($0) }
+        return bytes.withUnsafeBytes { Base64.encode($0) }
     }
 }

@@ -154,7 +154,10 @@ final class MediaShard: DatagramEndpoint {
         metrics.sessionsCreated.increment()
         shardMetrics.sessions.increment()
         shardMetrics.sessionsCreated.increment()
-        logger.debug("call created", metadata: ["session": "\(answer.id)", "shard": "\(index)"])
+        if let setup = answer.sctpSetup { metrics.dataChannelSetup(setup.rawValue) }
+        logger.debug("call created", metadata: [
+            "session": "\(answer.id)", "shard": "\(index)", "sctp": "\(answer.sctpSetup?.rawValue ?? "none")",
+        ])
         return answer
     }
 

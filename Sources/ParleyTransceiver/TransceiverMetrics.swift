@@ -48,6 +48,7 @@ public final class TransceiverMetrics: Sendable {
     private let httpRejections: Mutex<[String: Counter]> = Mutex([:])
     private let backendSendDrops: Mutex<[String: Counter]> = Mutex([:])
     private let dtlsHandshakes: Mutex<[String: Counter]> = Mutex([:])
+    private let dataChannelSetups: Mutex<[String: Counter]> = Mutex([:])
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -150,6 +151,13 @@ public final class TransceiverMetrics: Sendable {
     public func regionSteering(_ result: String) {
         counter(in: steering, name: "parley_region_steering_total", label: "result", value: result,
                 help: "Answers by the relays they carry: the caller's region's, or the advertised ones").increment()
+    }
+
+    /// Counts one call answered with data channels by how its SCTP association comes up,
+    /// "snap" (draft-hancke-tsvwg-snap-00) or "handshake": `parley_data_channel_setups_total{sctp}`.
+    public func dataChannelSetup(_ setup: String) {
+        counter(in: dataChannelSetups, name: "parley_data_channel_setups_total", label: "sctp", value: setup,
+                help: "Calls answered with data channels, by how SCTP is set up: SNAP (INITs in the SDP) or the handshake").increment()
     }
 
     /// Counts one signaling request refused (`parley_signaling_rejected_total{code}`).

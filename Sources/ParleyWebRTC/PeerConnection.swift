@@ -284,6 +284,10 @@ public final class PeerConnection {
         transmits.append(Transmit(destination: destination, payload: protected))
     }
 
+    /// Our SCTP INIT chunk for an answer's `a=sctp-init` (SNAP, draft-hancke-tsvwg-snap-00);
+    /// nil without data channels.
+    public var localSCTPInitiation: SCTPInitChunk? { sctp?.initiation }
+
     /// Opens a data channel from this side (RFC 8832 §5); its id comes back in
     /// `.dataChannel(.channelOpened)` once the peer acknowledges.
     public func openDataChannel(label: String, now: Instant) throws(SCTPAssociation.Error) -> UInt16 {

@@ -154,7 +154,7 @@ extension SCTPAssociation {
             peerOutboundStreams: initiation.outboundStreams, peerInboundStreams: initiation.inboundStreams,
             peerSupportsForwardTSN: initiation.supportsForwardTSN, peerSupportsReconfig: initiation.supportsReconfig,
             createdAt: now.nanoseconds)
-        var initiationAck = localInitiation()
+        var initiationAck = self.initiation
         initiationAck.parameters.append(.stateCookie(cookie.sealed(key: cookieKey)))
         send(packet: [.initiationAck(initiationAck)], verificationTag: initiation.initiateTag)
     }
@@ -163,11 +163,7 @@ extension SCTPAssociation {
         // §5.2.3: an INIT-ACK in any other state is a late duplicate.
         guard state == .cookieWait else { return }
         guard let cookie = initiationAck.stateCookie else { return record(.malformedChunk, in: &verdict) }
-        pendingPeer = PeerParameters(
-            tag: initiationAck.initiateTag, initialTSN: initiationAck.initialTSN,
-            receiverWindow: initiationAck.advertisedReceiverWindowCredit,
-            outboundStreams: initiationAck.outboundStreams, inboundStreams: initiationAck.inboundStreams,
-            supportsForwardTSN: initiationAck.supportsForwardTSN, supportsReconfig: initiationAck.supportsReconfig)
+        pendingPeer = PeerParameters(initiationAck)
         peerTag = initiationAck.initiateTag
         state = .cookieEchoed
         handshakeChunk = .cookieEcho(cookie: cookie)
@@ -201,7 +197,7 @@ extension SCTPAssociation {
         controlChunks.insert(.cookieAck, at: 0)
     }
 
-    private func establish(with peer: PeerParameters) {
+    func establish(with peer: PeerParameters) {
         peerTag = peer.tag
         peerSupportsForwardTSN = peer.supportsForwardTSN
         peerSupportsReconfig = peer.supportsReconfig

@@ -5,7 +5,8 @@ import ParleyWire
 /// for `DTLSEndpoint.send` come out of `pollTransmit()`, and time comes in as `Instant`.
 ///
 /// It speaks the subset of RFC 9260 a browser needs: the four-way handshake with a state
-/// cookie sealed by HMAC-SHA256 (§5.1), initiated by either side or both at once (§5.2.1);
+/// cookie sealed by HMAC-SHA256 (§5.1), initiated by either side or both at once (§5.2.1),
+/// or skipped when both INIT chunks went through the SDP (SNAP, draft-hancke-tsvwg-snap-00);
 /// DATA and SACK with fragmentation, reassembly, ordered and unordered delivery (§6); the
 /// retransmission timer (§6.3); slow start, congestion avoidance and fast retransmit (§7.2);
 /// HEARTBEAT answers (§8.3); ABORT and the SHUTDOWN sequence (§9). Partial reliability uses
@@ -46,13 +47,22 @@ public final class SCTPAssociation {
         public var maxAssociationRetransmits: Int
         /// Valid.Cookie.Life (§16).
         public var cookieLifetime: Duration
+        /// SNAP (draft-hancke-tsvwg-snap-00): the peer's INIT chunk from its SDP `a=sctp-init`.
+        /// With it `connect(now:)` makes the association ESTABLISHED at once and sends nothing,
+        /// as the draft's SCTP considerations allow; nil runs the handshake (§5.1).
+        public var peerInitiation: SCTPInitChunk?
+        /// Our INIT chunk as already written into SDP `a=sctp-init` before the association
+        /// existed (an offerer's, from `makeInitiation(using:)`): the association keeps its
+        /// Initiate Tag and Initial TSN. nil draws both when the association is made.
+        public var localInitiation: SCTPInitChunk?
 
         public init(isDTLSClient: Bool, localPort: UInt16 = 5000, remotePort: UInt16 = 5000,
-                    maxMessageSize: Int = 262_144) {
+                    maxMessageSize: Int = 262_144, peerInitiation: SCTPInitChunk? = nil) {
             self.isDTLSClient = isDTLSClient
             self.localPort = localPort
             self.remotePort = remotePort
             self.maxMessageSize = maxMessageSize
+            self.peerInitiation = peerInitiation
             maxStreams = 1024
             receiveBufferSize = 1_048_576
             sendBufferSize = 4_194_304
@@ -63,6 +73,25 @@ public final class SCTPAssociation {
             maxInitRetransmits = 8
             maxAssociationRetransmits = 10
             cookieLifetime = .seconds(60)
+        }
+
+        /// Our INIT chunk (§3.3.2) with a fresh random Initiate Tag and Initial TSN (§5.1), for
+        /// an offer's `a=sctp-init` written before the association exists.
+        public func makeInitiation(using generator: inout some RandomNumberGenerator) -> SCTPInitChunk {
+            initiation(tag: .random(in: 1...UInt32.max, using: &generator),
+                       initialTSN: .random(in: 0...UInt32.max, using: &generator))
+        }
+
+        /// The INIT this configuration sends: our receive window, stream counts, and the
+        /// extensions we speak, FORWARD-TSN (RFC 3758 §3.1) and RE-CONFIG (RFC 6525 §4.1).
+        func initiation(tag: UInt32, initialTSN: UInt32) -> SCTPInitChunk {
+            SCTPInitChunk(
+                initiateTag: tag, advertisedReceiverWindowCredit: UInt32(receiveBufferSize),
+                outboundStreams: maxStreams, inboundStreams: maxStreams, initialTSN: initialTSN,
+                parameters: [
+                    .forwardTSNSupported,
+                    .supportedExtensions([SCTPChunk.ChunkType.forwardTSN, SCTPChunk.ChunkType.reconfig]),
+                ])
         }
     }
 
@@ -205,11 +234,13 @@ public final class SCTPAssociation {
     }
 
     /// As above, with the verification tag and initial TSN (§5.1) drawn from `generator`,
-    /// so tests can replay an association exactly.
+    /// so tests can replay an association exactly, or, with `configuration.localInitiation`,
+    /// the ones that INIT announced.
     public init(configuration: Configuration, now: Instant, using generator: inout some RandomNumberGenerator) {
         self.configuration = configuration
-        localTag = UInt32.random(in: 1...UInt32.max, using: &generator)
-        localInitialTSN = UInt32.random(in: 0...UInt32.max, using: &generator)
+        let initiation = configuration.localInitiation ?? configuration.makeInitiation(using: &generator)
+        localTag = initiation.initiateTag
+        localInitialTSN = initiation.initialTSN
         rto = configuration.initialRTO
         sender = Sender(initialTSN: localInitialTSN, configuration: configuration)
         receiver = Receiver(configuration: configuration)
@@ -224,15 +255,23 @@ public final class SCTPAssociation {
         }
     }
 
-    /// Sends INIT (§5.1). Either side, or both, may call it once DTLS is up (RFC 8261 §5);
-    /// it does nothing once an association exists or is being set up.
+    /// Our INIT chunk (§3.3.2): what `connect(now:)` sends, and what SNAP's SDP `a=sctp-init`
+    /// carries (draft-hancke-tsvwg-snap-00).
+    public var initiation: SCTPInitChunk {
+        configuration.initiation(tag: localTag, initialTSN: localInitialTSN)
+    }
+
+    /// Starts the association once DTLS is up (RFC 8261 §5): sends INIT (§5.1), or, with the
+    /// peer's INIT from SDP (SNAP), is ESTABLISHED at once without a packet. Either side, or
+    /// both, may call it; it does nothing once an association exists or is being set up.
     public func connect(now: Instant) {
         guard state == .closed else { return }
-        let initiation = SCTPChunk.initiation(localInitiation())
+        if let peer = configuration.peerInitiation { return establish(with: PeerParameters(peer)) }
+        let chunk = SCTPChunk.initiation(initiation)
         state = .cookieWait
-        handshakeChunk = initiation
+        handshakeChunk = chunk
         handshakeTimer = Timer(deadline: now + rto)
-        send(packet: [initiation], verificationTag: 0)
+        send(packet: [chunk], verificationTag: 0)
     }
 
     /// Processes one SCTP packet: one DTLS application-data record (RFC 8261 §3).
@@ -359,17 +398,16 @@ public final class SCTPAssociation {
     func clampRTO(_ value: Duration) -> Duration {
         min(max(value, configuration.minRTO), configuration.maxRTO)
     }
+}
 
-    func localInitiation() -> SCTPInitChunk {
-        SCTPInitChunk(
-            initiateTag: localTag,
-            advertisedReceiverWindowCredit: UInt32(configuration.receiveBufferSize),
-            outboundStreams: configuration.maxStreams, inboundStreams: configuration.maxStreams,
-            initialTSN: localInitialTSN,
-            parameters: [
-                .forwardTSNSupported,
-                .supportedExtensions([SCTPChunk.ChunkType.forwardTSN, SCTPChunk.ChunkType.reconfig]),
-            ])
+extension SCTPAssociation.PeerParameters {
+    /// What a peer's INIT or INIT-ACK (§3.3.2, §3.3.3) tells of it.
+    init(_ initiation: SCTPInitChunk) {
+        self.init(
+            tag: initiation.initiateTag, initialTSN: initiation.initialTSN,
+            receiverWindow: initiation.advertisedReceiverWindowCredit,
+            outboundStreams: initiation.outboundStreams, inboundStreams: initiation.inboundStreams,
+            supportsForwardTSN: initiation.supportsForwardTSN, supportsReconfig: initiation.supportsReconfig)
     }
 }
 

@@ -34,6 +34,32 @@ public struct SCTPInitChunk: Sendable, Equatable {
         }
     }
 
+    /// Parses an INIT chunk standing on its own, chunk header included (§3.3.2), as SNAP's SDP
+    /// `a=sctp-init` carries it (draft-hancke-tsvwg-snap-00): type 1, a Chunk Length that
+    /// covers the bytes, and after it nothing but the chunk's zero padding (§3.2).
+    public init(chunk bytes: [UInt8]) throws(SCTPParseError) {
+        guard bytes.count >= 4 else { throw .chunkOverrun(type: bytes.first ?? 0) }
+        let type = bytes[0]
+        guard type == SCTPChunk.ChunkType.initiation else {
+            throw .unexpectedChunkType(expected: SCTPChunk.ChunkType.initiation, found: type)
+        }
+        let length = Int(bytes[2]) << 8 | Int(bytes[3])
+        guard length >= 4, length <= bytes.count else { throw .chunkOverrun(type: type) }
+        guard bytes.count - length < 4, bytes[length...].allSatisfy({ $0 == 0 }) else {
+            throw .chunkLengthMismatch(type: type)
+        }
+        try self.init(type: type, value: Array(bytes[4..<length]))
+    }
+
+    /// This INIT as a whole chunk (§3.3.2): header, fixed fields and parameters, Chunk Length
+    /// bytes long. The chunk's padding is left out, as SNAP's `a=sctp-init` writes it
+    /// (draft-hancke-tsvwg-snap-00 and Chromium both send 30 bytes for a 30-byte INIT).
+    public var chunk: [UInt8] {
+        var bytes: [UInt8] = []
+        SCTPChunk.initiation(self).append(to: &bytes)
+        return Array(bytes[..<(Int(bytes[2]) << 8 | Int(bytes[3]))])
+    }
+
     func appendValue(to bytes: inout [UInt8]) {
         bytes.appendBigEndian(initiateTag)
         bytes.appendBigEndian(advertisedReceiverWindowCredit)

@@ -23,7 +23,8 @@ public struct SDPAnswer: Sendable {
 
     /// Parses and checks an answer. Throws `noAudio` when the audio section was rejected,
     /// `noCommonCodec` when it does not carry opus/48000/2, `noFingerprint`, `noICECredentials`,
-    /// `unsupportedSetup` for `actpass` or `holdconn`, or `malformed` for syntax errors.
+    /// `unsupportedSetup` for `actpass` or `holdconn`, or `malformed` for syntax errors (an
+    /// `a=sctp-init` that is not a base64 SCTP INIT chunk among them).
     public init(parsing text: String) throws(SDPError) {
         let description = try SessionDescription(parsing: text)
         let remote = try RemoteDescription(description)

@@ -20,10 +20,14 @@ public struct SDPAnswerParameters: Sendable {
     /// `a=ice-options` tokens (RFC 8839 §5.6) written with the transport attributes, e.g. the
     /// SPED options the offer carried (`SPEDICEOption`); none when empty.
     public var iceOptions: [String]
+    /// Our SCTP INIT chunk for the accepted data channel section's `a=sctp-init` (SNAP,
+    /// draft-hancke-tsvwg-snap-00). Written only when the offer carried one: an answer
+    /// must not have it otherwise.
+    public var sctpInitiation: SCTPInitChunk?
 
     public init(iceUfrag: String, icePassword: String, fingerprint: DTLSFingerprintLine, setup: DTLSSetup = .active,
                 candidates: [PeerAddress], tcpCandidates: [PeerAddress] = [], sessionID: UInt64, audioSSRC: UInt32,
-                cname: String, acceptApplication: Bool = false, iceOptions: [String] = []) {
+                cname: String, acceptApplication: Bool = false, iceOptions: [String] = [], sctpInitiation: SCTPInitChunk? = nil) {
         self.iceOptions = iceOptions
         self.iceUfrag = iceUfrag
         self.icePassword = icePassword
@@ -35,6 +39,7 @@ public struct SDPAnswerParameters: Sendable {
         self.audioSSRC = audioSSRC
         self.cname = cname
         self.acceptApplication = acceptApplication
+        self.sctpInitiation = sctpInitiation
     }
 }
 
@@ -42,7 +47,7 @@ public struct SDPAnswerParameters: Sendable {
 ///
 /// One answer m= line per offered m= line, same order and kind. The chosen audio section
 /// keeps only the offer's Opus payload type; the data channel section is accepted when asked
-/// and bundled with audio; every other section is rejected with port 0 and only `a=mid`
+/// and bundled with audio, with our `a=sctp-init` when the offer had one (SNAP); every other section is rejected with port 0 and only `a=mid`
 /// (RFC 8829 §5.3.1, RFC 8843 §7.3.3). `a=group:BUNDLE` lists the accepted mids. ICE
 /// credentials, fingerprint and setup appear at session level and in each accepted section.
 public enum SDPAnswerBuilder {
@@ -140,6 +145,9 @@ public enum SDPAnswerBuilder {
         if let mid = offered.mid { attributes.append(SDPAttribute("mid", mid)) }
         attributes.append(SDPAttribute("sctp-port", String(sctpPort)))
         attributes.append(SDPAttribute("max-message-size", String(maxMessageSize)))
+        if offer.application?.sctpInitiation != nil, let initiation = parameters.sctpInitiation {
+            attributes.append(SDPAttribute("sctp-init", Base64.encodePadded(initiation.chunk)))
+        }
         attributes += candidateAttributes(parameters)
         return SDPMediaDescription(kind: "application", port: 9, proto: offered.proto, formats: ["webrtc-datachannel"],
                                    connection: SDPConnection(), attributes: attributes)

@@ -26,7 +26,8 @@ public struct SDPOffer: Sendable {
 
     /// Parses and checks an offer. Throws `noAudio`, `noCommonCodec`, `noFingerprint`,
     /// `unsupportedFingerprintAlgorithm`, `noICECredentials`, `unsupportedSetup` (holdconn),
-    /// or `malformed` for syntax errors, including ICE credentials that are not RFC 8839 ice-chars.
+    /// or `malformed` for syntax errors, including ICE credentials that are not RFC 8839 ice-chars
+    /// and an `a=sctp-init` that is not a base64 SCTP INIT chunk.
     public init(parsing text: String) throws(SDPError) {
         let description = try SessionDescription(parsing: text)
         let remote = try RemoteDescription(description)
@@ -110,11 +111,16 @@ public struct OfferedApplication: Sendable, Equatable {
     public let sctpPort: UInt16
     /// `a=max-message-size` (RFC 8841 §6); 0 means no limit, absent means 65536.
     public let maxMessageSize: UInt64
+    /// `a=sctp-init` (SNAP, draft-hancke-tsvwg-snap-00): the sender's SCTP INIT chunk, with
+    /// which both sides skip the SCTP handshake; nil when absent.
+    public let sctpInitiation: SCTPInitChunk?
 
-    public init(mid: String?, mLineIndex: Int, sctpPort: UInt16 = 5000, maxMessageSize: UInt64 = 65536) {
+    public init(mid: String?, mLineIndex: Int, sctpPort: UInt16 = 5000, maxMessageSize: UInt64 = 65536,
+                sctpInitiation: SCTPInitChunk? = nil) {
         self.mid = mid
         self.mLineIndex = mLineIndex
         self.sctpPort = sctpPort
         self.maxMessageSize = maxMessageSize
+        self.sctpInitiation = sctpInitiation
     }
 }

@@ -12,10 +12,13 @@ public struct SDPOfferParameters: Sendable {
     public var offerApplication: Bool
     /// `a=ice-options` tokens (RFC 8839 §5.6), e.g. `SPEDICEOption.draft`; none when empty.
     public var iceOptions: [String]
+    /// Our SCTP INIT chunk for the data channel section's `a=sctp-init` (SNAP,
+    /// draft-hancke-tsvwg-snap-00); nil offers the SCTP handshake only.
+    public var sctpInitiation: SCTPInitChunk?
 
     public init(iceUfrag: String, icePassword: String, fingerprint: DTLSFingerprintLine, sessionID: UInt64,
                 audioSSRC: UInt32, cname: String, opusPayloadType: UInt8 = 111, offerApplication: Bool = false,
-                iceOptions: [String] = []) {
+                sctpInitiation: SCTPInitChunk? = nil, iceOptions: [String] = []) {
         self.iceOptions = iceOptions
         self.iceUfrag = iceUfrag
         self.icePassword = icePassword
@@ -25,12 +28,14 @@ public struct SDPOfferParameters: Sendable {
         self.cname = cname
         self.opusPayloadType = opusPayloadType
         self.offerApplication = offerApplication
+        self.sctpInitiation = sctpInitiation
     }
 }
 
 /// Builds Parley's client offer: one sendrecv Opus audio section with mid `0`, `a=setup:actpass`,
-/// `a=rtcp-mux`, BUNDLE, and no candidates (the ICE-lite server learns the client's address from
-/// its connectivity checks, RFC 8445 §7.3.1.3).
+/// `a=rtcp-mux`, BUNDLE, the data channel section when asked (with `a=sctp-init` when given),
+/// and no candidates (the ICE-lite server learns the client's address from its connectivity
+/// checks, RFC 8445 §7.3.1.3).
 public enum SDPOfferBuilder {
     /// The offer as SDP text with CRLF line endings.
     public static func offer(with parameters: SDPOfferParameters) -> String {
@@ -61,12 +66,16 @@ public enum SDPOfferBuilder {
         ])
         var media = [audio]
         if parameters.offerApplication {
-            media.append(SDPMediaDescription(kind: "application", port: 9, proto: "UDP/DTLS/SCTP", formats: ["webrtc-datachannel"],
-                                             connection: SDPConnection(), attributes: transport + [
+            var attributes = transport + [
                 SDPAttribute("mid", "1"),
                 SDPAttribute("sctp-port", String(SDPAnswerBuilder.sctpPort)),
                 SDPAttribute("max-message-size", String(SDPAnswerBuilder.maxMessageSize)),
-            ]))
+            ]
+            if let initiation = parameters.sctpInitiation {
+                attributes.append(SDPAttribute("sctp-init", Base64.encodePadded(initiation.chunk)))
+            }
+            media.append(SDPMediaDescription(kind: "application", port: 9, proto: "UDP/DTLS/SCTP", formats: ["webrtc-datachannel"],
+                                             connection: SDPConnection(), attributes: attributes))
         }
         let group = parameters.offerApplication ? "BUNDLE 0 1" : "BUNDLE 0"
         return SessionDescription(origin: SDPOrigin(sessionID: String(parameters.sessionID)),

@@ -202,8 +202,39 @@ struct RemoteDescription {
                     maxMessageSize = size
                 }
             }
-            return OfferedApplication(mid: section.mid, mLineIndex: index, sctpPort: sctpPort, maxMessageSize: maxMessageSize)
+            return OfferedApplication(mid: section.mid, mLineIndex: index, sctpPort: sctpPort, maxMessageSize: maxMessageSize,
+                                      sctpInitiation: try sctpInitiation(in: section))
         }
         return nil
+    }
+
+    /// The INIT chunk of `a=sctp-init` (draft-hancke-tsvwg-snap-00), if any: base64 that does
+    /// not decode, or bytes that are not a valid INIT, make the whole description an error.
+    private static func sctpInitiation(in section: SDPMediaDescription) throws(SDPError) -> SCTPInitChunk? {
+        let attributes = section.attributes.filter { $0.name == "sctp-init" }
+        guard let attribute = attributes.first else { return nil }
+        let line = attribute.sourceLine ?? 0
+        guard attributes.count == 1 else {
+            throw .malformed(line: attributes[1].sourceLine ?? 0, reason: "a data channel section has more than one a=sctp-init")
+        }
+        let bytes: [UInt8]
+        switch Base64.decodeCanonical((attribute.value ?? "").utf8) {
+        case .success(let decoded) where !decoded.isEmpty:
+            bytes = decoded
+        case .success:
+            throw .malformed(line: line, reason: "a=sctp-init needs a base64 SCTP INIT chunk as its value (draft-hancke-tsvwg-snap-00)")
+        case .failure(let error):
+            let problem = switch error {
+            case .impossibleLength: "its length is not a multiple of 4 characters"
+            case .invalidSymbol(let offset): "character \(offset + 1) is not a base64 symbol"
+            case .nonZeroTrailingBits: "its last symbol has bits set past the final byte"
+            }
+            throw .malformed(line: line, reason: "a=sctp-init is not padded base64 (RFC 4648 §4): \(problem)")
+        }
+        do {
+            return try SCTPInitChunk(chunk: bytes)
+        } catch {
+            throw .malformed(line: line, reason: "a=sctp-init is not a valid SCTP INIT chunk: \(error)")
+        }
     }
 }

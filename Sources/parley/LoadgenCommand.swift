@@ -14,7 +14,8 @@ struct LoadgenCommand: AsyncParsableCommand {
             at its end against an idle baseline taken before the first call. Exits non-zero if any call failed.
 
             Against a voice agent (a soak): --turns 1:3 talks in turns (1 s of tone, 3 s of silence in which \
-            the agent's answer is expected), --events opens oai-events and counts response.done, and \
+            the agent's answer is expected), --events opens oai-events (offering the SCTP INIT in \
+            a=sctp-init so the SCTP handshake is skipped, unless --no-snap) and counts response.done, and \
             --call-lifetime 20-60 hangs each call up after 20 to 60 s during the steady phase (by DELETE, by \
             RTCP BYE alone, or vanishing without a word) and dials a new one in its place.
             """)
@@ -46,6 +47,10 @@ struct LoadgenCommand: AsyncParsableCommand {
 
     @Flag(help: "Open the oai-events data channel and count the agent's response.done events.")
     var events = false
+
+    @Flag(inversion: .prefixedNo,
+          help: "With --events, offer the SCTP INIT in the SDP (SNAP, a=sctp-init) so the data channel skips the SCTP handshake.")
+    var snap = true
 
     @Option(help: ArgumentHelp("During the steady phase, hang each call up after MIN to MAX seconds and dial a new one.",
                                valueName: "MIN-MAX"))
@@ -98,7 +103,7 @@ struct LoadgenCommand: AsyncParsableCommand {
             audio: idle ? .idle : (opus ? .live : .preEncoded), echoCheck: echoCheck, threads: threads,
             serverPID: serverPid, bearerKey: apiKey ?? ProcessInfo.processInfo.environment["PARLEY_API_KEY"],
             bindHost: bind, setupTimeout: .nanoseconds(Int64(setupTimeout * 1e9)),
-            turns: turns, events: events, callLifetime: callLifetime, sped: sped)
+            turns: turns, events: events, snap: snap, callLifetime: callLifetime, sped: sped)
         let report = try await LoadGenerator(configuration: configuration, logger: logger).run { line in
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }

@@ -10,7 +10,7 @@ makes two calls from the demo page, each from a fresh Chromium:
 - without them.
 Each call must hear its microphone tone echoed and get `session.updated` on `oai-events`. The
 transceiver's metrics must show what each call used: `parley_dtls_handshakes_total{carrier}`
-("stun" for SPED, "records" otherwise) and `parley_sctp_associations_total{setup}` ("snap" or
+("stun" for SPED, "records" otherwise) and `parley_data_channel_setups_total{sctp}` ("snap" or
 "handshake"). Prints one JSON line with both calls' page timings; exit 0 on pass.
 
 Everything it starts is stopped by PID."""
@@ -34,12 +34,12 @@ SWITCHES = ["--force-fieldtrials=WebRTC-IceHandshakeDtls/Enabled/", "--enable-fe
 EXPECTED = {
     "switches on": {("parley_dtls_handshakes_total", 'carrier="stun"'): 1,
                     ("parley_dtls_handshakes_total", 'carrier="records"'): 0,
-                    ("parley_sctp_associations_total", 'setup="snap"'): 1,
-                    ("parley_sctp_associations_total", 'setup="handshake"'): 0},
+                    ("parley_data_channel_setups_total", 'sctp="snap"'): 1,
+                    ("parley_data_channel_setups_total", 'sctp="handshake"'): 0},
     "switches off": {("parley_dtls_handshakes_total", 'carrier="stun"'): 0,
                      ("parley_dtls_handshakes_total", 'carrier="records"'): 1,
-                     ("parley_sctp_associations_total", 'setup="snap"'): 0,
-                     ("parley_sctp_associations_total", 'setup="handshake"'): 1},
+                     ("parley_data_channel_setups_total", 'sctp="snap"'): 0,
+                     ("parley_data_channel_setups_total", 'sctp="handshake"'): 1},
 }
 
 

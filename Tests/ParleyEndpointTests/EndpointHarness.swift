@@ -52,20 +52,26 @@ final class EndpointHarness {
     /// Signals a call for a client at `address` with the echo backend or `backend` (through
     /// the relay when `relayed`, or through the relay whose public address is `relay`), and
     /// makes the client's connection from the answer; with `events`, the client offers a data
-    /// channel and opens `oai-events` once the association is up; with `sped`, it offers SPED
-    /// and embeds its handshake in the checks when the answer accepts.
+    /// channel and opens `oai-events` once the association is up, and with `snap` as well its
+    /// INIT in `a=sctp-init`, taking the answer's as the load generator does; with `sped`, it
+    /// offers SPED and embeds its handshake in the checks when the answer accepts.
     @discardableResult
     func call(from address: PeerAddress, relayed: Bool = false, via relay: PeerAddress? = nil,
-              tone: Int? = nil, events: Bool = false, sped: Bool = false, backend: (any CallBackend)? = nil,
+              tone: Int? = nil, events: Bool = false, snap: Bool = false, sped: Bool = false, backend: (any CallBackend)? = nil,
               maxDuration: Duration? = nil) throws -> ClientHost {
         let ice = ICECredentials.random(using: &random)
+        var dataChannels = SCTPAssociation.Configuration(isDTLSClient: false)
+        if snap { dataChannels.localInitiation = dataChannels.makeInitiation(using: &random) }
         let offer = try SDPOffer(parsing: SDPOfferBuilder.offer(with: SDPOfferParameters(
             iceUfrag: ice.ufrag, icePassword: ice.password,
             fingerprint: DTLSFingerprintLine(algorithm: clientCertificate.fingerprint.algorithm, digest: clientCertificate.fingerprint.bytes),
             sessionID: 7, audioSSRC: 1_234, cname: "client", offerApplication: events,
+            sctpInitiation: dataChannels.localInitiation,
             iceOptions: sped ? ["trickle", SPEDICEOption.draft] : [])))
         let answer = try endpoint.endpoint.createCall(offer: offer, maxDuration: maxDuration, now: now) { _ in backend ?? EchoBackend() }
         let sdp = try SDPAnswer(parsing: answer.sdp)
+        dataChannels.isDTLSClient = sdp.setup != .active
+        if snap { dataChannels.peerInitiation = sdp.application?.sctpInitiation }
         let connection = try PeerConnection(
             configuration: .init(
                 localICE: ice,
@@ -78,7 +84,7 @@ final class EndpointHarness {
                 remoteFingerprint: DTLSFingerprint(algorithm: sdp.fingerprint.algorithm, hex: sdp.fingerprint.value)!,
                 dtlsRole: sdp.setup == .active ? .server : .client,
                 audioPayloadType: sdp.audio.opusPayloadType, localSSRC: 4_321, cname: "client",
-                dataChannels: events ? SCTPAssociation.Configuration(isDTLSClient: sdp.setup != .active) : nil,
+                dataChannels: events ? dataChannels : nil,
                 embedsDTLSInSTUN: sped && !SPEDICEOption.accepted(from: sdp.iceOptions).isEmpty),
             now: now, using: &random)
         let client = try ClientHost(connection, at: address, answer: answer, tone: tone)
@@ -203,6 +209,8 @@ final class ClientHost: SimulatedHost {
     let address: PeerAddress
     let answer: CallAnswer
     private(set) var events: [PeerConnection.Event] = []
+    /// When each of `events` was raised.
+    private(set) var eventInstants: [Instant] = []
     private(set) var heard: [Int16] = []
     /// When each audio packet arrived.
     private(set) var audioArrivals: [Instant] = []
@@ -229,15 +237,19 @@ final class ClientHost: SimulatedHost {
     var isConnected: Bool { events.contains { if case .dtlsConnected = $0 { true } else { false } } }
     var audioReceived: Int { events.filter { if case .audio = $0 { true } else { false } }.count }
 
+    // Events are taken as they happen, so what the client does about them (opening
+    // `oai-events` once SCTP is up) leaves with this input's transmits, as a real client's would.
     func handle(_ payload: [UInt8], from source: PeerAddress, to destination: PeerAddress, now: Instant) {
         self.now = now
         connection.handle(payload, from: source, now: now)
+        pollEvents()
         sendTone(now: now)
     }
 
     func handleTimeout(now: Instant) {
         self.now = now
         connection.handleTimeout(now: now)
+        pollEvents()
         sendTone(now: now)
     }
 
@@ -280,7 +292,13 @@ final class ClientHost: SimulatedHost {
                 break
             }
             events.append(event)
+            eventInstants.append(now)
         }
+    }
+
+    /// When the first event that `matches` was raised.
+    func instant(ofFirst matches: (PeerConnection.Event) -> Bool) -> Instant? {
+        events.firstIndex(where: matches).map { eventInstants[$0] }
     }
 
     private func sendTone(now: Instant) {

@@ -1,5 +1,6 @@
 @testable import ParleyLoadgen
 import ParleyTestSupport
+import ParleyWebRTC
 import ParleyWire
 import Testing
 
@@ -109,5 +110,39 @@ import Testing
     @Test func hangUpsRotateOverEveryWayToEndACall() {
         let styles = (0..<8).map(HangUpStyle.forCall)
         #expect(styles == [.delete, .bye, .delete, .vanish, .delete, .bye, .delete, .vanish])
+    }
+
+    /// SNAP (draft-hancke-tsvwg-snap-00): the offer carries our INIT unless `--no-snap`, and
+    /// the answer's INIT is taken only when it did; the DTLS role comes from the answer.
+    @Test(arguments: [true, false])
+    func theOfferAnnouncesOurINITAndTheAnswerCompletesIt(snap: Bool) throws {
+        let settings = CallSettings(
+            certificate: try DTLSCertificate.generateSelfSigned(), audio: .idle, echoCheck: false, bindHost: "127.0.0.1",
+            setupTimeout: .seconds(1), preEncoded: [:], preEncodedSilence: [], turns: nil, events: true, sped: false, snap: snap)
+        let offered = try #require(LoadgenCall.offeredDataChannels(settings))
+        #expect((offered.localInitiation != nil) == snap)
+
+        // The server's side: it answers an offer that had `a=sctp-init` with its own.
+        let offerParameters = SDPOfferParameters(
+            iceUfrag: "cli1", icePassword: "clientPassword0123456789",
+            fingerprint: DTLSFingerprintLine(algorithm: "sha-256", digest: Array(repeating: 7, count: 32)), sessionID: 1,
+            audioSSRC: 2, cname: "loadgen", offerApplication: true, sctpInitiation: offered.localInitiation)
+        var generator = SeededGenerator(seed: 3)
+        let theirs = SCTPAssociation.Configuration(isDTLSClient: true).makeInitiation(using: &generator)
+        var answerParameters = SDPAnswerParameters(
+            iceUfrag: "srv1", icePassword: "serverPassword0123456789",
+            fingerprint: DTLSFingerprintLine(algorithm: "sha-256", digest: Array(repeating: 9, count: 32)),
+            candidates: [PeerAddress("192.0.2.1:3478")!], sessionID: 3, audioSSRC: 4, cname: "server",
+            acceptApplication: true, sctpInitiation: theirs)
+        let offer = try SDPOffer(parsing: SDPOfferBuilder.offer(with: offerParameters))
+        let answer = try SDPAnswer(parsing: SDPAnswerBuilder.answer(to: offer, with: answerParameters))
+        let answered = try #require(LoadgenCall.answeredDataChannels(offered: offered, answer: answer, dtlsRole: .server))
+        #expect(!answered.isDTLSClient)
+        #expect(answered.localInitiation == offered.localInitiation)
+        #expect(answered.peerInitiation == (snap ? theirs : nil))
+
+        answerParameters.acceptApplication = false
+        let rejected = try SDPAnswer(parsing: SDPAnswerBuilder.answer(to: offer, with: answerParameters))
+        #expect(LoadgenCall.answeredDataChannels(offered: offered, answer: rejected, dtlsRole: .client) == nil)
     }
 }

@@ -29,8 +29,16 @@ final class SCTPAssociationPair {
     }
     private let oneWayDelay: Duration
 
-    init(lossRate: Double = 0, oneWayDelay: Duration = .milliseconds(10), seed: UInt64 = 1,
-         configure: (inout SCTPAssociation.Configuration) -> Void = { _ in }) {
+    /// Which side offered when both INIT chunks went through the SDP (SNAP).
+    enum SNAPOfferer {
+        case dtlsClient, dtlsServer
+    }
+
+    /// With `snap`, each association is made with the other's INIT as SDP would carry it;
+    /// `offererTakesAnswer` false leaves the offerer on the handshake, as one that ignored
+    /// the answer's `a=sctp-init` would be.
+    init(lossRate: Double = 0, oneWayDelay: Duration = .milliseconds(10), seed: UInt64 = 1, snap: SNAPOfferer? = nil,
+         offererTakesAnswer: Bool = true, configure: (inout SCTPAssociation.Configuration) -> Void = { _ in }) {
         self.lossRate = lossRate
         self.oneWayDelay = oneWayDelay
         network = SimulatedNetwork(seed: seed, defaultConditions: Self.path(oneWayDelay: oneWayDelay, lossRate: lossRate))
@@ -40,12 +48,41 @@ final class SCTPAssociationPair {
         configure(&serverConfiguration)
         // Tags and initial TSNs come from the seed too, so every run replays exactly.
         var tags = SeededGenerator(seed: seed ^ 0x5C7B)
-        clientHost = SCTPHost(SCTPAssociation(configuration: clientConfiguration, now: network.now, using: &tags),
-                              at: Self.clientAddress, peer: Self.serverAddress)
-        serverHost = SCTPHost(SCTPAssociation(configuration: serverConfiguration, now: network.now, using: &tags),
-                              at: Self.serverAddress, peer: Self.clientAddress)
+        let client: SCTPAssociation
+        let server: SCTPAssociation
+        switch snap {
+        case nil:
+            client = SCTPAssociation(configuration: clientConfiguration, now: network.now, using: &tags)
+            server = SCTPAssociation(configuration: serverConfiguration, now: network.now, using: &tags)
+        case .dtlsClient:
+            (client, server) = Self.negotiateSNAP(offerer: clientConfiguration, answerer: serverConfiguration,
+                                                  offererTakesAnswer: offererTakesAnswer, now: network.now, using: &tags)
+        case .dtlsServer:
+            (server, client) = Self.negotiateSNAP(offerer: serverConfiguration, answerer: clientConfiguration,
+                                                  offererTakesAnswer: offererTakesAnswer, now: network.now, using: &tags)
+        }
+        clientHost = SCTPHost(client, at: Self.clientAddress, peer: Self.serverAddress)
+        serverHost = SCTPHost(server, at: Self.serverAddress, peer: Self.clientAddress)
         network.add(clientHost)
         network.add(serverHost)
+    }
+
+    /// As a call does it: the offerer writes its INIT into the offer before its association
+    /// exists; the answerer's association takes that INIT and its own goes into the answer;
+    /// the offerer's association is made once the answer came. Each INIT travels as the bytes
+    /// of `a=sctp-init`.
+    private static func negotiateSNAP(
+        offerer: SCTPAssociation.Configuration, answerer: SCTPAssociation.Configuration, offererTakesAnswer: Bool,
+        now: Instant, using generator: inout SeededGenerator
+    ) -> (offerer: SCTPAssociation, answerer: SCTPAssociation) {
+        var offerer = offerer
+        var answerer = answerer
+        let offered = offerer.makeInitiation(using: &generator)
+        offerer.localInitiation = offered
+        answerer.peerInitiation = try? SCTPInitChunk(chunk: offered.chunk)
+        let answering = SCTPAssociation(configuration: answerer, now: now, using: &generator)
+        if offererTakesAnswer { offerer.peerInitiation = try? SCTPInitChunk(chunk: answering.initiation.chunk) }
+        return (SCTPAssociation(configuration: offerer, now: now, using: &generator), answering)
     }
 
     private static func path(oneWayDelay: Duration, lossRate: Double) -> LinkConditions {
@@ -59,6 +96,7 @@ final class SCTPAssociationPair {
     var serverEvents: [SCTPAssociation.Event] { serverHost.events }
     var serverVerdicts: [SCTPAssociation.Verdict] { serverHost.verdicts }
     var packetsLost: Int { network.totals.lost }
+    var packetsSent: Int { network.totals.sent }
     /// The last packet each side sent, to learn verification tags for injected packets.
     var lastPacketToServer: [UInt8] { clientHost.lastPacketSent }
     var lastPacketToClient: [UInt8] { serverHost.lastPacketSent }

@@ -1,10 +1,11 @@
-/// Standard base64 (RFC 4648 §4) without padding: its 64 symbols `A-Z a-z 0-9 + /` are
-/// exactly RFC 8839 §5.4 ice-chars, so an encoded token is a valid ICE ufrag as it stands.
-enum ICEBase64 {
+/// Standard base64 (RFC 4648 §4). Without padding its 64 symbols `A-Z a-z 0-9 + /` are
+/// exactly RFC 8839 §5.4 ice-chars, so an encoded routing token is a valid ICE ufrag as it
+/// stands; with padding it is the `base64` of SDP attribute values (RFC 8866 §9).
+package enum Base64 {
     private static let symbols: StaticString = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
     /// Encodes without padding: `ceil(4 * count / 3)` characters.
-    static func encode(_ bytes: UnsafeRawBufferPointer) -> String {
+    package static func encode(_ bytes: UnsafeRawBufferPointer) -> String {
         var text = ""
         text.reserveCapacity((bytes.count * 4 + 2) / 3)
         symbols.withUTF8Buffer { alphabet in
@@ -39,8 +40,8 @@ enum ICEBase64 {
         }
     }
 
-    enum DecodeError: Error, Equatable {
-        /// A length of 4k+1 characters encodes no whole byte count.
+    package enum DecodeError: Error, Equatable {
+        /// A length no encoding has: 4k+1 characters, or, padded, not a multiple of 4.
         case impossibleLength
         /// The byte at this offset is not one of the 64 symbols.
         case invalidSymbol(offset: Int)
@@ -49,13 +50,13 @@ enum ICEBase64 {
     }
 
     /// The number of bytes `count` unpadded characters decode to, or nil when no whole number.
-    static func decodedLength(ofCharacters count: Int) -> Int? {
+    package static func decodedLength(ofCharacters count: Int) -> Int? {
         count % 4 == 1 ? nil : count / 4 * 3 + max(0, count % 4 - 1)
     }
 
     /// Decodes unpadded, canonical base64 from `text` into the start of `output`, which must
     /// hold `decodedLength(ofCharacters: text.count)` bytes. Never allocates.
-    static func decode(_ text: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Result<Int, DecodeError> {
+    package static func decode(_ text: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Result<Int, DecodeError> {
         guard let length = decodedLength(ofCharacters: text.count), output.count >= length else {
             return .failure(.impossibleLength)
         }
@@ -78,7 +79,7 @@ enum ICEBase64 {
     }
 
     /// Decodes standard base64 that may end in `=` padding (for key secrets typed by people).
-    static func decodePadded(_ text: some Collection<UInt8>) -> [UInt8]? {
+    package static func decodePadded(_ text: some Collection<UInt8>) -> [UInt8]? {
         var symbols = Array(text)
         while symbols.last == UInt8(ascii: "=") { symbols.removeLast() }
         guard !symbols.isEmpty, let length = decodedLength(ofCharacters: symbols.count) else { return nil }
@@ -88,5 +89,31 @@ enum ICEBase64 {
         }
         guard case .success = result else { return nil }
         return output
+    }
+
+    /// Encodes with `=` padding to a multiple of 4 characters (RFC 4648 §4).
+    package static func encodePadded(_ bytes: [UInt8]) -> String {
+        var text = bytes.withUnsafeBytes { encode($0) }
+        text.append(String(repeating: "=", count: (3 - bytes.count % 3) % 3))
+        return text
+    }
+
+    /// Decodes padded base64 exactly as RFC 4648 §4 writes it, the `base64` grammar of SDP
+    /// (RFC 8866 §9): a multiple of 4 characters, `=` only as the one or two final ones, and
+    /// zero bits after the last byte.
+    package static func decodeCanonical(_ text: some Collection<UInt8>) -> Result<[UInt8], DecodeError> {
+        var symbols = Array(text)
+        guard symbols.count % 4 == 0 else { return .failure(.impossibleLength) }
+        var padding = 0
+        while padding < 2, symbols.last == UInt8(ascii: "=") {
+            symbols.removeLast()
+            padding += 1
+        }
+        guard let length = decodedLength(ofCharacters: symbols.count) else { return .failure(.impossibleLength) }
+        var output = [UInt8](repeating: 0, count: length)
+        let result = symbols.withUnsafeBytes { input in
+            output.withUnsafeMutableBytes { decode(input, into: $0) }
+        }
+        return result.map { _ in output }
     }
 }
