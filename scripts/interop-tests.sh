@@ -89,6 +89,8 @@ run "20 concurrent aiortc calls" "$python" Tests/Interop/concurrent_echo.py --ur
 run "headless Chromium demo page (audio and oai-events)" "$python" Tests/Interop/chromium_demo.py --url "$url/" --require-events
 run "headless Chromium with UDP to the relay dropped (nftables, own namespace): ICE-TCP through the relay's TCP port, echoed tone, oai-events; with UDP allowed it picks UDP" \
     "$python" Tests/Interop/chromium_tcp.py --parley "$parley"
+run "headless Chromium with SPED and SNAP switched on (DTLS inside the ICE checks, SCTP INIT in the SDP) through the relay: echoed tone and oai-events, the transceiver counts a SPED handshake and a SNAP association; switched off, the classic ones" \
+    "$python" Tests/Interop/chromium_fast_setup.py --parley "$parley"
 run "headless Chromium on another origin with a client secret: preflight, Location, JSON errors, DELETE, its own server key refused" \
     "$python" Tests/Interop/chromium_cross_origin.py --api "$keyed_url" --server-key "$api_key"
 run "official openai SDK: calls.create with session, hangup, SIP-only and missing-call errors, client secrets (call with one, expired one refused)" \
