@@ -60,8 +60,9 @@ def run_client(args, stack, name, kind, extra, http_url):
         return medians, report, report.get("callsFailed", 0)
     output = os.path.join(args.out, f"{name}.json")
     flags = [f"--chromium-flag={flag}" for flag in extra]
+    python = os.path.join(ROOT, ".venv/bin/python")
     process = stack.start("chromium", [
-        sys.executable, os.path.join(ROOT, "Benchmarks/setup_time.py"), "--url", http_url, "--client", "chromium",
+        python if os.access(python, os.X_OK) else sys.executable, os.path.join(ROOT, "Benchmarks/setup_time.py"), "--url", http_url, "--client", "chromium",
         "--calls", str(args.calls), "--timeout", "20", "--json", *flags], stdout=output)
     process.wait(args.calls * 25 + 120)
     report = json.load(open(output))
@@ -90,7 +91,7 @@ def main():
     status = 0
     for loss in losses:
         for client, (kind, extra) in CLIENTS.items():
-            name = f"loss{loss:g}-{kind}-{'classic' if not extra else 'fast'}"
+            name = f"loss{loss:g}-{kind}-{'fast' if 'SPED' in client else 'classic'}"
             public, internal, admin, http, proxy_http, proxy_udp = free_ports(6)
             stack = Stack(args.out, name)
             try:

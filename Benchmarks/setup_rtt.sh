@@ -11,7 +11,8 @@
 #   proxy-0ms  the proxy in the path with no delay: its own cost
 #   rtt-50ms   the proxy with 25 ms each way; the transceiver advertises the proxy's UDP
 #              address, so media goes client -> proxy -> relay -> transceiver
-# Each run: `parley loadgen` with CALLS calls (default 20) at 2 new calls per second (a call
+# Each run: `parley loadgen --no-sped` (the classic handshake; Benchmarks/fast_setup.py
+# measures SPED and SNAP) with CALLS calls (default 20) at 2 new calls per second (a call
 # is set up in well under 0.5 s, so they do not overlap). Writes OUT_DIR/setup-rtt.md (method,
 # floors, median per stage vs floor) and each run's JSON report and logs. About 1.5 minutes.
 # As root, every process of a run (relay, transceiver, proxy, loadgen) runs SCHED_FIFO: on a
@@ -88,7 +89,7 @@ run() {
     fi
     echo "--- $name: $calls calls, url $url, candidate $advertise"
     "${fifo[@]}" "$parley" loadgen --url "$url" --sessions "$calls" --ramp 2 --duration 1 --server-pid "$transceiver" \
-        --json >"$out/$name.json" 2>"$out/$name-loadgen.log"
+        --no-sped --json >"$out/$name.json" 2>"$out/$name-loadgen.log"
     local status=$?
     cleanup
     python3 - "$out/$name.json" <<'PY'

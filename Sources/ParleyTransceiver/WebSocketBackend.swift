@@ -104,6 +104,7 @@ final class WebSocketBackend: CallBackend, Sendable {
                         let configuration = WebSocketClientConfiguration(
                             maxFrameSize: Self.maxMessageBytes, autoPing: .enabled(timePeriod: stallTimeout / 2))
                         try await WebSocketClient.connect(url: url, configuration: configuration, logger: logger) { inbound, writer, _ in
+                            let connectedAt = ContinuousClock.now
                             try await withThrowingTaskGroup(of: Void.self) { group in
                                 group.addTask { try await Self.write(outbox, bell: bell, to: writer) }
                                 for try await message in inbound.messages(maxSize: Self.maxMessageBytes) {
@@ -120,12 +121,18 @@ final class WebSocketBackend: CallBackend, Sendable {
                                 group.cancelAll()
                             }
                             // The backend's messages ended. If it closed its side, ours is still
-                            // open; if ours is closed too, our side ended the connection: a ping
-                            // went unanswered. (An unsolicited pong is a valid heartbeat, §5.5.3.)
+                            // open; if ours is closed too, either our side ended the connection
+                            // because a ping went unanswered, or the backend vanished (killed,
+                            // reset) and took the connection down. The first needs a whole ping
+                            // period unanswered after one ping period, so it cannot happen
+                            // sooner than the stall timeout after connecting. (An unsolicited
+                            // pong is a valid heartbeat, §5.5.3.)
                             do {
                                 try await writer.write(.pong)
                             } catch {
-                                inbox.state.withLock { $0.missedPing = true }
+                                if ContinuousClock.now - connectedAt >= stallTimeout {
+                                    inbox.state.withLock { $0.missedPing = true }
+                                }
                             }
                         }
                     }
