@@ -220,10 +220,12 @@ public final class TransceiverEndpoint {
         }
         // RFC 8842 §5.2: an actpass or passive offerer lets us be the DTLS client, which
         // starts the handshake the moment ICE succeeds and saves half a round trip. With SPED
-        // (draft-hancke-webrtc-sped) we would rather be the server: the caller's ClientHello
-        // rides its first check and our whole first flight the response, a round trip sooner.
+        // (draft-hancke-webrtc-sped) too: our ClientHello rides the response to the first
+        // check. As the DTLS server we would wait for the caller's ClientHello, which
+        // Chromium's post-quantum key share splits in two, the second only sent once that
+        // response arrives: a round trip later (docs/transceiver.md, "SPED").
         let spedOptions = SPEDICEOption.accepted(from: offer.iceOptions)
-        guard let answerSetup = offer.setup.answerRole(preferring: spedOptions.isEmpty ? .active : .passive) else {
+        guard let answerSetup = offer.setup.answerRole(preferring: .active) else {
             throw .offer(.unsupportedSetup(offer.setup.rawValue))
         }
         // The server ufrag is a signed routing token naming this endpoint's socket, so a

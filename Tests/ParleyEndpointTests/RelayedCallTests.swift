@@ -41,16 +41,15 @@ import Testing
         #expect(tonePower(heard, frequency: 440) > 100 * tonePower(heard, frequency: 500))
     }
 
-    /// SPED (draft-hancke-webrtc-sped) through the relay: the answer takes the DTLS server
-    /// role and echoes the `sped` option, the first check (larger by its ClientHello) is
-    /// routed by its token like any other, the handshake rides the checks, and the call carries
-    /// audio and `oai-events` as usual.
+    /// SPED (draft-hancke-webrtc-sped) through the relay: the answer keeps the DTLS client
+    /// role and echoes the `sped` option, the first response carries our ClientHello, the
+    /// handshake rides the checks, and the call carries audio and `oai-events` as usual.
     @Test func aSPEDCallThroughTheRelayCoreEmbedsItsHandshake() throws {
         let harness = try EndpointHarness(seed: 23)
         let relay = Self.relay(in: harness, usesFlowStore: false)
         let client = try harness.call(from: Self.client(0), via: Self.relayPublic, tone: 440, events: true, sped: true)
         let answer = try SDPAnswer(parsing: client.answer.sdp)
-        #expect(answer.setup == .passive && answer.iceOptions == [SPEDICEOption.draft])
+        #expect(answer.setup == .active && answer.iceOptions == [SPEDICEOption.draft])
         #expect(harness.run(until: { client.audioReceived >= 50 && client.hasEventsChannel && !client.serverEvents.isEmpty },
                             limit: .seconds(5)))
         #expect(client.serverEvents.first?.event.type == "session.created")

@@ -4,9 +4,10 @@ import ParleyWire
 import Testing
 
 /// SPED (draft-hancke-webrtc-sped) between Parley's client and server roles in virtual time:
-/// the DTLS handshake rides the ICE checks and responses, the server (ICE-lite, DTLS server as
-/// Parley answers a SPED offer) is connected a round trip sooner, and either end falls back to
-/// plain DTLS records when the other does not embed.
+/// the DTLS handshake rides the ICE checks and responses in either DTLS role (an ICE-lite
+/// DTLS server has its keys a round trip sooner; Parley answers as the DTLS client, whose
+/// ClientHello rides the first response), and either end falls back to plain DTLS records
+/// when the other does not embed.
 @Suite struct PeerConnectionSPEDTests {
     static let path = LinkConditions(delay: .milliseconds(25))
 
@@ -70,6 +71,26 @@ import Testing
         pair.advance(by: .milliseconds(40))
         #expect(pair.server.dtlsInSTUNState == .complete)
         #expect(PeerConnectionTests.audio(pair.serverEvents).count == 1)
+    }
+
+    /// The role Parley answers with: the server stays the DTLS client, and its ClientHello
+    /// rides the response to the first check instead of following it on its own.
+    @Test func asTheDTLSClientTheServerSendsItsClientHelloInTheFirstResponse() throws {
+        let pair = try PeerPair(path: Self.path, serverEmbeds: true, clientEmbeds: true, serverIsDTLSClient: true)
+        let wire = Wire(pair.network)
+        let client = try #require(Self.connectedAfter(pair) { $0.clientEvents })
+        let server = try #require(Self.connectedAfter(pair) { $0.serverEvents })
+        let firstCheck = try #require(wire.stun(from: PeerPair.clientAddress).first)
+        #expect(firstCheck.dtlsInSTUN == [], "the DTLS server has nothing to embed, and says it speaks SPED")
+        let firstResponse = try #require(wire.stun(from: PeerPair.serverAddress).first)
+        #expect(Self.handshakeTypes(firstResponse.dtlsInSTUN ?? []) == [1], "ClientHello")
+        // The ClientHello did not also go on its own: the peer took it from the response.
+        let direct = wire.datagrams.filter { $0.source == PeerPair.serverAddress && (try? STUNMessage(parsing: $0.payload)) == nil }
+        #expect(!direct.contains { Self.handshakeTypes($0.payload) == [1] })
+        // As classic: the client has its keys 2 round trips after its first check, the server 2.5.
+        #expect(client >= .milliseconds(100) && client < .milliseconds(110), "client \(client)")
+        #expect(server >= .milliseconds(125) && server < .milliseconds(135), "server \(server)")
+        #expect(pair.server.dtlsInSTUNState == .complete)
     }
 
     @Test func withoutSPEDTheServerHasItsKeysARoundTripLater() throws {
