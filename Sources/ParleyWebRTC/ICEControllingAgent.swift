@@ -37,8 +37,9 @@ public struct ICEControllingAgent: Sendable {
     public let tieBreaker: UInt64
     /// The nominated address once connected.
     public private(set) var selectedAddress: PeerAddress?
-    /// SPED's state when it was negotiated; nil otherwise.
-    public private(set) var dtlsInSTUN: DTLSInSTUN?
+    /// SPED's state when it was negotiated; nil otherwise. The connection hands it our DTLS
+    /// flights and the end of the handshake.
+    public internal(set) var dtlsInSTUN: DTLSInSTUN?
 
     private struct Check: Sendable {
         var destination: PeerAddress
@@ -105,21 +106,6 @@ public struct ICEControllingAgent: Sendable {
         attributes += dtlsInSTUN?.attributesToSend() ?? []
         let message = STUNMessage(class: .request, method: .binding, transactionID: transactionID, attributes: attributes)
         return message.encoded(integrityKey: remoteKey, fingerprint: true)
-    }
-
-    /// A new DTLS flight to embed in the checks (SPED); see `DTLSInSTUN.embed(flight:)`.
-    public mutating func embed(flight: [[UInt8]]) {
-        dtlsInSTUN?.embed(flight: flight)
-    }
-
-    /// Our DTLS handshake completed; see `DTLSInSTUN.handshakeCompleted(isDTLSClient:)`.
-    public mutating func dtlsHandshakeCompleted(isDTLSClient: Bool) {
-        dtlsInSTUN?.handshakeCompleted(isDTLSClient: isDTLSClient)
-    }
-
-    /// SRTP or data-channel records came from the peer; see `DTLSInSTUN.peerConnected()`.
-    public mutating func peerConnected() {
-        dtlsInSTUN?.peerConnected()
     }
 
     /// Hands SPED's part of an authenticated message to `DTLSInSTUN`.

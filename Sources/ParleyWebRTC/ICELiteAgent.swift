@@ -55,8 +55,9 @@ public struct ICELiteAgent: Sendable {
     /// Where media goes, once a valid check arrived.
     public private(set) var selectedAddress: PeerAddress?
 
-    /// SPED's state when it was negotiated; nil otherwise.
-    public private(set) var dtlsInSTUN: DTLSInSTUN?
+    /// SPED's state when it was negotiated; nil otherwise. The connection hands it our DTLS
+    /// flights and the end of the handshake.
+    public internal(set) var dtlsInSTUN: DTLSInSTUN?
 
     /// A success response owed to a valid check, encoded when polled.
     private struct Response: Sendable {
@@ -110,21 +111,6 @@ public struct ICELiteAgent: Sendable {
         if let datagram = dtlsInSTUN?.receive(message) { events.append(.embeddedDTLS(datagram)) }
         if source == selectedAddress { consentDeadline = now + consentTimeout }
         return .answered
-    }
-
-    /// A new DTLS flight to embed in the responses (SPED); see `DTLSInSTUN.embed(flight:)`.
-    public mutating func embed(flight: [[UInt8]]) {
-        dtlsInSTUN?.embed(flight: flight)
-    }
-
-    /// Our DTLS handshake completed; see `DTLSInSTUN.handshakeCompleted(isDTLSClient:)`.
-    public mutating func dtlsHandshakeCompleted(isDTLSClient: Bool) {
-        dtlsInSTUN?.handshakeCompleted(isDTLSClient: isDTLSClient)
-    }
-
-    /// SRTP or data-channel records came from the peer; see `DTLSInSTUN.peerConnected()`.
-    public mutating func peerConnected() {
-        dtlsInSTUN?.peerConnected()
     }
 
     /// Ends consent once its deadline has passed (RFC 7675 §5.1).

@@ -368,7 +368,7 @@ public final class PeerConnection {
         while let event = dtls.pollEvent() {
             switch event {
             case .connected(let keying):
-                ice.dtlsHandshakeCompleted(isDTLSClient: configuration.dtlsRole == .client)
+                ice.updateDTLSInSTUN { $0?.handshakeCompleted(isDTLSClient: configuration.dtlsRole == .client) }
                 do {
                     srtp = try SRTPSession(keying: keying)
                     nextReport = now + configuration.rtcpInterval
@@ -415,7 +415,7 @@ public final class PeerConnection {
         while let datagram = dtls.pollTransmit() { flight.append(datagram) }
         if let first = flight.first?.first, first == 20 || first == 22 {
             lastHandshakeFlight = flight
-            ice.embed(flight: flight)
+            ice.updateDTLSInSTUN { $0?.embed(flight: flight) }
         }
         return flight
     }
@@ -431,7 +431,7 @@ public final class PeerConnection {
     private func notePeerHasKeys() {
         guard !peerHasKeys else { return }
         peerHasKeys = true
-        ice.peerConnected()
+        ice.updateDTLSInSTUN { $0?.peerConnected() }
     }
 
     /// What SRTP and SRTCP input share (RFC 3711 §3.3, §3.4): keys must exist, the source
@@ -631,35 +631,14 @@ private enum ICEAgent {
         }
     }
 
-    mutating func embed(flight: [[UInt8]]) {
+    /// Changes the agent's SPED state (`DTLSInSTUN`), when SPED was negotiated.
+    mutating func updateDTLSInSTUN(_ change: (inout DTLSInSTUN?) -> Void) {
         switch self {
         case .lite(var agent):
-            agent.embed(flight: flight)
+            change(&agent.dtlsInSTUN)
             self = .lite(agent)
         case .controlling(var agent):
-            agent.embed(flight: flight)
-            self = .controlling(agent)
-        }
-    }
-
-    mutating func dtlsHandshakeCompleted(isDTLSClient: Bool) {
-        switch self {
-        case .lite(var agent):
-            agent.dtlsHandshakeCompleted(isDTLSClient: isDTLSClient)
-            self = .lite(agent)
-        case .controlling(var agent):
-            agent.dtlsHandshakeCompleted(isDTLSClient: isDTLSClient)
-            self = .controlling(agent)
-        }
-    }
-
-    mutating func peerConnected() {
-        switch self {
-        case .lite(var agent):
-            agent.peerConnected()
-            self = .lite(agent)
-        case .controlling(var agent):
-            agent.peerConnected()
+            change(&agent.dtlsInSTUN)
             self = .controlling(agent)
         }
     }

@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 import chromium_demo
 import peers
@@ -41,19 +40,6 @@ EXPECTED = {
                      ("parley_data_channel_setups_total", 'sctp="snap"'): 0,
                      ("parley_data_channel_setups_total", 'sctp="handshake"'): 1},
 }
-
-
-def wait_healthy(url: str, process: subprocess.Popen, log_path: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"parley demo exited: {open(log_path).read()[-2000:]}")
-        try:
-            urllib.request.urlopen(url + "/healthz", timeout=1)
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("parley demo not healthy in time")
 
 
 def counters(url: str) -> dict:
@@ -93,7 +79,7 @@ def main() -> int:
                                      "--log-level", "warning"],
                                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
-            wait_healthy(url, demo, log_path)
+            peers.wait_healthy(url, demo, log_path)
             wav = os.path.join(scratch, "tone.wav")
             chromium_demo.write_tone_wav(wav, args.freq)
             for name, flags in (("switches on", SWITCHES), ("switches off", [])):
@@ -115,15 +101,10 @@ def main() -> int:
                 if reason:
                     reason = f"{name}: {reason}" if not reason.startswith(name) else reason
                     break
-        except (chromium_demo.WebDriverError, RuntimeError, peers.PeerError, KeyError, TypeError, OSError) as error:
+        except (chromium_demo.WebDriverError, peers.PeerError, KeyError, TypeError, OSError) as error:
             reason = reason or f"{type(error).__name__}: {error}"
         finally:
-            demo.terminate()
-            try:
-                demo.wait(10)
-            except subprocess.TimeoutExpired:
-                demo.kill()
-                demo.wait(5)
+            peers.stop_process(demo)
         if reason:
             report["demo_log"] = open(log_path, errors="replace").read()[-2000:]
     return peers.report_verdict(report, reason)

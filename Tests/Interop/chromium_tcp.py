@@ -18,8 +18,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 
 import chromium_demo
 import peers
@@ -59,19 +57,6 @@ def unblock_udp() -> None:
     nft("delete", "table", "inet", NFT_TABLE)
 
 
-def wait_healthy(url: str, process: subprocess.Popen, log_path: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"parley demo exited: {open(log_path).read()[-2000:]}")
-        try:
-            urllib.request.urlopen(url + "/healthz", timeout=1)
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("parley demo not healthy in time")
-
-
 def call(chromedriver: str, chromium: str, scratch: str, wav: str, timeout: float) -> dict:
     """One call from a fresh Chromium on the demo page; returns the page's status."""
     profile = tempfile.mkdtemp(dir=scratch)
@@ -102,7 +87,7 @@ def inside(args) -> int:
                                      "--public-tcp", PUBLIC_TCP, "--log-level", "warning"],
                                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
-            wait_healthy(f"http://{HTTP}", demo, log_path)
+            peers.wait_healthy(f"http://{HTTP}", demo, log_path)
             wav = os.path.join(scratch, "tone.wav")
             chromium_demo.write_tone_wav(wav, args.freq)
 
@@ -125,7 +110,7 @@ def inside(args) -> int:
                 reason = chromium_demo.verdict(allowed, args.timeout, True, MIN_AUDIO_ENERGY)
                 if not reason and report["udp_allowed"]["transport"] != "udp":
                     reason = f"with UDP allowed the selected pair is {report['udp_allowed']['transport']!r}, not udp"
-        except (chromium_demo.WebDriverError, RuntimeError, subprocess.CalledProcessError, KeyError, TypeError) as error:
+        except (chromium_demo.WebDriverError, peers.PeerError, subprocess.CalledProcessError, KeyError, TypeError) as error:
             reason = reason or f"{type(error).__name__}: {error}"
         finally:
             demo.terminate()

@@ -858,6 +858,21 @@ def start_parley(parley: str, *arguments: str, log_path: str) -> tuple:
     raise PeerError("parley was not healthy within 15 s")
 
 
+def wait_healthy(url: str, process: subprocess.Popen, log_path: str, timeout: float = 20.0) -> None:
+    """Waits until URL/healthz answers; raises PeerError with the log's end when the process
+    exits first or the time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise PeerError(f"the process exited with {process.returncode}: {open(log_path, errors='replace').read()[-2000:]}")
+        try:
+            urllib.request.urlopen(url + "/healthz", timeout=1)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise PeerError(f"{url} not healthy within {timeout:.0f} s")
+
+
 def stop_process(process: subprocess.Popen) -> None:
     """Stops a process this script started, by its PID."""
     if process.poll() is None:
