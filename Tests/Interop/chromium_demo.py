@@ -185,13 +185,18 @@ def verdict(result: dict, timeout: float, require_events: bool, min_audio_energy
     return ""
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--url", default="http://127.0.0.1:8080/", help="demo page URL")
+def add_chromium_arguments(parser: argparse.ArgumentParser) -> None:
+    """--chromedriver, --chromium, --freq and --timeout, as every Chromium script takes them."""
     parser.add_argument("--chromedriver", default="/usr/bin/chromedriver", help="chromedriver binary")
     parser.add_argument("--chromium", default="", help="Chromium binary (default: chromedriver's choice)")
     parser.add_argument("--freq", type=float, default=440.0, help="tone played as the fake microphone, Hz")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for connected + audio")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each call")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--url", default="http://127.0.0.1:8080/", help="demo page URL")
+    add_chromium_arguments(parser)
     parser.add_argument("--require-events", action="store_true",
                         help="also require the page's oai-events channel to answer its session.update with session.updated")
     args = parser.parse_args()

@@ -57,10 +57,7 @@ def call(args, url: str, scratch: str, wav: str, flags: list) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--parley", default=".build/debug/parley", help="the parley binary")
-    parser.add_argument("--chromedriver", default="/usr/bin/chromedriver", help="chromedriver binary")
-    parser.add_argument("--chromium", default="", help="Chromium binary (default: chromedriver's choice)")
-    parser.add_argument("--freq", type=float, default=440.0, help="tone played as the fake microphone, Hz")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each call")
+    chromium_demo.add_chromium_arguments(parser)
     args = parser.parse_args()
 
     http_port = peers.free_port()
