@@ -154,6 +154,14 @@ public final class PeerConnection {
     /// True once SRTP or data-channel records came from the peer.
     private var peerHasKeys = false
 
+    /// A SPED client that sends checks starts DTLS at once, so its first check carries the
+    /// ClientHello; any other DTLS client starts when ICE selects a pair.
+    private var startsDTLSBeforeICE: Bool {
+        guard configuration.embedsDTLSInSTUN, configuration.dtlsRole == .client,
+              case .controlling = configuration.ice else { return false }
+        return true
+    }
+
     /// Sets up the connection, drawing its random choices from the system's secure generator.
     public convenience init(configuration: Configuration, now: Instant) throws(DTLSError) {
         var generator = SystemRandomNumberGenerator()
@@ -190,8 +198,9 @@ public final class PeerConnection {
             role: configuration.dtlsRole, certificate: configuration.certificate,
             remoteFingerprint: configuration.remoteFingerprint, now: now)
         sctp = configuration.dataChannels.map { SCTPAssociation(configuration: $0, now: now, using: &generator) }
-        // SPED: the ClientHello is ready before the first check, which carries it.
-        if embedsDTLS, configuration.dtlsRole == .client { dtls.start(now: now) }
+        // SPED: a controlling client's ClientHello is ready before its first check, which
+        // carries it. (A lite DTLS client starts on the first check, whose response carries it.)
+        if startsDTLSBeforeICE { dtls.start(now: now) }
         drainICE(now: now)
     }
 
@@ -347,7 +356,7 @@ public final class PeerConnection {
             guard first else { return }
             events.append(.iceConnected(address))
             guard configuration.dtlsRole == .client else { return }
-            if configuration.embedsDTLSInSTUN {
+            if startsDTLSBeforeICE {
                 // SPED "For pairs in SUCCEEDED state": the pair works, so our flight may go on
                 // its own; it must when the peer did not read it from the checks.
                 if ice.dtlsInSTUNState == .tentative || ice.dtlsInSTUNState == .off { send(lastHandshakeFlight) }
