@@ -25,6 +25,12 @@ enum Seeds {
                                   attributes: [.errorCode(code: 487, reason: "Role Conflict"), .iceControlled(random.next())])
         let unknown = STUNMessage(class: .indication, transactionID: .random(using: &random),
                                   attributes: [.unknown(type: 0x8022, value: Array("parley".utf8))])
+        // SPED: a check carrying acknowledgements and a DTLS handshake record (content type 22).
+        let embedding = STUNMessage(class: .request, transactionID: .random(using: &random), attributes: [
+            .username("AQAAAQrAAgEPoA2Ha1qXQ2Vx3kPzTkA:cli1"), .iceControlling(random.next()),
+            .dtlsInSTUNAcknowledgement([0x1234_5678, 0x9ABC_DEF0]),
+            .dtlsInSTUN([22, 0xFE, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0]),
+        ])
         // The first byte 1 asks the target to fix FINGERPRINT up after mutations.
         return [
             ("gen-binding-request", [1] + request.encoded(integrityKey: clientPassword, fingerprint: true)),
@@ -33,6 +39,7 @@ enum Seeds {
             ("gen-success-ipv6", [1] + successIPv6.encoded(integrityKey: clientPassword, fingerprint: true)),
             ("gen-error-487", [1] + failure.encoded(integrityKey: clientPassword, fingerprint: true)),
             ("gen-indication-unknown-attribute", [0] + unknown.encoded(integrityKey: nil, fingerprint: false)),
+            ("gen-binding-request-sped", [1] + embedding.encoded(integrityKey: clientPassword, fingerprint: true)),
         ]
     }
 
