@@ -34,7 +34,8 @@ public final class PeerConnection {
         /// The SCTP association for data channels; nil when the SDP negotiated none.
         public var dataChannels: SCTPAssociation.Configuration?
         /// SPED was negotiated (the `sped` ICE option in offer and answer): the DTLS handshake
-        /// also rides in STUN (`DTLSInSTUN`), and a DTLS client starts it before ICE connects.
+        /// also rides in STUN (`DTLSInSTUN`), and a DTLS client that sends checks starts it
+        /// before ICE connects.
         public var embedsDTLSInSTUN: Bool
 
         public init(
