@@ -93,6 +93,14 @@ public struct DTLSInSTUN: Sendable {
         return [.dtlsInSTUNAcknowledgement(received), .dtlsInSTUN(datagram)]
     }
 
+    /// The attributes for a message that must not carry our datagrams: the acknowledgements and
+    /// an empty META-DTLS-IN-STUN (nothing to send here; leaving it out would tell the peer we
+    /// are done, "Inband discovery and negotiation").
+    public func acknowledgementsToSend() -> [STUNAttribute] {
+        guard isActive else { return [] }
+        return [.dtlsInSTUNAcknowledgement(received), .dtlsInSTUN([])]
+    }
+
     /// DTLS wrote a flight, or wrote one again after its retransmission timer: it replaces the
     /// pending datagrams ("Receipt acknowledgements").
     public mutating func embed(flight: [[UInt8]]) {

@@ -120,10 +120,16 @@ public struct ICELiteAgent: Sendable {
         events.append(.consentExpired)
     }
 
+    /// The next response. Our DTLS datagrams ride only responses to the selected address: a
+    /// check from anywhere else (another candidate pair, or a source an attacker with the call's
+    /// password spoofed) gets the acknowledgements and an empty datagram, so a response is never
+    /// much larger than its check.
     public mutating func pollTransmit() -> Transmit? {
         guard !responses.isEmpty else { return nil }
         let owed = responses.removeFirst()
-        let embedded = dtlsInSTUN?.attributesToSend() ?? []
+        let embedded = owed.destination == selectedAddress
+            ? dtlsInSTUN?.attributesToSend() ?? []
+            : dtlsInSTUN?.acknowledgementsToSend() ?? []
         let response = STUNMessage(
             class: .successResponse, method: .binding, transactionID: owed.transactionID,
             attributes: [.xorMappedAddress(owed.destination)] + embedded)

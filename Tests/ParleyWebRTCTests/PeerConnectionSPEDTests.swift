@@ -93,6 +93,40 @@ import Testing
         #expect(pair.server.dtlsInSTUNState == .complete)
     }
 
+    /// A check from an address other than the selected one (another candidate pair, or a
+    /// source spoofed by someone with the call's password) is answered with acknowledgements
+    /// and an empty datagram: our ClientHello rides responses to the selected address only, so
+    /// no response is much larger than its check.
+    @Test func onlyTheSelectedAddressGetsOurDatagramsInResponses() throws {
+        let pair = try PeerPair(path: Self.path, serverEmbeds: true, clientEmbeds: true, serverIsDTLSClient: true)
+        let server = try PeerConnection(configuration: pair.server.configuration, now: pair.now)
+        guard case .liteResponder(let clientUfrag?) = server.configuration.ice else { throw SPEDTestError.noRemoteUfrag }
+        let local = server.configuration.localICE
+        var random = SeededGenerator(seed: 3)
+        func check() -> [UInt8] {
+            STUNMessage(class: .request, transactionID: .random(using: &random), attributes: [
+                .username("\(local.ufrag):\(clientUfrag)"), .priority(1), .iceControlling(7),
+                .dtlsInSTUNAcknowledgement([]), .dtlsInSTUN([]),
+            ]).encoded(integrityKey: Array(local.password.utf8), fingerprint: true)
+        }
+        func responses(to bytes: [UInt8], from source: PeerAddress) -> [STUNMessage] {
+            #expect(server.handle(bytes, from: source, now: pair.now) == .accepted)
+            var messages: [STUNMessage] = []
+            while let transmit = server.pollTransmit() {
+                if transmit.destination == source, let message = try? STUNMessage(parsing: transmit.payload) { messages.append(message) }
+            }
+            return messages
+        }
+        let selected = try #require(responses(to: check(), from: PeerPair.clientAddress).first)
+        #expect(Self.handshakeTypes(selected.dtlsInSTUN ?? []) == [1], "ClientHello to the selected address")
+        let elsewhere = check()
+        let reflected = try #require(responses(to: elsewhere, from: PeerAddress("203.0.113.50:4000")!).first)
+        #expect(reflected.dtlsInSTUN == [] && reflected.dtlsInSTUNAcknowledgement == [])
+        #expect(reflected.encoded(integrityKey: Array(local.password.utf8), fingerprint: true).count <= elsewhere.count)
+    }
+
+    enum SPEDTestError: Error { case noRemoteUfrag }
+
     @Test func withoutSPEDTheServerHasItsKeysARoundTripLater() throws {
         let pair = try PeerPair(path: Self.path)
         let client = try #require(Self.connectedAfter(pair) { $0.clientEvents })
