@@ -82,13 +82,18 @@ package enum Base64 {
     package static func decodePadded(_ text: some Collection<UInt8>) -> [UInt8]? {
         var symbols = Array(text)
         while symbols.last == UInt8(ascii: "=") { symbols.removeLast() }
-        guard !symbols.isEmpty, let length = decodedLength(ofCharacters: symbols.count) else { return nil }
+        guard !symbols.isEmpty, case .success(let bytes) = decodeUnpadded(symbols) else { return nil }
+        return bytes
+    }
+
+    /// `decode` into a new array of the right length.
+    private static func decodeUnpadded(_ symbols: [UInt8]) -> Result<[UInt8], DecodeError> {
+        guard let length = decodedLength(ofCharacters: symbols.count) else { return .failure(.impossibleLength) }
         var output = [UInt8](repeating: 0, count: length)
         let result = symbols.withUnsafeBytes { input in
             output.withUnsafeMutableBytes { decode(input, into: $0) }
         }
-        guard case .success = result else { return nil }
-        return output
+        return result.map { _ in output }
     }
 
     /// Encodes with `=` padding to a multiple of 4 characters (RFC 4648 §4).
@@ -109,11 +114,6 @@ package enum Base64 {
             symbols.removeLast()
             padding += 1
         }
-        guard let length = decodedLength(ofCharacters: symbols.count) else { return .failure(.impossibleLength) }
-        var output = [UInt8](repeating: 0, count: length)
-        let result = symbols.withUnsafeBytes { input in
-            output.withUnsafeMutableBytes { decode(input, into: $0) }
-        }
-        return result.map { _ in output }
+        return decodeUnpadded(symbols)
     }
 }

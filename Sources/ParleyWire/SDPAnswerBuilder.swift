@@ -102,12 +102,10 @@ public enum SDPAnswerBuilder {
 
     private static func transportAttributes(_ offer: SDPOffer, _ parameters: SDPAnswerParameters) -> [SDPAttribute] {
         let setup = offer.setup.answerRole(preferring: parameters.setup) ?? .active
-        var attributes = [
+        return [
             SDPAttribute("ice-ufrag", parameters.iceUfrag),
             SDPAttribute("ice-pwd", parameters.icePassword),
-        ]
-        if !parameters.iceOptions.isEmpty { attributes.append(SDPAttribute("ice-options", parameters.iceOptions.joined(separator: " "))) }
-        return attributes + [
+        ] + SDPAttribute.iceOptions(parameters.iceOptions) + [
             SDPAttribute("fingerprint", parameters.fingerprint.description),
             SDPAttribute("setup", setup.rawValue),
         ]
@@ -146,7 +144,7 @@ public enum SDPAnswerBuilder {
         attributes.append(SDPAttribute("sctp-port", String(sctpPort)))
         attributes.append(SDPAttribute("max-message-size", String(maxMessageSize)))
         if offer.application?.sctpInitiation != nil, let initiation = parameters.sctpInitiation {
-            attributes.append(SDPAttribute("sctp-init", Base64.encodePadded(initiation.chunk)))
+            attributes.append(.sctpInit(initiation))
         }
         attributes += candidateAttributes(parameters)
         return SDPMediaDescription(kind: "application", port: 9, proto: offered.proto, formats: ["webrtc-datachannel"],

@@ -110,3 +110,15 @@ public enum MediaDirection: String, Sendable, CaseIterable {
         self == .sendrecv || self == .sendonly
     }
 }
+
+extension SDPAttribute {
+    /// `a=ice-options` with `tokens` (RFC 8839 §5.6); no attribute when there are none.
+    static func iceOptions(_ tokens: [String]) -> [SDPAttribute] {
+        tokens.isEmpty ? [] : [SDPAttribute("ice-options", tokens.joined(separator: " "))]
+    }
+
+    /// `a=sctp-init` (SNAP, draft-hancke-tsvwg-snap-00): our INIT chunk in padded base64.
+    static func sctpInit(_ initiation: SCTPInitChunk) -> SDPAttribute {
+        SDPAttribute("sctp-init", Base64.encodePadded(initiation.chunk))
+    }
+}

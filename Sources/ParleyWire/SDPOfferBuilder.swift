@@ -44,12 +44,10 @@ public enum SDPOfferBuilder {
 
     /// The offer as a `SessionDescription`.
     public static func offerDescription(with parameters: SDPOfferParameters) -> SessionDescription {
-        var transport = [
+        let transport = [
             SDPAttribute("ice-ufrag", parameters.iceUfrag),
             SDPAttribute("ice-pwd", parameters.icePassword),
-        ]
-        if !parameters.iceOptions.isEmpty { transport.append(SDPAttribute("ice-options", parameters.iceOptions.joined(separator: " "))) }
-        transport += [
+        ] + SDPAttribute.iceOptions(parameters.iceOptions) + [
             SDPAttribute("fingerprint", parameters.fingerprint.description),
             SDPAttribute("setup", DTLSSetup.actpass.rawValue),
         ]
@@ -72,7 +70,7 @@ public enum SDPOfferBuilder {
                 SDPAttribute("max-message-size", String(SDPAnswerBuilder.maxMessageSize)),
             ]
             if let initiation = parameters.sctpInitiation {
-                attributes.append(SDPAttribute("sctp-init", Base64.encodePadded(initiation.chunk)))
+                attributes.append(.sctpInit(initiation))
             }
             media.append(SDPMediaDescription(kind: "application", port: 9, proto: "UDP/DTLS/SCTP", formats: ["webrtc-datachannel"],
                                              connection: SDPConnection(), attributes: attributes))
